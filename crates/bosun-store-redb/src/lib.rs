@@ -1,0 +1,409 @@
+//! The default, embedded backend: a [`Store`] on one redb file in the data
+//! directory.
+//!
+//! Writes go through a single writer thread that groups every request waiting
+//! at that moment into one redb transaction and commits it with immediate
+//! durability (fsync) before acknowledging any of them: group commit, so one
+//! fsync pays for many writes. Readers use redb's MVCC snapshots and never
+//! block the writer.
+//!
+//! History for watches is kept in memory from the moment the store is opened
+//! (an [`EventLog`]); after a restart, watches from revisions before the
+//! restart fail with `Compacted`, which makes the API server re-list, as it
+//! would after an etcd compaction.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bosun_store::{
+    Event, EventKind, EventLog, KeyValue, Result, Revision, Store, StoreError, WatchStream,
+};
+use bytes::Bytes;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use tokio::sync::{mpsc, oneshot};
+
+const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
+const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
+const REVISION_KEY: &str = "revision";
+/// Most write requests folded into one transaction.
+const MAX_BATCH: usize = 4096;
+/// Events kept in memory for watchers to resume from.
+const HISTORY: usize = 200_000;
+
+pub struct RedbStore {
+    db: Arc<Database>,
+    path: PathBuf,
+    writes: mpsc::UnboundedSender<WriteRequest>,
+    log: Arc<EventLog>,
+}
+
+enum Op {
+    Create(Bytes),
+    Update(Bytes, Revision),
+    Delete(Option<Revision>),
+}
+
+struct WriteRequest {
+    key: String,
+    op: Op,
+    reply: oneshot::Sender<Result<KeyValue>>,
+}
+
+impl RedbStore {
+    /// Opens (creating if needed) the store file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let corrupt = |detail: String| StoreError::Corrupt {
+            path: path.display().to_string(),
+            detail,
+        };
+        let db = Database::create(&path).map_err(|e| corrupt(e.to_string()))?;
+        let revision = {
+            let txn = db.begin_write().map_err(|e| corrupt(e.to_string()))?;
+            let revision = {
+                txn.open_table(OBJECTS).map_err(|e| corrupt(e.to_string()))?;
+                let meta = txn.open_table(META).map_err(|e| corrupt(e.to_string()))?;
+                let value = meta
+                    .get(REVISION_KEY)
+                    .map_err(|e| corrupt(e.to_string()))?
+                    .map(|v| v.value())
+                    .unwrap_or(0);
+                value
+            };
+            txn.commit().map_err(|e| corrupt(e.to_string()))?;
+            revision
+        };
+        let db = Arc::new(db);
+        let log = Arc::new(EventLog::new(revision, HISTORY));
+        let (writes, rx) = mpsc::unbounded_channel();
+        let writer = Writer {
+            db: db.clone(),
+            log: log.clone(),
+            revision,
+        };
+        std::thread::Builder::new()
+            .name("redb-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
+        Ok(RedbStore {
+            db,
+            path,
+            writes,
+            log,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn write(&self, key: &str, op: Op) -> Result<KeyValue> {
+        let (reply, rx) = oneshot::channel();
+        self.writes
+            .send(WriteRequest {
+                key: key.to_string(),
+                op,
+                reply,
+            })
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn backend(&self, err: impl std::fmt::Display) -> StoreError {
+        StoreError::Backend(format!("{}: {err}", self.path.display()))
+    }
+}
+
+fn encode(create_revision: Revision, mod_revision: Revision, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + value.len());
+    out.extend_from_slice(&create_revision.to_le_bytes());
+    out.extend_from_slice(&mod_revision.to_le_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+fn decode(key: &str, raw: &[u8]) -> Result<KeyValue> {
+    if raw.len() < 16 {
+        return Err(StoreError::Backend(format!(
+            "stored record for {key:?} is truncated ({} bytes)",
+            raw.len()
+        )));
+    }
+    let mut create = [0u8; 8];
+    let mut modr = [0u8; 8];
+    create.copy_from_slice(&raw[..8]);
+    modr.copy_from_slice(&raw[8..16]);
+    Ok(KeyValue {
+        key: key.to_string(),
+        value: Bytes::copy_from_slice(&raw[16..]),
+        create_revision: i64::from_le_bytes(create),
+        mod_revision: i64::from_le_bytes(modr),
+    })
+}
+
+// === impl Writer ===
+
+/// The single writer: owns the revision counter.
+struct Writer {
+    db: Arc<Database>,
+    log: Arc<EventLog>,
+    revision: Revision,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::UnboundedReceiver<WriteRequest>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(batch);
+        }
+    }
+
+    fn commit_batch(&mut self, batch: Vec<WriteRequest>) {
+        let start = self.revision;
+        match self.apply(&batch) {
+            Ok((results, events)) => {
+                self.log.append(events);
+                for (request, result) in batch.into_iter().zip(results) {
+                    let _ = request.reply.send(result);
+                }
+            }
+            Err(err) => {
+                self.revision = start;
+                let message = err.to_string();
+                for request in batch {
+                    let _ = request.reply.send(Err(StoreError::Backend(message.clone())));
+                }
+            }
+        }
+    }
+
+    /// Applies the batch in one durable transaction. Per-request failures
+    /// (conflicts) are results; an `Err` means nothing was committed.
+    #[allow(clippy::type_complexity)]
+    fn apply(
+        &mut self,
+        batch: &[WriteRequest],
+    ) -> std::result::Result<(Vec<Result<KeyValue>>, Vec<Event>), redb::Error> {
+        let txn = self.db.begin_write()?;
+        let mut results = Vec::with_capacity(batch.len());
+        let mut events = Vec::new();
+        {
+            let mut table = txn.open_table(OBJECTS)?;
+            for request in batch {
+                let key = request.key.as_str();
+                let current = match table.get(key)? {
+                    Some(raw) => match decode(key, raw.value()) {
+                        Ok(kv) => Some(kv),
+                        Err(err) => {
+                            results.push(Err(err));
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
+                let outcome = match (&request.op, current) {
+                    (Op::Create(_), Some(_)) => Err(StoreError::AlreadyExists { key: key.into() }),
+                    (Op::Create(value), None) => {
+                        self.revision += 1;
+                        let kv = KeyValue {
+                            key: key.into(),
+                            value: value.clone(),
+                            create_revision: self.revision,
+                            mod_revision: self.revision,
+                        };
+                        table.insert(key, encode(self.revision, self.revision, value).as_slice())?;
+                        events.push(Event {
+                            kind: EventKind::Put,
+                            kv: kv.clone(),
+                            prev: None,
+                        });
+                        Ok(kv)
+                    }
+                    (Op::Update(..) | Op::Delete(_), None) => {
+                        Err(StoreError::NotFound { key: key.into() })
+                    }
+                    (Op::Update(_, expected), Some(prev)) if prev.mod_revision != *expected => {
+                        Err(StoreError::Conflict {
+                            key: key.into(),
+                            expected: *expected,
+                            actual: prev.mod_revision,
+                        })
+                    }
+                    (Op::Update(value, _), Some(prev)) => {
+                        self.revision += 1;
+                        let kv = KeyValue {
+                            key: key.into(),
+                            value: value.clone(),
+                            create_revision: prev.create_revision,
+                            mod_revision: self.revision,
+                        };
+                        table.insert(
+                            key,
+                            encode(prev.create_revision, self.revision, value).as_slice(),
+                        )?;
+                        events.push(Event {
+                            kind: EventKind::Put,
+                            kv: kv.clone(),
+                            prev: Some(prev),
+                        });
+                        Ok(kv)
+                    }
+                    (Op::Delete(Some(expected)), Some(prev)) if prev.mod_revision != *expected => {
+                        Err(StoreError::Conflict {
+                            key: key.into(),
+                            expected: *expected,
+                            actual: prev.mod_revision,
+                        })
+                    }
+                    (Op::Delete(_), Some(prev)) => {
+                        self.revision += 1;
+                        table.remove(key)?;
+                        let kv = KeyValue {
+                            mod_revision: self.revision,
+                            ..prev.clone()
+                        };
+                        events.push(Event {
+                            kind: EventKind::Delete,
+                            kv: kv.clone(),
+                            prev: Some(prev),
+                        });
+                        Ok(kv)
+                    }
+                };
+                results.push(outcome);
+            }
+            let mut meta = txn.open_table(META)?;
+            meta.insert(REVISION_KEY, self.revision)?;
+        }
+        txn.commit()?;
+        Ok((results, events))
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for RedbStore {
+    async fn current_revision(&self) -> Result<Revision> {
+        let txn = self.db.begin_read().map_err(|e| self.backend(e))?;
+        let meta = txn.open_table(META).map_err(|e| self.backend(e))?;
+        Ok(meta
+            .get(REVISION_KEY)
+            .map_err(|e| self.backend(e))?
+            .map(|v| v.value())
+            .unwrap_or(0))
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        let txn = self.db.begin_read().map_err(|e| self.backend(e))?;
+        let table = txn.open_table(OBJECTS).map_err(|e| self.backend(e))?;
+        match table.get(key).map_err(|e| self.backend(e))? {
+            Some(raw) => decode(key, raw.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, Revision)> {
+        let db = self.db.clone();
+        let prefix = prefix.to_string();
+        let path = self.path.display().to_string();
+        tokio::task::spawn_blocking(move || -> Result<(Vec<KeyValue>, Revision)> {
+            let fail = |e: &dyn std::fmt::Display| StoreError::Backend(format!("{path}: {e}"));
+            let txn = db.begin_read().map_err(|e| fail(&e))?;
+            let meta = txn.open_table(META).map_err(|e| fail(&e))?;
+            let revision = meta
+                .get(REVISION_KEY)
+                .map_err(|e| fail(&e))?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            let table = txn.open_table(OBJECTS).map_err(|e| fail(&e))?;
+            let mut items = Vec::new();
+            for entry in table.range(prefix.as_str()..).map_err(|e| fail(&e))? {
+                let (key, value) = entry.map_err(|e| fail(&e))?;
+                if !key.value().starts_with(prefix.as_str()) {
+                    break;
+                }
+                items.push(decode(key.value(), value.value())?);
+            }
+            Ok((items, revision))
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue> {
+        self.write(key, Op::Create(value)).await
+    }
+
+    async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue> {
+        self.write(key, Op::Update(value, expected)).await
+    }
+
+    async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue> {
+        self.write(key, Op::Delete(expected)).await
+    }
+
+    async fn watch(&self, prefix: &str, from: Revision) -> Result<WatchStream> {
+        self.log.watch(prefix, from)
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<()> {
+        self.log.compact(revision);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn redb_store_passes_conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path().join("bosun.redb")).unwrap();
+        bosun_store::conformance::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn acknowledged_writes_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bosun.redb");
+        let last = {
+            let store = RedbStore::open(&path).unwrap();
+            let a = store.create("/k/a", Bytes::from_static(b"1")).await.unwrap();
+            store.update("/k/a", Bytes::from_static(b"2"), a.mod_revision).await.unwrap();
+            store.create("/k/b", Bytes::from_static(b"3")).await.unwrap().mod_revision
+        };
+        // The writer thread holds the database until its channel closes.
+        let store = loop {
+            match RedbStore::open(&path) {
+                Ok(store) => break store,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        };
+        assert_eq!(store.current_revision().await.unwrap(), last);
+        let (items, _) = store.list("/k/").await.unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].value, Bytes::from_static(b"2"));
+        let next = store.create("/k/c", Bytes::from_static(b"4")).await.unwrap();
+        assert_eq!(next.mod_revision, last + 1, "revisions resume monotonically");
+    }
+
+    #[test]
+    fn garbage_file_is_reported_as_corrupt_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bosun.redb");
+        std::fs::write(&path, b"this is not a database file at all, not even close").unwrap();
+        match RedbStore::open(&path) {
+            Err(StoreError::Corrupt { path: reported, .. }) => {
+                assert!(reported.ends_with("bosun.redb"))
+            }
+            Err(other) => panic!("expected Corrupt, got {other}"),
+            Ok(_) => panic!("garbage must not open"),
+        }
+    }
+}
