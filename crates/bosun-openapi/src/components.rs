@@ -101,6 +101,7 @@ pub(crate) fn build(gv: &GroupVersion) -> Components {
     for name in &kind_schemas {
         relax_metadata(&mut schemas, name);
     }
+    restore_required(&mut schemas);
     annotate_gvks(gv, &kind_schemas, &mut schemas);
     patch_meta::annotate(&mut schemas);
 
@@ -183,6 +184,26 @@ fn relax_metadata(schemas: &mut Map<String, Value>, name: &str) {
     };
     if now_empty {
         schema.remove("required");
+    }
+}
+
+/// Fields that upstream marks required but `k8s-openapi` deliberately made
+/// optional (because servers have been seen returning them unset).
+const UPSTREAM_REQUIRED: &[(&str, &str)] = &[("io.k8s.api.events.v1.Event", "eventTime")];
+
+fn restore_required(schemas: &mut Map<String, Value>) {
+    for (name, field) in UPSTREAM_REQUIRED {
+        let Some(schema) = schemas.get_mut(*name).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let required = schema
+            .entry("required")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(list) = required.as_array_mut() {
+            if !list.iter().any(|f| f == field) {
+                list.push(Value::from(*field));
+            }
+        }
     }
 }
 
@@ -285,6 +306,11 @@ mod tests {
         assert_eq!(
             core["io.k8s.api.core.v1.Event"]["required"],
             json!(["involvedObject", "metadata"])
+        );
+        let events = build(crate::catalog::find("apis/events.k8s.io/v1").unwrap()).schemas;
+        assert_eq!(
+            events["io.k8s.api.events.v1.Event"]["required"],
+            json!(["metadata", "eventTime"])
         );
         let cases = [
             (

@@ -138,7 +138,9 @@ fn merging_lists_by_key() {
             pod_containers(json!([
                 {"name": "1"}, {"name": "1"}, {"name": "2", "value": "a"}, {"name": "3"}, {"name": "3"}
             ])),
-            pod_containers(json!([{"name": "1", "$patch": "delete"}, {"name": "3", "$patch": "delete"}])),
+            pod_containers(
+                json!([{"name": "1", "$patch": "delete"}, {"name": "3", "$patch": "delete"}]),
+            ),
             pod_containers(json!([{"name": "2", "value": "a"}])),
         ),
         pod(
@@ -471,7 +473,12 @@ fn errors() {
             finalizers(json!([["b"]])),
             PatchError::ListOfLists,
         ),
-        ("patch not an object", json!({}), json!([1]), PatchError::BadJsonDoc),
+        (
+            "patch not an object",
+            json!({}),
+            json!([1]),
+            PatchError::BadJsonDoc,
+        ),
     ];
     for (name, original, patch, want) in cases {
         // Strategy cases need the Deployment schema, the rest the Pod one.
@@ -493,4 +500,89 @@ fn errors() {
     .contains("doesn't match $setElementOrder list"));
     assert_eq!(PatchError::BadRetainKeys.http_status(), 400);
     assert_eq!(PatchError::ListOfLists.http_status(), 422);
+}
+
+#[test]
+fn merge_keys_across_kinds() {
+    let template = |spec: Value| json!({"spec": {"template": {"spec": spec}}});
+    let cron =
+        |spec: Value| json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}});
+    let mut cases = Vec::new();
+    for (group, kind) in [
+        ("apps", "Deployment"),
+        ("apps", "ReplicaSet"),
+        ("apps", "StatefulSet"),
+        ("apps", "DaemonSet"),
+        ("batch", "Job"),
+    ] {
+        cases.push(Case {
+            name: kind,
+            group,
+            kind,
+            original: template(json!({"containers": [{"name": "a", "volumeMounts": [{"mountPath": "/x", "name": "v"}]}]})),
+            patch: template(json!({"containers": [{"name": "a", "volumeMounts": [{"mountPath": "/x", "readOnly": true}]}]})),
+            expected: template(json!({"containers": [{"name": "a", "volumeMounts": [{"mountPath": "/x", "name": "v", "readOnly": true}]}]})),
+        });
+    }
+    cases.push(Case {
+        name: "cronjob job template",
+        group: "batch",
+        kind: "CronJob",
+        original: cron(json!({"initContainers": [{"name": "i", "image": "a"}], "imagePullSecrets": [{"name": "s1"}]})),
+        patch: cron(json!({"initContainers": [{"name": "i", "image": "b"}], "imagePullSecrets": [{"name": "s2"}]})),
+        expected: cron(json!({"initContainers": [{"name": "i", "image": "b"}], "imagePullSecrets": [{"name": "s2"}, {"name": "s1"}]})),
+    });
+    cases.push(pod(
+        "hostAliases by ip, topologySpreadConstraints by topologyKey",
+        json!({"spec": {
+            "hostAliases": [{"ip": "1.2.3.4", "hostnames": ["a"]}],
+            "topologySpreadConstraints": [{"topologyKey": "zone", "maxSkew": 1}]
+        }}),
+        json!({"spec": {
+            "hostAliases": [{"ip": "1.2.3.4", "hostnames": ["b"]}],
+            "topologySpreadConstraints": [{"topologyKey": "zone", "maxSkew": 2}]
+        }}),
+        json!({"spec": {
+            "hostAliases": [{"ip": "1.2.3.4", "hostnames": ["b"]}],
+            "topologySpreadConstraints": [{"topologyKey": "zone", "maxSkew": 2}]
+        }}),
+    ));
+    cases.push(pod(
+        "kubectl removing a container",
+        pod_containers(json!([{"name": "a"}, {"name": "b"}])),
+        json!({"spec": {
+            "$setElementOrder/containers": [{"name": "a"}],
+            "containers": [{"$patch": "delete", "name": "b"}]
+        }}),
+        pod_containers(json!([{"name": "a"}])),
+    ));
+    cases.push(pod(
+        "volumeDevices by devicePath, env valueFrom merges as a map",
+        pod_containers(json!([{"name": "a",
+            "volumeDevices": [{"devicePath": "/dev/a", "name": "x"}],
+            "env": [{"name": "E", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]}])),
+        pod_containers(json!([{"name": "a",
+            "volumeDevices": [{"devicePath": "/dev/a", "name": "y"}],
+            "env": [{"name": "E", "valueFrom": {"fieldRef": {"apiVersion": "v1"}}}]}])),
+        pod_containers(json!([{"name": "a",
+            "volumeDevices": [{"devicePath": "/dev/a", "name": "y"}],
+            "env": [{"name": "E", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name", "apiVersion": "v1"}}}]}])),
+    ));
+    cases.push(Case {
+        name: "node conditions and addresses by type",
+        group: "",
+        kind: "Node",
+        original: json!({"status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}}),
+        patch: json!({"status": {"addresses": [{"type": "Hostname", "address": "n1"}]}}),
+        expected: json!({"status": {"addresses": [{"type": "Hostname", "address": "n1"}, {"type": "InternalIP", "address": "10.0.0.1"}]}}),
+    });
+    cases.push(Case {
+        name: "serviceaccount secrets by name",
+        group: "",
+        kind: "ServiceAccount",
+        original: json!({"secrets": [{"name": "a"}]}),
+        patch: json!({"secrets": [{"name": "b"}]}),
+        expected: json!({"secrets": [{"name": "b"}, {"name": "a"}]}),
+    });
+    run(cases);
 }

@@ -92,7 +92,8 @@ mod tests {
 
     #[test]
     fn parses_all_envelope_fields() {
-        let body = b"k8s\0\x0a\x0c\x0a\x02v1\x12\x06Secret\x12\x02\x0a\x00\x1a\x04gzip\x22\x01x\x28\x01";
+        let body =
+            b"k8s\0\x0a\x0c\x0a\x02v1\x12\x06Secret\x12\x02\x0a\x00\x1a\x04gzip\x22\x01x\x28\x01";
         let env = parse_envelope(body).unwrap();
         assert_eq!(env.api_version, "v1");
         assert_eq!(env.kind, "Secret");

@@ -12,7 +12,8 @@ pub enum DecodeError {
     /// A varint runs past ten bytes.
     #[error("protobuf varint is too long")]
     VarintOverflow,
-    /// A field key uses a wire type that is not valid protobuf (or a group).
+    /// A field key uses a wire type that is not valid protobuf, or a group
+    /// ends without having started.
     #[error("unsupported protobuf wire type {wire_type} for field {field}")]
     BadWireType {
         /// Field number of the offending key.
@@ -49,8 +50,8 @@ pub enum DecodeError {
     /// The envelope says the object bytes are not protobuf.
     #[error("unsupported content type {0:?} in protobuf envelope")]
     UnsupportedContentType(String),
-    /// A `resource.Quantity` carries an empty string.
-    #[error("quantity at {0} is empty")]
+    /// A `resource.Quantity` string does not parse as a quantity.
+    #[error("quantity at {0} does not match the quantity syntax")]
     InvalidQuantity(String),
     /// An `IntOrString` has a type other than 0 (int) or 1 (string).
     #[error("IntOrString at {field} has impossible type {value}")]

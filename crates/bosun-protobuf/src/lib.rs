@@ -29,7 +29,9 @@ pub use error::DecodeError;
 pub fn decode_to_json(body: &[u8]) -> Result<Value, DecodeError> {
     let envelope = parse_envelope(body)?;
     if !envelope.content_encoding.is_empty() {
-        return Err(DecodeError::UnsupportedContentEncoding(envelope.content_encoding));
+        return Err(DecodeError::UnsupportedContentEncoding(
+            envelope.content_encoding,
+        ));
     }
     if !envelope.content_type.is_empty() && !is_protobuf_media_type(&envelope.content_type) {
         return Err(DecodeError::UnsupportedContentType(envelope.content_type));

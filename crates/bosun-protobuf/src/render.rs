@@ -115,7 +115,12 @@ impl Renderer<'_> {
                         let merged = merged_message(&site, &occurrences)?;
                         self.struct_into(inner, &merged, None, depth + 1, out)?;
                     }
-                    _ => return Err(DecodeError::Schema(format!("{} cannot be inlined", site.path()))),
+                    _ => {
+                        return Err(DecodeError::Schema(format!(
+                            "{} cannot be inlined",
+                            site.path()
+                        )))
+                    }
                 }
                 continue;
             }
@@ -141,7 +146,8 @@ impl Renderer<'_> {
                 if occurrences.is_empty() {
                     Ok(nil())
                 } else {
-                    self.present_value(site, inner, occurrences, depth).map(Some)
+                    self.present_value(site, inner, occurrences, depth)
+                        .map(Some)
                 }
             }
             Ty::Slice(elem) => {
@@ -207,10 +213,6 @@ impl Renderer<'_> {
                 let raw = match occurrences.last() {
                     None => 0,
                     Some(WireValue::Varint(v)) => *v,
-                    Some(WireValue::Len(packed)) => {
-                        // A packed run in a singular field: the last element wins.
-                        wire::packed_varints(packed)?.last().copied().unwrap_or(0)
-                    }
                     Some(other) => return Err(site.mismatch(other)),
                 };
                 Ok(scalar(ty, raw))
@@ -314,7 +316,10 @@ fn is_zero(value: &Value) -> bool {
 }
 
 /// The bytes of the last occurrence of a message field (empty if none).
-fn last_message<'a>(site: &Site<'_>, occurrences: &[WireValue<'a>]) -> Result<&'a [u8], DecodeError> {
+fn last_message<'a>(
+    site: &Site<'_>,
+    occurrences: &[WireValue<'a>],
+) -> Result<&'a [u8], DecodeError> {
     match occurrences.last() {
         None => Ok(&[]),
         Some(WireValue::Len(b)) => Ok(b),

@@ -127,7 +127,9 @@ pub(crate) fn parse(text: &'static str) -> Result<Schema, String> {
         let words: Vec<&'static str> = line.split_whitespace().collect();
         if line.starts_with("kind ") {
             let [_, api_version, kind, root] = words[..] else {
-                return Err(format!("line {no}: expected `kind <apiVersion> <Kind> <struct>`"));
+                return Err(format!(
+                    "line {no}: expected `kind <apiVersion> <Kind> <struct>`"
+                ));
             };
             let root = *index
                 .get(root)
@@ -137,8 +139,8 @@ pub(crate) fn parse(text: &'static str) -> Result<Schema, String> {
                 kind,
                 root,
             });
-        } else if line.starts_with("struct ") {
-            current = index.get(line["struct ".len()..].trim()).copied();
+        } else if let Some(name) = line.strip_prefix("struct ") {
+            current = index.get(name.trim()).copied();
         } else if line.starts_with(char::is_whitespace) {
             let owner = current.ok_or_else(|| format!("line {no}: field outside a struct"))?;
             let field = parse_field(&words, &index).map_err(|e| format!("line {no}: {e}"))?;
@@ -150,14 +152,20 @@ pub(crate) fn parse(text: &'static str) -> Result<Schema, String> {
     Ok(Schema { structs, kinds })
 }
 
-fn parse_field(words: &[&'static str], index: &HashMap<&'static str, usize>) -> Result<Field, String> {
+fn parse_field(
+    words: &[&'static str],
+    index: &HashMap<&'static str, usize>,
+) -> Result<Field, String> {
     let (json, number, ty, flags) = match words {
         [json, number, ty, flags @ ..] => (*json, *number, *ty, flags),
         _ => return Err("expected `<json> <number> <type> [omitempty]`".to_owned()),
     };
     let number = match number {
         "-" => None,
-        n => Some(n.parse::<u32>().map_err(|_| format!("bad field number {n}"))?),
+        n => Some(
+            n.parse::<u32>()
+                .map_err(|_| format!("bad field number {n}"))?,
+        ),
     };
     let mut omitempty = false;
     for flag in flags {
@@ -236,7 +244,11 @@ mod tests {
             ("v1", "Event", Some("core/v1.Event")),
             ("v1", "DeleteOptions", Some("meta/v1.DeleteOptions")),
             ("apps/v1", "DeleteOptions", Some("meta/v1.DeleteOptions")),
-            ("meta.k8s.io/v1", "DeleteOptions", Some("meta/v1.DeleteOptions")),
+            (
+                "meta.k8s.io/v1",
+                "DeleteOptions",
+                Some("meta/v1.DeleteOptions"),
+            ),
             ("autoscaling/v1", "Scale", Some("autoscaling/v1.Scale")),
             ("v1", "Binding", Some("core/v1.Binding")),
             ("apps/v1beta1", "Deployment", None),
@@ -259,7 +271,10 @@ mod tests {
         assert!(replicas.omitempty);
         let container = s.struct_named("core/v1.Container").unwrap();
         let name = &container.fields[0];
-        assert_eq!((name.json, name.number, name.omitempty), ("name", Some(1), false));
+        assert_eq!(
+            (name.json, name.number, name.omitempty),
+            ("name", Some(1), false)
+        );
         let probe = s.struct_named("core/v1.Probe").unwrap();
         assert!(probe.fields[0].inline);
     }
@@ -270,8 +285,14 @@ mod tests {
             ("struct a.B\n  x 1 nope\n", "line 2: unknown type nope"),
             ("  x 1 string\n", "line 1: field outside a struct"),
             ("struct a.B\n  x y string\n", "line 2: bad field number y"),
-            ("struct a.B\n  x 1 string sometimes\n", "line 2: unknown flag sometimes"),
-            ("struct a.B\n  inline 1 string\n", "line 2: only structs can be inlined"),
+            (
+                "struct a.B\n  x 1 string sometimes\n",
+                "line 2: unknown flag sometimes",
+            ),
+            (
+                "struct a.B\n  inline 1 string\n",
+                "line 2: only structs can be inlined",
+            ),
             ("kind v1 Pod a.B\n", "line 1: unknown struct a.B"),
             ("struct a.B\nstruct a.B\n", "line 2: duplicate struct a.B"),
             ("bogus\n", "line 1: unrecognised line"),

@@ -12,7 +12,8 @@ const ZERO_TIME_UNIX: i64 = -62_135_596_800;
 
 /// Renders a `Time`/`MicroTime` message. An empty message is Go's zero time,
 /// which marshals as `null`; otherwise the UTC instant is formatted as RFC 3339,
-/// to the second for `Time` and to the microsecond for `MicroTime`.
+/// to the second for `Time` and to the microsecond for `MicroTime`. Upstream
+/// discards the `nanos` of a `Time` when decoding, so only `MicroTime` uses it.
 pub(crate) fn time(bytes: &[u8], micro: bool, at: &str) -> Result<Value, DecodeError> {
     if bytes.is_empty() {
         return Ok(Value::Null);
@@ -36,7 +37,7 @@ pub(crate) fn time(bytes: &[u8], micro: bool, at: &str) -> Result<Value, DecodeE
         }
     }
     // Normalise nanoseconds into [0, 1e9) the way time.Unix does.
-    let mut nanos = i64::from(nanos);
+    let mut nanos = if micro { i64::from(nanos) } else { 0 };
     let mut seconds = seconds
         .checked_add(nanos.div_euclid(1_000_000_000))
         .ok_or_else(|| DecodeError::InvalidTime(at.to_owned()))?;
@@ -46,7 +47,8 @@ pub(crate) fn time(bytes: &[u8], micro: bool, at: &str) -> Result<Value, DecodeE
     }
     let days = seconds.div_euclid(86_400);
     seconds = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days).ok_or_else(|| DecodeError::InvalidTime(at.to_owned()))?;
+    let (year, month, day) =
+        civil_from_days(days).ok_or_else(|| DecodeError::InvalidTime(at.to_owned()))?;
     let mut out = String::with_capacity(32);
     if year < 0 {
         out.push('-');
@@ -102,13 +104,38 @@ pub(crate) fn quantity(bytes: &[u8], at: &str) -> Result<Value, DecodeError> {
     match text {
         None => Ok(Value::String("0".to_owned())),
         Some(s) => {
-            let s = String::from_utf8_lossy(s).trim().to_owned();
-            if s.is_empty() {
+            let s = String::from_utf8_lossy(s);
+            if !is_quantity_syntax(&s) {
                 return Err(DecodeError::InvalidQuantity(at.to_owned()));
             }
-            Ok(Value::String(s))
+            Ok(Value::String(s.into_owned()))
         }
     }
+}
+
+/// Whether `s` has the shape `resource.ParseQuantity` accepts: an optionally
+/// signed decimal number followed by an SI or binary suffix or an exponent.
+fn is_quantity_syntax(s: &str) -> bool {
+    const SUFFIXES: [&str; 16] = [
+        "", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+    ];
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let number_len = unsigned
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(unsigned.len());
+    let (number, suffix) = unsigned.split_at(number_len);
+    let digits = number.bytes().filter(u8::is_ascii_digit).count();
+    if digits == 0 || number.len() - digits > 1 {
+        return false;
+    }
+    if SUFFIXES.contains(&suffix) {
+        return true;
+    }
+    let Some(exponent) = suffix.strip_prefix(['e', 'E']) else {
+        return false;
+    };
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    !exponent.is_empty() && exponent.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Renders an `IntOrString` message as a JSON number (type 0) or string (type 1).
@@ -193,50 +220,137 @@ mod tests {
     fn times_format_like_go() {
         let cases: &[(i64, i32, bool, Value)] = &[
             (1_704_164_645, 0, false, "2024-01-02T03:04:05Z".into()),
-            (1_704_164_645, 999_999_999, false, "2024-01-02T03:04:05Z".into()),
-            (1_704_164_645, 123_456_789, true, "2024-01-02T03:04:05.123456Z".into()),
+            (
+                1_704_164_645,
+                999_999_999,
+                false,
+                "2024-01-02T03:04:05Z".into(),
+            ),
+            (
+                1_704_164_645,
+                123_456_789,
+                true,
+                "2024-01-02T03:04:05.123456Z".into(),
+            ),
             (1_704_164_645, 0, true, "2024-01-02T03:04:05.000000Z".into()),
             (0, 0, false, "1970-01-01T00:00:00Z".into()),
             (951_782_400, 0, false, "2000-02-29T00:00:00Z".into()),
             (-1, 0, false, "1969-12-31T23:59:59Z".into()),
             (253_402_300_799, 0, false, "9999-12-31T23:59:59Z".into()),
-            (1_704_164_645, -1, true, "2024-01-02T03:04:04.999999Z".into()),
+            (
+                1_704_164_645,
+                -1,
+                true,
+                "2024-01-02T03:04:04.999999Z".into(),
+            ),
+            (0, i32::MAX, false, "1970-01-01T00:00:00Z".into()),
+            (0, -1, false, "1970-01-01T00:00:00Z".into()),
+            (0, i32::MAX, true, "1970-01-01T00:00:02.147483Z".into()),
+            (253_402_300_800, 0, false, "10000-01-01T00:00:00Z".into()),
+            (-62_167_219_200, 0, false, "0000-01-01T00:00:00Z".into()),
+            (-62_167_219_201, 0, false, "-0001-12-31T23:59:59Z".into()),
+            (ZERO_TIME_UNIX, 5, false, Value::Null),
             (ZERO_TIME_UNIX, 0, false, Value::Null),
-            (ZERO_TIME_UNIX, 1000, true, "0001-01-01T00:00:00.000001Z".into()),
+            (
+                ZERO_TIME_UNIX,
+                1000,
+                true,
+                "0001-01-01T00:00:00.000001Z".into(),
+            ),
         ];
         for (s, n, micro, want) in cases {
             assert_eq!(&time(&ts(*s, *n), *micro, "t").unwrap(), want, "{s} {n}");
         }
         assert_eq!(time(&[], false, "t").unwrap(), Value::Null);
         assert_eq!(time(&[], true, "t").unwrap(), Value::Null);
-        assert_eq!(time(&[0x0a, 0x00], false, "t").unwrap_err().to_string(),
-            "field Time.t (number 1) has wire type 2, which does not fit its type");
+        assert_eq!(
+            time(&[0x0a, 0x00], false, "t").unwrap_err().to_string(),
+            "field Time.t (number 1) has wire type 2, which does not fit its type"
+        );
+    }
+
+    #[test]
+    fn quantity_syntax() {
+        let cases = [
+            ("1", true),
+            ("500m", true),
+            ("128Mi", true),
+            ("-1.5Gi", true),
+            ("+.5", true),
+            ("1.", true),
+            ("1e3", true),
+            ("1E-2", true),
+            ("1e+9", true),
+            ("2E", true),
+            ("", false),
+            (" 1", false),
+            ("1 ", false),
+            (".", false),
+            ("1.2.3", false),
+            ("1kk", false),
+            ("1Ki5", false),
+            ("1e", false),
+            ("1x", false),
+            ("--1", false),
+            ("m", false),
+        ];
+        for (s, want) in cases {
+            assert_eq!(is_quantity_syntax(s), want, "{s:?}");
+        }
     }
 
     #[test]
     fn quantities() {
         assert_eq!(quantity(&[], "q").unwrap(), Value::from("0"));
         assert_eq!(quantity(b"\x0a\x04500m", "q").unwrap(), Value::from("500m"));
-        assert_eq!(quantity(b"\x0a\x011\x0a\x022G", "q").unwrap(), Value::from("2G"));
-        assert_eq!(quantity(b"\x0a\x00", "q"), Err(DecodeError::InvalidQuantity("q".into())));
+        assert_eq!(
+            quantity(b"\x0a\x011\x0a\x022G", "q").unwrap(),
+            Value::from("2G")
+        );
+        assert_eq!(
+            quantity(b"\x0a\x00", "q"),
+            Err(DecodeError::InvalidQuantity("q".into()))
+        );
+        assert_eq!(
+            quantity(b"\x0a\x02 1", "q"),
+            Err(DecodeError::InvalidQuantity("q".into()))
+        );
     }
 
     #[test]
     fn int_or_strings() {
         assert_eq!(int_or_string(&[], "p").unwrap(), Value::from(0));
-        assert_eq!(int_or_string(&[0x08, 0x00, 0x10, 0x50, 0x1a, 0x00], "p").unwrap(), Value::from(80));
-        assert_eq!(int_or_string(b"\x08\x01\x10\x00\x1a\x03web", "p").unwrap(), Value::from("web"));
+        assert_eq!(
+            int_or_string(&[0x08, 0x00, 0x10, 0x50, 0x1a, 0x00], "p").unwrap(),
+            Value::from(80)
+        );
+        assert_eq!(
+            int_or_string(b"\x08\x01\x10\x00\x1a\x03web", "p").unwrap(),
+            Value::from("web")
+        );
         assert_eq!(
             int_or_string(&[0x08, 0x02], "p"),
-            Err(DecodeError::InvalidIntOrString { field: "p".into(), value: 2 })
+            Err(DecodeError::InvalidIntOrString {
+                field: "p".into(),
+                value: 2
+            })
         );
     }
 
     #[test]
     fn raw_documents() {
         assert_eq!(raw_json(&[], "r").unwrap(), Value::Null);
-        assert_eq!(raw_json(b"\x0a\x07{\"a\":1}", "r").unwrap(), serde_json::json!({"a": 1}));
-        assert!(matches!(raw_json(b"\x0a\x00", "r"), Err(DecodeError::InvalidEmbeddedJson { .. })));
-        assert!(matches!(raw_json(b"\x0a\x02\x08\x01", "r"), Err(DecodeError::InvalidEmbeddedJson { .. })));
+        assert_eq!(
+            raw_json(b"\x0a\x07{\"a\":1}", "r").unwrap(),
+            serde_json::json!({"a": 1})
+        );
+        assert!(matches!(
+            raw_json(b"\x0a\x00", "r"),
+            Err(DecodeError::InvalidEmbeddedJson { .. })
+        ));
+        assert!(matches!(
+            raw_json(b"\x0a\x02\x08\x01", "r"),
+            Err(DecodeError::InvalidEmbeddedJson { .. })
+        ));
     }
 }

@@ -13,6 +13,8 @@ pub(crate) enum WireValue<'a> {
     Len(&'a [u8]),
     /// Wire type 5.
     Fixed32(u32),
+    /// A skipped group (wire types 3..4); only fits unknown fields.
+    Group,
 }
 
 impl WireValue<'_> {
@@ -23,6 +25,7 @@ impl WireValue<'_> {
             WireValue::Fixed64(_) => 1,
             WireValue::Len(_) => 2,
             WireValue::Fixed32(_) => 5,
+            WireValue::Group => 3,
         }
     }
 }
@@ -89,12 +92,46 @@ pub(crate) fn fields(mut buf: &[u8]) -> Result<Vec<(u32, WireValue<'_>)>, Decode
                 arr.copy_from_slice(bytes);
                 (WireValue::Fixed32(u32::from_le_bytes(arr)), rest)
             }
+            3 => (WireValue::Group, skip_group(field, rest)?),
             _ => return Err(DecodeError::BadWireType { field, wire_type }),
         };
         out.push((field, value));
         buf = rest;
     }
     Ok(out)
+}
+
+/// Skips the body of a group opened for `field`, returning what follows its
+/// end marker. Nested groups are skipped as well.
+fn skip_group(field: u32, mut buf: &[u8]) -> Result<&[u8], DecodeError> {
+    loop {
+        if buf.is_empty() {
+            return Err(DecodeError::Truncated);
+        }
+        let (key, rest) = read_varint(buf)?;
+        let number = u32::try_from(key >> 3).unwrap_or(u32::MAX);
+        buf = match key & 7 {
+            0 => read_varint(rest)?.1,
+            1 => take(rest, 8)?.1,
+            2 => {
+                let (len, rest) = read_varint(rest)?;
+                take(
+                    rest,
+                    usize::try_from(len).map_err(|_| DecodeError::Truncated)?,
+                )?
+                .1
+            }
+            3 => skip_group(number, rest)?,
+            4 if number == field => return Ok(rest),
+            5 => take(rest, 4)?.1,
+            wire_type => {
+                return Err(DecodeError::BadWireType {
+                    field: number,
+                    wire_type: wire_type as u8,
+                })
+            }
+        };
+    }
 }
 
 /// Decodes a packed run of varints (a length-delimited repeated scalar).
@@ -163,11 +200,20 @@ mod tests {
     #[test]
     fn fields_reject_bad_input() {
         assert_eq!(fields(&[0x12, 0x05, b'a']), Err(DecodeError::Truncated));
+        assert_eq!(fields(&[0x0b]), Err(DecodeError::Truncated));
         assert_eq!(
-            fields(&[0x0b]),
+            fields(&[0x0c]),
             Err(DecodeError::BadWireType {
                 field: 1,
-                wire_type: 3
+                wire_type: 4
+            })
+        );
+        // A group closed by another field's end marker.
+        assert_eq!(
+            fields(&[0x0b, 0x14]),
+            Err(DecodeError::BadWireType {
+                field: 2,
+                wire_type: 4
             })
         );
         assert_eq!(
@@ -180,8 +226,23 @@ mod tests {
     }
 
     #[test]
+    fn groups_are_skipped_whole() {
+        // 1: group { 2: varint 5, 3: group { 4: "x" } }, then 5: varint 1
+        let buf = [
+            0x0b, 0x10, 0x05, 0x1b, 0x22, 0x01, b'x', 0x1c, 0x0c, 0x28, 0x01,
+        ];
+        assert_eq!(
+            fields(&buf).unwrap(),
+            vec![(1, WireValue::Group), (5, WireValue::Varint(1))]
+        );
+    }
+
+    #[test]
     fn packed_runs() {
-        assert_eq!(packed_varints(&[1, 0x80, 0x01, 3]).unwrap(), vec![1, 128, 3]);
+        assert_eq!(
+            packed_varints(&[1, 0x80, 0x01, 3]).unwrap(),
+            vec![1, 128, 3]
+        );
         assert_eq!(packed_varints(&[0x80]), Err(DecodeError::Truncated));
     }
 }

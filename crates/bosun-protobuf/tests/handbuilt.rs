@@ -2,6 +2,8 @@
 //! JSON that Go's encoding/json writes for the same object (field order,
 //! `omitempty`, zero values, special types).
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use bosun_protobuf::{decode_to_json, DecodeError};
@@ -216,7 +218,14 @@ fn service_target_ports_are_int_or_string() {
     let int_port = Msg::new().int(1, 0).int(2, 8080).str(3, "");
     let str_port = Msg::new().int(1, 1).int(2, 0).str(3, "https");
     let spec = Msg::new()
-        .msg(1, Msg::new().str(1, "http").str(2, "TCP").int(3, 80).msg(4, int_port))
+        .msg(
+            1,
+            Msg::new()
+                .str(1, "http")
+                .str(2, "TCP")
+                .int(3, 80)
+                .msg(4, int_port),
+        )
         .msg(1, Msg::new().str(1, "https").int(3, 443).msg(4, str_port))
         .msg(1, Msg::new().int(3, 53))
         .str_entry(2, "app", "web")
@@ -285,12 +294,7 @@ fn eviction_like_kubectl_drain() {
 
 #[test]
 fn delete_options_under_any_group_version() {
-    let raw = || {
-        Msg::new()
-            .int(1, 0)
-            .int(3, 0)
-            .str(4, "Foreground")
-    };
+    let raw = || Msg::new().int(1, 0).int(3, 0).str(4, "Foreground");
     for api_version in ["v1", "apps/v1", "meta.k8s.io/v1"] {
         check(
             &envelope(api_version, "DeleteOptions", raw()),
@@ -337,16 +341,28 @@ fn scale_and_binding() {
 #[test]
 fn pod_with_inline_probe_handler_volume_source_and_packed_ints() {
     let probe = Msg::new()
-        .msg(1, Msg::new().msg(2, Msg::new().str(1, "/healthz").msg(2, Msg::new().int(2, 8080))))
+        .msg(
+            1,
+            Msg::new().msg(
+                2,
+                Msg::new()
+                    .str(1, "/healthz")
+                    .msg(2, Msg::new().int(2, 8080)),
+            ),
+        )
         .int(4, 10);
     let container = Msg::new().str(1, "app").str(2, "app:1").msg(10, probe);
     let volume = Msg::new().str(1, "cache").msg(
         2,
         Msg::new().msg(2, Msg::new().str(1, "Memory").msg(2, Msg::quantity("1Gi"))),
     );
-    let config_volume = Msg::new()
-        .str(1, "cfg")
-        .msg(2, Msg::new().msg(19, Msg::new().msg(1, Msg::new().str(1, "settings")).int(3, 420)));
+    let config_volume = Msg::new().str(1, "cfg").msg(
+        2,
+        Msg::new().msg(
+            19,
+            Msg::new().msg(1, Msg::new().str(1, "settings")).int(3, 420),
+        ),
+    );
     let security = Msg::new().int(3, 1).packed(4, &[1000, 2000]).int(4, 3000);
     let spec = Msg::new()
         .msg(1, volume)
@@ -394,7 +410,13 @@ fn nil_slices_without_omitempty_are_null() {
     let raw = Msg::new()
         .msg(1, meta("web-abc"))
         .str(4, "IPv4")
-        .msg(2, Msg::new().str(1, "10.0.0.5").msg(2, Msg::new().int(1, 1)).str(6, "n1"))
+        .msg(
+            2,
+            Msg::new()
+                .str(1, "10.0.0.5")
+                .msg(2, Msg::new().int(1, 1))
+                .str(6, "n1"),
+        )
         .msg(2, Msg::new())
         .msg(3, Msg::new().str(1, "http").str(2, "TCP").int(3, 8080));
     check(
@@ -420,7 +442,9 @@ fn lease_and_events_use_micro_time() {
         .int(2, 40)
         .msg(3, Msg::new())
         .msg(4, Msg::time(T2024, 123_456_789));
-    let raw = Msg::new().msg(1, meta_ns("node-1", "kube-node-lease")).msg(2, spec);
+    let raw = Msg::new()
+        .msg(1, meta_ns("node-1", "kube-node-lease"))
+        .msg(2, spec);
     check(
         &envelope("coordination.k8s.io/v1", "Lease", raw),
         json!({
@@ -466,7 +490,10 @@ fn lease_and_events_use_micro_time() {
 fn raw_extension_and_time_maps() {
     let raw = Msg::new()
         .msg(1, meta("web-5d4f"))
-        .msg(2, Msg::new().bytes(1, br#"{"spec":{"template":{"spec":{}}}}"#))
+        .msg(
+            2,
+            Msg::new().bytes(1, br#"{"spec":{"template":{"spec":{}}}}"#),
+        )
         .int(3, 3);
     check(
         &envelope("apps/v1", "ControllerRevision", raw),
@@ -552,7 +579,10 @@ fn malformed_objects_are_errors() {
             envelope(
                 "v1",
                 "Service",
-                Msg::new().msg(2, Msg::new().msg(1, Msg::new().msg(4, Msg::new().int(1, 7)))),
+                Msg::new().msg(
+                    2,
+                    Msg::new().msg(1, Msg::new().msg(4, Msg::new().int(1, 7))),
+                ),
             ),
             DecodeError::InvalidIntOrString {
                 field: "core/v1.ServicePort.targetPort".into(),
@@ -570,6 +600,19 @@ fn malformed_objects_are_errors() {
         (
             envelope("v1", "ConfigMap", Msg::new().bytes(1, &[0x0a, 0x09, b'x'])),
             DecodeError::Truncated,
+        ),
+        (
+            envelope(
+                "apps/v1",
+                "Deployment",
+                Msg::new().msg(2, Msg::new().packed(1, &[3])),
+            ),
+            DecodeError::WireTypeMismatch {
+                message: "apps/v1.DeploymentSpec".into(),
+                field: "replicas".into(),
+                number: 1,
+                wire_type: 2,
+            },
         ),
     ];
     for (body, want) in cases {

@@ -1,6 +1,8 @@
 //! Decodes request bodies captured from kubectl 1.32 and compares them with
 //! the JSON kubectl prints for the same object, including key order.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 
 use bosun_protobuf::{decode_to_json, parse_envelope};
@@ -49,7 +51,10 @@ fn kubectl_create_bodies_match_kubectl_json() {
     for (name, api_version, kind) in cases {
         let body = read_pb(name);
         let envelope = parse_envelope(&body).unwrap();
-        assert_eq!((envelope.api_version.as_str(), envelope.kind.as_str()), (api_version, kind));
+        assert_eq!(
+            (envelope.api_version.as_str(), envelope.kind.as_str()),
+            (api_version, kind)
+        );
         assert_eq!(envelope.content_encoding, "");
         assert_eq!(envelope.content_type, "");
         let got = decode_to_json(&body).unwrap_or_else(|e| panic!("{name}: {e}"));

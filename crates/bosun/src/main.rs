@@ -1,1 +1,108 @@
-fn main() {}
+//! The `bosun` binary: every Bosun component behind one command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bosun_apiserver::{ApiServer, ServerConfig};
+use bosun_store::Store;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "bosun", version, about = "A Kubernetes-compatible container orchestrator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the control plane: the Kubernetes API server on a store.
+    Server(ServerArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StoreKind {
+    /// The embedded durable store in the data directory (default).
+    Embedded,
+    /// An etcd v3 cluster (`--etcd-endpoints`).
+    Etcd,
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Where certificates, kubeconfigs and the embedded store live.
+    #[arg(long, default_value = "/var/lib/bosun", env = "BOSUN_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Address of the HTTPS listener.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    bind: SocketAddr,
+    /// Address clients should use (written into kubeconfigs); defaults to
+    /// the bound address.
+    #[arg(long, default_value = "")]
+    advertise_address: String,
+    /// Extra subject alternative names for the serving certificate.
+    #[arg(long = "tls-san")]
+    tls_sans: Vec<String>,
+    #[arg(long, value_enum, default_value = "embedded")]
+    store: StoreKind,
+    /// Comma-separated etcd client URLs, for `--store etcd`.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    etcd_endpoints: Vec<String>,
+}
+
+async fn server(args: ServerArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
+    let store: Arc<dyn Store> = match args.store {
+        StoreKind::Embedded => {
+            let path = args.data_dir.join("bosun.redb");
+            Arc::new(bosun_store_redb::RedbStore::open(&path).context("cannot open the embedded store")?)
+        }
+        StoreKind::Etcd => Arc::new(
+            bosun_store_etcd::EtcdStore::connect(&args.etcd_endpoints)
+                .await
+                .context("cannot connect to etcd")?,
+        ),
+    };
+    let config = ServerConfig {
+        data_dir: args.data_dir.clone(),
+        bind: args.bind,
+        advertise: args.advertise_address,
+        extra_sans: args.tls_sans,
+    };
+    let server = ApiServer::start(config, store)
+        .await
+        .context("API server failed to start")?;
+    tracing::info!(
+        address = %server.local_addr,
+        kubeconfig = %args.data_dir.join("admin.kubeconfig").display(),
+        "bosun API server ready"
+    );
+    eprintln!(
+        "bosun: serving on https://{}; export KUBECONFIG={}",
+        server.local_addr,
+        args.data_dir.join("admin.kubeconfig").display()
+    );
+    server.serve().await;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match cli.command {
+        Command::Server(args) => runtime.block_on(server(args)),
+    }
+}

@@ -60,15 +60,6 @@ pub fn present<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
     v.get(k).filter(|x| !x.is_null())
 }
 
-/// Follow a path of keys.
-pub fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(*p)?;
-    }
-    Some(cur)
-}
-
 /// A `map[string]string` field as (key, value) pairs; non-string values are
 /// rendered as JSON text.
 pub fn string_map(v: Option<&Value>) -> Vec<(String, String)> {
@@ -85,21 +76,5 @@ pub fn string_map(v: Option<&Value>) -> Vec<(String, String)> {
             })
             .collect(),
         None => Vec::new(),
-    }
-}
-
-/// A JSON object with keys sorted, for printing maps as upstream does.
-pub fn sorted_object(v: Option<&Value>) -> Value {
-    match v.and_then(Value::as_object) {
-        Some(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let mut out = Map::new();
-            for k in keys {
-                out.insert(k.clone(), m[k].clone());
-            }
-            Value::Object(out)
-        }
-        None => Value::Null,
     }
 }

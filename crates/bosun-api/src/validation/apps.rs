@@ -57,7 +57,12 @@ pub fn check_template_matches(sel: &Value, template: &Value, p: &str, errs: &mut
     }
 }
 
-fn check_template_for_controller(sp: &Value, sel: Option<&Value>, kind_msg: &str, errs: &mut Vec<FieldError>) {
+fn check_template_for_controller(
+    sp: &Value,
+    sel: Option<&Value>,
+    kind_msg: &str,
+    errs: &mut Vec<FieldError>,
+) {
     let tp = "spec.template";
     let Some(t) = present(sp, "template") else {
         errs.push(FieldError::required(tp, ""));
@@ -70,7 +75,11 @@ fn check_template_for_controller(sp: &Value, sel: Option<&Value>, kind_msg: &str
     let ts = t.get("spec").unwrap_or(&NULL);
     let rp = s(ts, "restartPolicy");
     if rp != "Always" {
-        errs.push(FieldError::not_supported("spec.template.spec.restartPolicy", rp, &["Always"]));
+        errs.push(FieldError::not_supported(
+            "spec.template.spec.restartPolicy",
+            rp,
+            &["Always"],
+        ));
     }
     if let Some(ads) = int(ts, "activeDeadlineSeconds") {
         errs.push(FieldError::invalid(
@@ -212,7 +221,11 @@ pub fn validate_stateful_set(o: &Value, errs: &mut Vec<FieldError>) {
     let ts = at_template_spec(sp);
     let rp = s(ts, "restartPolicy");
     if rp != "Always" {
-        errs.push(FieldError::not_supported("spec.template.spec.restartPolicy", rp, &["Always"]));
+        errs.push(FieldError::not_supported(
+            "spec.template.spec.restartPolicy",
+            rp,
+            &["Always"],
+        ));
     }
     if present(ts, "activeDeadlineSeconds").is_some() {
         errs.push(FieldError::forbidden(
@@ -231,7 +244,9 @@ pub fn validate_stateful_set(o: &Value, errs: &mut Vec<FieldError>) {
 }
 
 fn at_template_spec(sp: &Value) -> &Value {
-    sp.get("template").and_then(|t| t.get("spec")).unwrap_or(&NULL)
+    sp.get("template")
+        .and_then(|t| t.get("spec"))
+        .unwrap_or(&NULL)
 }
 
 /// DaemonSet spec.
@@ -304,7 +319,12 @@ pub fn validate_apps_update(kind: &str, new: &Value, old: &Value, errs: &mut Vec
     let os = spec(old);
     match kind {
         "Deployment" | "ReplicaSet" | "DaemonSet" => {
-            validate_immutable(ns.get("selector"), os.get("selector"), "spec.selector", errs);
+            validate_immutable(
+                ns.get("selector"),
+                os.get("selector"),
+                "spec.selector",
+                errs,
+            );
         }
         "StatefulSet" => {
             let strip = |v: &Value| {

@@ -11,7 +11,11 @@ pub struct Base64Error(pub usize);
 pub fn encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -31,7 +35,7 @@ fn val(c: u8) -> Option<u32> {
 /// Decode padded standard base64 (line breaks are ignored, like Go).
 pub fn decode(s: &str) -> Result<Vec<u8>, Base64Error> {
     let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'\n' && c != b'\r').collect();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(Base64Error(bytes.len() / 4 * 4));
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
@@ -67,7 +71,13 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for (raw, enc) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("hello!", "aGVsbG8h")] {
+        for (raw, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("hello!", "aGVsbG8h"),
+        ] {
             assert_eq!(encode(raw.as_bytes()), enc);
             assert_eq!(decode(enc).unwrap(), raw.as_bytes());
         }

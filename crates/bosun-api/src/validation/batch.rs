@@ -57,7 +57,9 @@ fn validate_job_spec_common(sp: &Value, p: &str, errs: &mut Vec<FieldError>) {
     if present(sp, "backoffLimitPerIndex").is_some() && mode != Some("Indexed") {
         errs.push(FieldError::invalid(
             child(p, "backoffLimitPerIndex"),
-            sp.get("backoffLimitPerIndex").cloned().unwrap_or(Value::Null),
+            sp.get("backoffLimitPerIndex")
+                .cloned()
+                .unwrap_or(Value::Null),
             "requires indexed completion mode",
         ));
     }
@@ -78,13 +80,25 @@ fn validate_job_spec_common(sp: &Value, p: &str, errs: &mut Vec<FieldError>) {
     }
     let tp = child(p, "template");
     let t = sp.get("template").unwrap_or(&NULL);
-    validate_pod_template(t, &tp, errs);
-    let rp = t.get("spec").map(|ts| s(ts, "restartPolicy")).unwrap_or("");
     let rpp = child(&tp, "spec.restartPolicy");
+    // The generic restartPolicy check is replaced by the Job-specific one
+    // below (upstream defaults an empty value to Always first, which the
+    // generic check accepts).
+    let mut template_errs = Vec::new();
+    validate_pod_template(t, &tp, &mut template_errs);
+    errs.extend(template_errs.into_iter().filter(|e| e.field != rpp));
+    let rp = t.get("spec").map(|ts| s(ts, "restartPolicy")).unwrap_or("");
     match rp {
-        "" | "Always" => errs.push(FieldError::required(rpp, "valid values: \"OnFailure\", \"Never\"")),
+        "" | "Always" => errs.push(FieldError::required(
+            rpp,
+            "valid values: \"OnFailure\", \"Never\"",
+        )),
         "OnFailure" | "Never" => {}
-        other => errs.push(FieldError::not_supported(rpp, other, &["OnFailure", "Never"])),
+        other => errs.push(FieldError::not_supported(
+            rpp,
+            other,
+            &["OnFailure", "Never"],
+        )),
     }
 }
 
@@ -183,12 +197,17 @@ fn validate_time_zone(tz: &str, errs: &mut Vec<FieldError>) {
     let element_ok = |e: &str| {
         !e.is_empty()
             && e.len() <= 14
-            && e.bytes().all(|c| c.is_ascii_alphanumeric() || b".-_+".contains(&c))
+            && e.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b".-_+".contains(&c))
             && e != "."
             && e != ".."
     };
     if tz.is_empty() || tz.starts_with('/') || !tz.split('/').all(element_ok) {
-        errs.push(FieldError::invalid(p, tz, format!("unknown time zone {tz}")));
+        errs.push(FieldError::invalid(
+            p,
+            tz,
+            format!("unknown time zone {tz}"),
+        ));
     }
 }
 
@@ -198,13 +217,33 @@ fn validate_time_zone(tz: &str, errs: &mut Vec<FieldError>) {
 pub fn validate_job_update(new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
     let ns = new.get("spec").unwrap_or(&NULL);
     let os = old.get("spec").unwrap_or(&NULL);
-    validate_immutable(ns.get("selector"), os.get("selector"), "spec.selector", errs);
-    validate_immutable(ns.get("completionMode"), os.get("completionMode"), "spec.completionMode", errs);
-    validate_immutable(ns.get("podFailurePolicy"), os.get("podFailurePolicy"), "spec.podFailurePolicy", errs);
-    let indexed_elastic = s(ns, "completionMode") == "Indexed"
-        && int(ns, "completions") == int(ns, "parallelism");
+    validate_immutable(
+        ns.get("selector"),
+        os.get("selector"),
+        "spec.selector",
+        errs,
+    );
+    validate_immutable(
+        ns.get("completionMode"),
+        os.get("completionMode"),
+        "spec.completionMode",
+        errs,
+    );
+    validate_immutable(
+        ns.get("podFailurePolicy"),
+        os.get("podFailurePolicy"),
+        "spec.podFailurePolicy",
+        errs,
+    );
+    let indexed_elastic =
+        s(ns, "completionMode") == "Indexed" && int(ns, "completions") == int(ns, "parallelism");
     if !indexed_elastic {
-        validate_immutable(ns.get("completions"), os.get("completions"), "spec.completions", errs);
+        validate_immutable(
+            ns.get("completions"),
+            os.get("completions"),
+            "spec.completions",
+            errs,
+        );
     }
     let suspended = boolean(os, "suspend") == Some(true);
     let strip = |t: Option<&Value>| -> Value {

@@ -5,21 +5,12 @@ use super::access::{arr, child, index, int, key, obj, opt_s, present, s};
 use super::errors::FieldError;
 use super::meta::validate_nonnegative;
 use super::names::{
-    is_dns1123_label, is_env_var_name, is_http_header_name, is_qualified_name,
-    is_valid_port_name, is_valid_port_num,
+    is_dns1123_label, is_env_var_name, is_http_header_name, is_qualified_name, is_valid_port_name,
+    is_valid_port_num,
 };
 use super::quantity::Quantity;
 use serde_json::Value;
 use std::collections::HashSet;
-
-/// Which list a container comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContainerKind {
-    /// `spec.containers`.
-    Regular,
-    /// `spec.initContainers`.
-    Init,
-}
 
 /// Checks shared by every container. `volumes` are the names of valid pod
 /// volumes.
@@ -42,7 +33,10 @@ pub fn validate_container_common(
     }
     match s(c, "terminationMessagePolicy") {
         "File" | "FallbackToLogsOnError" => {}
-        "" => errs.push(FieldError::required(child(p, "terminationMessagePolicy"), "")),
+        "" => errs.push(FieldError::required(
+            child(p, "terminationMessagePolicy"),
+            "",
+        )),
         other => errs.push(FieldError::not_supported(
             child(p, "terminationMessagePolicy"),
             other,
@@ -52,7 +46,12 @@ pub fn validate_container_common(
     validate_ports(arr(c, "ports"), &child(p, "ports"), errs);
     validate_env(arr(c, "env"), &child(p, "env"), errs);
     validate_env_from(arr(c, "envFrom"), &child(p, "envFrom"), errs);
-    validate_volume_mounts(arr(c, "volumeMounts"), volumes, &child(p, "volumeMounts"), errs);
+    validate_volume_mounts(
+        arr(c, "volumeMounts"),
+        volumes,
+        &child(p, "volumeMounts"),
+        errs,
+    );
     match s(c, "imagePullPolicy") {
         "Always" | "IfNotPresent" | "Never" => {}
         "" => errs.push(FieldError::required(child(p, "imagePullPolicy"), "")),
@@ -76,7 +75,11 @@ pub fn validate_regular_container_extras(c: &Value, p: &str, errs: &mut Vec<Fiel
             if probe != "readinessProbe" {
                 if let Some(st) = int(pr, "successThreshold") {
                     if st != 1 {
-                        errs.push(FieldError::invalid(child(&pp, "successThreshold"), st, "must be 1"));
+                        errs.push(FieldError::invalid(
+                            child(&pp, "successThreshold"),
+                            st,
+                            "must be 1",
+                        ));
                     }
                 }
             }
@@ -98,7 +101,11 @@ pub fn validate_init_container_extras(c: &Value, p: &str, errs: &mut Vec<FieldEr
         None => false,
         Some("Always") => true,
         Some(other) => {
-            errs.push(FieldError::not_supported(child(p, "restartPolicy"), other, &["Always"]));
+            errs.push(FieldError::not_supported(
+                child(p, "restartPolicy"),
+                other,
+                &["Always"],
+            ));
             false
         }
     };
@@ -114,14 +121,18 @@ pub fn validate_init_container_extras(c: &Value, p: &str, errs: &mut Vec<FieldEr
             if present(c, probe).is_some() {
                 errs.push(FieldError::forbidden(
                     child(p, what),
-                    format!("may not be set for init containers without restartPolicy=Always"),
+                    "may not be set for init containers without restartPolicy=Always",
                 ));
             }
         }
     }
 }
 
-fn validate_regular_container_extras_without_restart(c: &Value, p: &str, errs: &mut Vec<FieldError>) {
+fn validate_regular_container_extras_without_restart(
+    c: &Value,
+    p: &str,
+    errs: &mut Vec<FieldError>,
+) {
     for probe in ["livenessProbe", "startupProbe"] {
         if let Some(pr) = present(c, probe) {
             validate_probe(pr, &child(p, probe), errs);
@@ -203,7 +214,12 @@ fn validate_env(env: &[Value], p: &str, errs: &mut Vec<FieldError>) {
             continue;
         };
         let vp = child(&ip, "valueFrom");
-        let sources = ["fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"];
+        let sources = [
+            "fieldRef",
+            "resourceFieldRef",
+            "configMapKeyRef",
+            "secretKeyRef",
+        ];
         let n = sources.iter().filter(|k| present(vf, k).is_some()).count();
         if !s(e, "value").is_empty() && n > 0 {
             errs.push(FieldError::invalid(
@@ -311,7 +327,11 @@ fn validate_volume_mounts(
             errs.push(FieldError::required(child(&ip, "mountPath"), ""));
         }
         if !points.insert(mp.to_string()) {
-            errs.push(FieldError::invalid(child(&ip, "mountPath"), mp, "must be unique"));
+            errs.push(FieldError::invalid(
+                child(&ip, "mountPath"),
+                mp,
+                "must be unique",
+            ));
         }
         let sub = s(m, "subPath");
         if !sub.is_empty() {
@@ -382,7 +402,11 @@ fn validate_handler(h: &Value, p: &str, errs: &mut Vec<FieldError>) {
                 validate_port_num_or_name(v.get("port"), &child(&kp, "port"), errs);
                 let scheme = s(v, "scheme");
                 if scheme != "HTTP" && scheme != "HTTPS" {
-                    errs.push(FieldError::not_supported(child(&kp, "scheme"), scheme, &["HTTP", "HTTPS"]));
+                    errs.push(FieldError::not_supported(
+                        child(&kp, "scheme"),
+                        scheme,
+                        &["HTTP", "HTTPS"],
+                    ));
                 }
                 for hdr in arr(v, "httpHeaders") {
                     let hn = s(hdr, "name");
@@ -459,9 +483,18 @@ pub fn quantity_at(v: &Value, p: &str, errs: &mut Vec<FieldError>) -> Option<Qua
 }
 
 /// Non-negative (and, for integer resources, whole) quantity.
-pub fn validate_resource_quantity_value(name: &str, q: &Quantity, p: &str, errs: &mut Vec<FieldError>) {
+pub fn validate_resource_quantity_value(
+    name: &str,
+    q: &Quantity,
+    p: &str,
+    errs: &mut Vec<FieldError>,
+) {
     if q.is_negative() {
-        errs.push(FieldError::invalid(p, q.canonical(), "must be greater than or equal to 0"));
+        errs.push(FieldError::invalid(
+            p,
+            q.canonical(),
+            "must be greater than or equal to 0",
+        ));
     }
     if is_integer_resource(name) && q.milli_value().is_none_or(|m| m % 1000 != 0) {
         errs.push(FieldError::invalid(p, q.canonical(), "must be an integer"));
@@ -474,10 +507,18 @@ fn validate_container_resource_name(name: &str, p: &str, errs: &mut Vec<FieldErr
     }
     if !name.contains('/') {
         if !is_standard_container_resource(name) {
-            errs.push(FieldError::invalid(p, name, "must be a standard resource for containers"));
+            errs.push(FieldError::invalid(
+                p,
+                name,
+                "must be a standard resource for containers",
+            ));
         }
     } else if !is_native_resource(name) && name.starts_with("requests.") {
-        errs.push(FieldError::invalid(p, name, "doesn't follow extended resource name standard"));
+        errs.push(FieldError::invalid(
+            p,
+            name,
+            "doesn't follow extended resource name standard",
+        ));
     }
 }
 
@@ -516,7 +557,10 @@ pub fn validate_resource_requirements(r: &Value, p: &str, errs: &mut Vec<FieldEr
                         errs.push(FieldError::invalid(
                             req_p.clone(),
                             q.canonical(),
-                            format!("must be less than or equal to {name} limit of {}", lim.canonical()),
+                            format!(
+                                "must be less than or equal to {name} limit of {}",
+                                lim.canonical()
+                            ),
                         ));
                     }
                 }

@@ -3,14 +3,15 @@
 //! ResourceQuota and Event.
 
 use super::access::{arr, child, index, int, key, obj, present, s};
+use super::base64;
 use super::container::{quantity_at, validate_protocol, validate_resource_quantity_value};
 use super::errors::FieldError;
-use super::meta::{
-    validate_finalizers, validate_immutable, validate_label_selector, FIELD_IMMUTABLE,
+use super::meta::{validate_label_selector, FIELD_IMMUTABLE};
+use super::names::{
+    is_config_map_key, is_dns1123_label, is_dns1123_subdomain, is_ip, is_qualified_name,
+    is_valid_port_num,
 };
-use super::names::{is_config_map_key, is_dns1123_label, is_dns1123_subdomain, is_ip, is_qualified_name, is_valid_port_num};
 use super::quantity::Quantity;
-use super::base64;
 use serde_json::Value;
 
 /// ConfigMap and Secret payload cap.
@@ -124,13 +125,11 @@ pub fn validate_secret(o: &Value, errs: &mut Vec<FieldError>) {
                 ));
             }
         }
-        "kubernetes.io/basic-auth" => {
-            if !has("username") && !has("password") {
-                errs.push(FieldError::required(
-                    "data[username]",
-                    "either username or password or both must be provided",
-                ));
-            }
+        "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
+            errs.push(FieldError::required(
+                "data[username]",
+                "either username or password or both must be provided",
+            ));
         }
         "" => errs.push(FieldError::required("type", "")),
         _ => {}
@@ -146,13 +145,19 @@ pub fn validate_immutable_payload(
 ) {
     if old.get("immutable").and_then(Value::as_bool) == Some(true) {
         if new.get("immutable").and_then(Value::as_bool) != Some(true) {
-            errs.push(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
+            errs.push(FieldError::forbidden(
+                "immutable",
+                "field is immutable when `immutable` is set",
+            ));
         }
         for f in fields {
             let n = present(new, f).filter(|v| v.as_object().is_none_or(|m| !m.is_empty()));
             let o = present(old, f).filter(|v| v.as_object().is_none_or(|m| !m.is_empty()));
             if n != o {
-                errs.push(FieldError::forbidden(*f, "field is immutable when `immutable` is set"));
+                errs.push(FieldError::forbidden(
+                    *f,
+                    "field is immutable when `immutable` is set",
+                ));
             }
         }
     }
@@ -172,12 +177,20 @@ pub fn validate_node(o: &Value, errs: &mut Vec<FieldError>) {
     let spec = o.get("spec").unwrap_or(&NULL);
     let cidr = s(spec, "podCIDR");
     if !cidr.is_empty() && !is_cidr(cidr) {
-        errs.push(FieldError::invalid("spec.podCIDR", cidr, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"));
+        errs.push(FieldError::invalid(
+            "spec.podCIDR",
+            cidr,
+            "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+        ));
     }
     for (i, c) in arr(spec, "podCIDRs").iter().enumerate() {
         let v = c.as_str().unwrap_or("");
         if !is_cidr(v) {
-            errs.push(FieldError::invalid(index("spec.podCIDRs", i), v, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"));
+            errs.push(FieldError::invalid(
+                index("spec.podCIDRs", i),
+                v,
+                "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+            ));
         }
     }
     for (i, t) in arr(spec, "taints").iter().enumerate() {
@@ -233,13 +246,21 @@ fn is_cidr(v: &str) -> bool {
     }
 }
 
-const ACCESS_MODES: [&str; 4] = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"];
+const ACCESS_MODES: [&str; 4] = [
+    "ReadOnlyMany",
+    "ReadWriteMany",
+    "ReadWriteOnce",
+    "ReadWriteOncePod",
+];
 
 fn validate_access_modes(spec: &Value, p: &str, errs: &mut Vec<FieldError>) {
     let modes = arr(spec, "accessModes");
     let ap = child(p, "accessModes");
     if modes.is_empty() {
-        errs.push(FieldError::required(ap.clone(), "at least 1 access mode is required"));
+        errs.push(FieldError::required(
+            ap.clone(),
+            "at least 1 access mode is required",
+        ));
     }
     let mut rwop = false;
     for m in modes {
@@ -252,7 +273,10 @@ fn validate_access_modes(spec: &Value, p: &str, errs: &mut Vec<FieldError>) {
         }
     }
     if rwop && modes.len() > 1 {
-        errs.push(FieldError::forbidden(ap, "may not use ReadWriteOncePod with other access modes"));
+        errs.push(FieldError::forbidden(
+            ap,
+            "may not use ReadWriteOncePod with other access modes",
+        ));
     }
 }
 
@@ -270,7 +294,11 @@ pub fn validate_pvc_spec(spec: &Value, p: &str, errs: &mut Vec<FieldError>) {
         Some(v) => {
             if let Some(q) = quantity_at(v, &sp, errs) {
                 if q <= Quantity::zero() {
-                    errs.push(FieldError::invalid(sp, q.canonical(), "must be greater than zero"));
+                    errs.push(FieldError::invalid(
+                        sp,
+                        q.canonical(),
+                        "must be greater than zero",
+                    ));
                 } else {
                     validate_resource_quantity_value("storage", &q, &sp, errs);
                 }
@@ -286,7 +314,11 @@ pub fn validate_pvc_spec(spec: &Value, p: &str, errs: &mut Vec<FieldError>) {
     }
     if let Some(vm) = spec.get("volumeMode").and_then(Value::as_str) {
         if vm != "Block" && vm != "Filesystem" {
-            errs.push(FieldError::not_supported(child(p, "volumeMode"), vm, &["Block", "Filesystem"]));
+            errs.push(FieldError::not_supported(
+                child(p, "volumeMode"),
+                vm,
+                &["Block", "Filesystem"],
+            ));
         }
     }
 }
@@ -340,32 +372,71 @@ pub fn validate_pv(o: &Value, errs: &mut Vec<FieldError>) {
             let p = key("spec.capacity", "storage");
             if let Some(q) = quantity_at(v, &p, errs) {
                 if q <= Quantity::zero() {
-                    errs.push(FieldError::invalid(p, q.canonical(), "must be greater than zero"));
+                    errs.push(FieldError::invalid(
+                        p,
+                        q.canonical(),
+                        "must be greater than zero",
+                    ));
                 }
             }
         }
     }
     let sources = [
-        "hostPath", "nfs", "csi", "local", "iscsi", "fc", "gcePersistentDisk",
-        "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "flexVolume",
-        "flocker", "glusterfs", "photonPersistentDisk", "portworxVolume", "quobyte", "rbd",
-        "scaleIO", "storageos", "vsphereVolume",
+        "hostPath",
+        "nfs",
+        "csi",
+        "local",
+        "iscsi",
+        "fc",
+        "gcePersistentDisk",
+        "awsElasticBlockStore",
+        "azureDisk",
+        "azureFile",
+        "cephfs",
+        "cinder",
+        "flexVolume",
+        "flocker",
+        "glusterfs",
+        "photonPersistentDisk",
+        "portworxVolume",
+        "quobyte",
+        "rbd",
+        "scaleIO",
+        "storageos",
+        "vsphereVolume",
     ];
-    let n = sources.iter().filter(|k| present(spec, k).is_some()).count();
+    let n = sources
+        .iter()
+        .filter(|k| present(spec, k).is_some())
+        .count();
     if n == 0 {
         errs.push(FieldError::required("spec", "must specify a volume type"));
     } else if n > 1 {
-        errs.push(FieldError::forbidden("spec", "may not specify more than 1 volume type"));
+        errs.push(FieldError::forbidden(
+            "spec",
+            "may not specify more than 1 volume type",
+        ));
     }
-    if let Some(r) = spec.get("persistentVolumeReclaimPolicy").and_then(Value::as_str) {
+    if let Some(r) = spec
+        .get("persistentVolumeReclaimPolicy")
+        .and_then(Value::as_str)
+    {
         let valid = ["Delete", "Recycle", "Retain"];
         if !valid.contains(&r) {
-            errs.push(FieldError::not_supported("spec.persistentVolumeReclaimPolicy", r, &valid));
+            errs.push(FieldError::not_supported(
+                "spec.persistentVolumeReclaimPolicy",
+                r,
+                &valid,
+            ));
         }
     }
     if let Some(vm) = spec.get("volumeMode").and_then(Value::as_str) {
         if vm != "Block" && vm != "Filesystem" {
-            errs.push(FieldError::not_supported("spec.volumeMode", vm, &["Block", "Filesystem"]));
+            errs.push(FieldError::not_supported(
+                "spec.volumeMode",
+                vm,
+                &["Block", "Filesystem"],
+            ));
         }
     }
 }
@@ -385,7 +456,11 @@ pub fn validate_endpoints(o: &Value, errs: &mut Vec<FieldError>) {
                 let ap = child(&index(&child(&sp, list), j), "ip");
                 let ip = s(a, "ip");
                 if !is_ip(ip) {
-                    errs.push(FieldError::invalid(ap, ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
+                    errs.push(FieldError::invalid(
+                        ap,
+                        ip,
+                        "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                    ));
                 }
             }
         }
@@ -417,14 +492,24 @@ pub fn validate_limit_range(o: &Value, errs: &mut Vec<FieldError>) {
         let ip = index("spec.limits", i);
         let ty = s(item, "type");
         if !matches!(ty, "Pod" | "Container" | "PersistentVolumeClaim") && !ty.contains('/') {
-            errs.push(FieldError::invalid(child(&ip, "type"), ty, "must be a standard limit type or fully qualified"));
+            errs.push(FieldError::invalid(
+                child(&ip, "type"),
+                ty,
+                "must be a standard limit type or fully qualified",
+            ));
         }
         let get = |f: &str, k: &str| {
             item.get(f)
                 .and_then(|m| m.get(k))
                 .and_then(|v| Quantity::from_json(v).ok())
         };
-        for f in ["max", "min", "default", "defaultRequest", "maxLimitRequestRatio"] {
+        for f in [
+            "max",
+            "min",
+            "default",
+            "defaultRequest",
+            "maxLimitRequestRatio",
+        ] {
             if let Some(m) = obj(item, f) {
                 for (k, v) in m {
                     let fp = key(&child(&ip, f), k);
@@ -440,13 +525,22 @@ pub fn validate_limit_range(o: &Value, errs: &mut Vec<FieldError>) {
             .flat_map(|m| m.keys().cloned())
             .collect();
         for k in keys {
-            let (min, max, def, req) = (get("min", &k), get("max", &k), get("default", &k), get("defaultRequest", &k));
+            let (min, max, def, req) = (
+                get("min", &k),
+                get("max", &k),
+                get("default", &k),
+                get("defaultRequest", &k),
+            );
             if let (Some(mn), Some(mx)) = (min, max) {
                 if mn > mx {
                     errs.push(FieldError::invalid(
                         key(&child(&ip, "min"), &k),
                         mn.canonical(),
-                        format!("min value {} is greater than max value {}", mn.canonical(), mx.canonical()),
+                        format!(
+                            "min value {} is greater than max value {}",
+                            mn.canonical(),
+                            mx.canonical()
+                        ),
                     ));
                 }
             }
@@ -455,7 +549,11 @@ pub fn validate_limit_range(o: &Value, errs: &mut Vec<FieldError>) {
                     errs.push(FieldError::invalid(
                         key(&child(&ip, "defaultRequest"), &k),
                         r.canonical(),
-                        format!("default request value {} is greater than default limit value {}", r.canonical(), d.canonical()),
+                        format!(
+                            "default request value {} is greater than default limit value {}",
+                            r.canonical(),
+                            d.canonical()
+                        ),
                     ));
                 }
             }
@@ -464,7 +562,11 @@ pub fn validate_limit_range(o: &Value, errs: &mut Vec<FieldError>) {
                     errs.push(FieldError::invalid(
                         key(&child(&ip, "default"), &k),
                         d.canonical(),
-                        format!("default value {} is greater than max value {}", d.canonical(), mx.canonical()),
+                        format!(
+                            "default value {} is greater than max value {}",
+                            d.canonical(),
+                            mx.canonical()
+                        ),
                     ));
                 }
             }
@@ -517,11 +619,19 @@ pub fn validate_core_event(o: &Value, errs: &mut Vec<FieldError>) {
             ns != ins
         };
         if mismatch {
-            errs.push(FieldError::invalid("involvedObject.namespace", ins, "does not match event.namespace"));
+            errs.push(FieldError::invalid(
+                "involvedObject.namespace",
+                ins,
+                "does not match event.namespace",
+            ));
         }
     } else {
         if ins.is_empty() && ns != "default" && ns != "kube-system" {
-            errs.push(FieldError::invalid("involvedObject.namespace", ins, "does not match event.namespace"));
+            errs.push(FieldError::invalid(
+                "involvedObject.namespace",
+                ins,
+                "does not match event.namespace",
+            ));
         }
         validate_reporting(o, "reportingComponent", "message", errs);
     }
@@ -532,7 +642,12 @@ pub fn validate_core_event(o: &Value, errs: &mut Vec<FieldError>) {
 
 /// Reporting controller/instance, action, reason and note limits of
 /// "new style" events.
-pub fn validate_reporting(o: &Value, controller_field: &str, note_field: &str, errs: &mut Vec<FieldError>) {
+pub fn validate_reporting(
+    o: &Value,
+    controller_field: &str,
+    note_field: &str,
+    errs: &mut Vec<FieldError>,
+) {
     let rc = s(o, controller_field);
     if rc.is_empty() {
         errs.push(FieldError::required(controller_field, ""));
@@ -546,15 +661,18 @@ pub fn validate_reporting(o: &Value, controller_field: &str, note_field: &str, e
             errs.push(FieldError::required(f, ""));
         }
         if v.len() > limit {
-            errs.push(FieldError::invalid(f, "", format!("can have at most {limit} characters")));
+            errs.push(FieldError::invalid(
+                f,
+                "",
+                format!("can have at most {limit} characters"),
+            ));
         }
     }
     if s(o, note_field).len() > 1024 {
-        errs.push(FieldError::invalid(note_field, "", "can have at most 1024 characters"));
+        errs.push(FieldError::invalid(
+            note_field,
+            "",
+            "can have at most 1024 characters",
+        ));
     }
-}
-
-/// Used by callers that want the plain immutable helper.
-pub fn immutable(new: &Value, old: &Value, f: &str, errs: &mut Vec<FieldError>) {
-    validate_immutable(new.get(f), old.get(f), f, errs);
 }

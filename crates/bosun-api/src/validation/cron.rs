@@ -6,7 +6,13 @@ pub fn parse_schedule(spec: &str) -> Result<(), String> {
     if spec.is_empty() {
         return Err("empty spec string".to_string());
     }
-    let spec = spec.trim();
+    let mut spec = spec.trim();
+    if spec.starts_with("TZ=") || spec.starts_with("CRON_TZ=") {
+        spec = match spec.find(' ') {
+            Some(i) => spec[i..].trim(),
+            None => return Err(format!("provided bad location {spec}")),
+        };
+    }
     if let Some(d) = spec.strip_prefix('@') {
         return parse_descriptor(d, spec);
     }
@@ -22,7 +28,13 @@ pub fn parse_schedule(spec: &str) -> Result<(), String> {
         (0, 59, &[]),
         (0, 23, &[]),
         (1, 31, &[]),
-        (1, 12, &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]),
+        (
+            1,
+            12,
+            &[
+                "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+            ],
+        ),
         (0, 6, &["sun", "mon", "tue", "wed", "thu", "fri", "sat"]),
     ];
     for (field, (min, max, names)) in fields.iter().zip(bounds) {
@@ -73,7 +85,10 @@ fn parse_duration(s: &str) -> bool {
         while i < b.len() && !(b[i].is_ascii_digit() || b[i] == b'.') {
             i += 1;
         }
-        if !matches!(&s[us..i], "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h") {
+        if !matches!(
+            &s[us..i],
+            "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h"
+        ) {
             return false;
         }
     }
@@ -130,10 +145,14 @@ fn get_range(expr: &str, min: u32, max: u32, names: &[&str]) -> Result<(), Strin
         _ => return Err(format!("too many slashes: {expr}")),
     };
     if start < min {
-        return Err(format!("beginning of range ({start}) below minimum ({min}): {expr}"));
+        return Err(format!(
+            "beginning of range ({start}) below minimum ({min}): {expr}"
+        ));
     }
     if end > max {
-        return Err(format!("end of range ({end}) above maximum ({max}): {expr}"));
+        return Err(format!(
+            "end of range ({end}) above maximum ({max}): {expr}"
+        ));
     }
     if start > end {
         return Err(format!(
@@ -168,9 +187,18 @@ mod tests {
             ("60 * * * *", "end of range (60) above maximum (59): 60"),
             ("* * 0 * *", "beginning of range (0) below minimum (1): 0"),
             ("@often", "unrecognized descriptor: @often"),
-            ("x * * * *", "failed to parse int from x: strconv.Atoi: parsing \"x\": invalid syntax"),
-            ("5-1 * * * *", "beginning of range (5) beyond end of range (1): 5-1"),
-            ("*/0 * * * *", "step of range should be a positive number: */0"),
+            (
+                "x * * * *",
+                "failed to parse int from x: strconv.Atoi: parsing \"x\": invalid syntax",
+            ),
+            (
+                "5-1 * * * *",
+                "beginning of range (5) beyond end of range (1): 5-1",
+            ),
+            (
+                "*/0 * * * *",
+                "step of range should be a positive number: */0",
+            ),
         ];
         for (spec, msg) in cases {
             assert_eq!(parse_schedule(spec).unwrap_err(), msg, "{spec}");

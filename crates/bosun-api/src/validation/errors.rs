@@ -74,19 +74,32 @@ impl FieldError {
     }
 
     /// `Invalid value: <v>: <detail>`.
-    pub fn invalid(field: impl Into<String>, value: impl Into<Value>, detail: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<String>,
+        value: impl Into<Value>,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(FieldErrorKind::Invalid, field, Some(value.into()), detail)
     }
 
     /// `Unsupported value: <v>: supported values: "a", "b"`.
-    pub fn not_supported(field: impl Into<String>, value: impl Into<Value>, valid: &[&str]) -> Self {
+    pub fn not_supported(
+        field: impl Into<String>,
+        value: impl Into<Value>,
+        valid: &[&str],
+    ) -> Self {
         let detail = if valid.is_empty() {
             String::new()
         } else {
             let quoted: Vec<String> = valid.iter().map(|v| go_quote(v)).collect();
             format!("supported values: {}", quoted.join(", "))
         };
-        Self::new(FieldErrorKind::NotSupported, field, Some(value.into()), detail)
+        Self::new(
+            FieldErrorKind::NotSupported,
+            field,
+            Some(value.into()),
+            detail,
+        )
     }
 
     /// `Duplicate value: <v>`.
@@ -274,7 +287,11 @@ mod tests {
     #[test]
     fn messages_match_upstream_shapes() {
         let cases = vec![
-            (FieldError::required("a", ""), "Required value", "FieldValueRequired"),
+            (
+                FieldError::required("a", ""),
+                "Required value",
+                "FieldValueRequired",
+            ),
             (
                 FieldError::required("a", "must specify a volume type"),
                 "Required value: must specify a volume type",
@@ -285,7 +302,11 @@ mod tests {
                 "Invalid value: \"Foo\": bad",
                 "FieldValueInvalid",
             ),
-            (FieldError::invalid("a", -1, "neg"), "Invalid value: -1: neg", "FieldValueInvalid"),
+            (
+                FieldError::invalid("a", -1, "neg"),
+                "Invalid value: -1: neg",
+                "FieldValueInvalid",
+            ),
             (
                 FieldError::invalid("a", json!({"b":"1","a":"2"}), "x"),
                 "Invalid value: {\"a\":\"2\",\"b\":\"1\"}: x",
@@ -296,8 +317,16 @@ mod tests {
                 "Unsupported value: \"X\": supported values: \"Always\", \"Never\"",
                 "FieldValueNotSupported",
             ),
-            (FieldError::duplicate("a", "c"), "Duplicate value: \"c\"", "FieldValueDuplicate"),
-            (FieldError::forbidden("a", "nope"), "Forbidden: nope", "FieldValueForbidden"),
+            (
+                FieldError::duplicate("a", "c"),
+                "Duplicate value: \"c\"",
+                "FieldValueDuplicate",
+            ),
+            (
+                FieldError::forbidden("a", "nope"),
+                "Forbidden: nope",
+                "FieldValueForbidden",
+            ),
             (
                 FieldError::too_long("a", 1048576),
                 "Too long: may not be more than 1048576 bytes",
@@ -308,7 +337,11 @@ mod tests {
                 "Too many: 5: must have at most 3 items",
                 "FieldValueTooMany",
             ),
-            (FieldError::not_found("a", "v"), "Not found: \"v\"", "FieldValueNotFound"),
+            (
+                FieldError::not_found("a", "v"),
+                "Not found: \"v\"",
+                "FieldValueNotFound",
+            ),
         ];
         for (e, msg, reason) in cases {
             assert_eq!(e.message(), msg);

@@ -128,7 +128,10 @@ pub fn validate_object_meta_update(new: &Value, old: &Value, errs: &mut Vec<Fiel
         errs.push(FieldError::invalid("metadata.uid", nu, FIELD_IMMUTABLE));
     }
     if om.get("deletionTimestamp").is_some_and(|v| !v.is_null()) {
-        let old_f: Vec<&str> = arr(om, "finalizers").iter().filter_map(Value::as_str).collect();
+        let old_f: Vec<&str> = arr(om, "finalizers")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
         for f in arr(nm, "finalizers").iter().filter_map(Value::as_str) {
             if !old_f.contains(&f) {
                 errs.push(FieldError::forbidden(
@@ -166,7 +169,12 @@ pub fn sort_keys(v: Value) -> Value {
         Value::Object(m) => {
             let mut entries: Vec<(String, Value)> = m.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sort_keys(v))).collect())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_keys(v)))
+                    .collect(),
+            )
         }
         Value::Array(a) => Value::Array(a.into_iter().map(sort_keys).collect()),
         other => other,
@@ -176,7 +184,11 @@ pub fn sort_keys(v: Value) -> Value {
 /// `must be greater than or equal to 0`.
 pub fn validate_nonnegative(v: i64, path: &str, errs: &mut Vec<FieldError>) {
     if v < 0 {
-        errs.push(FieldError::invalid(path, v, "must be greater than or equal to 0"));
+        errs.push(FieldError::invalid(
+            path,
+            v,
+            "must be greater than or equal to 0",
+        ));
     }
 }
 
@@ -289,7 +301,11 @@ pub fn validate_label_selector(sel: Option<&Value>, path: &str, errs: &mut Vec<F
         for (j, v) in values.iter().enumerate() {
             let vs = v.as_str().unwrap_or("");
             for msg in is_valid_label_value(vs) {
-                errs.push(FieldError::invalid(index(&child(&ep, "values"), j), vs, msg));
+                errs.push(FieldError::invalid(
+                    index(&child(&ep, "values"), j),
+                    vs,
+                    msg,
+                ));
             }
         }
     }
@@ -303,7 +319,12 @@ pub fn selector_is_empty(sel: &Value) -> bool {
 /// Whether `labels` satisfy `sel`; None when the selector is malformed.
 pub fn selector_matches(sel: &Value, labels: Option<&Value>) -> Option<bool> {
     let labels = string_map(labels);
-    let get = |k: &str| labels.iter().find(|(lk, _)| lk == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        labels
+            .iter()
+            .find(|(lk, _)| lk == k)
+            .map(|(_, v)| v.as_str())
+    };
     for (k, v) in string_map(sel.get("matchLabels")) {
         if get(&k) != Some(v.as_str()) {
             return Some(false);
@@ -344,11 +365,19 @@ pub fn validate_positive_int_or_percent(v: Option<&Value>, path: &str, errs: &mu
 }
 
 /// Percent values above 100% are rejected.
-pub fn validate_not_more_than_100_percent(v: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+pub fn validate_not_more_than_100_percent(
+    v: Option<&Value>,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) {
     if let Some(Value::String(st)) = v {
         if let Some(p) = percent_value(st) {
             if p > 100 {
-                errs.push(FieldError::invalid(path, st.as_str(), "must not be greater than 100%"));
+                errs.push(FieldError::invalid(
+                    path,
+                    st.as_str(),
+                    "must not be greater than 100%",
+                ));
             }
         }
     }

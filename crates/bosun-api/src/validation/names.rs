@@ -21,9 +21,11 @@ const QUALIFIED_NAME_MSG: &str = "must consist of alphanumeric characters, '-', 
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const CONFIG_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
-const CONFIG_KEY_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
+const CONFIG_KEY_MSG: &str =
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
 const PERCENT_FMT: &str = "[0-9]+%";
-const PERCENT_MSG: &str = "a valid percent string must be a numeric string followed by an ending '%'";
+const PERCENT_MSG: &str =
+    "a valid percent string must be a numeric string followed by an ending '%'";
 
 /// `must be no more than N characters`.
 pub fn max_len_error(n: usize) -> String {
@@ -77,8 +79,7 @@ fn matches_qualified_name_part(v: &str) -> bool {
     !b.is_empty()
         && is_alnum(b[0])
         && is_alnum(b[b.len() - 1])
-        && b
-            .iter()
+        && b.iter()
             .all(|&c| is_alnum(c) || c == b'-' || c == b'_' || c == b'.')
 }
 
@@ -172,7 +173,11 @@ pub fn is_qualified_name(v: &str) -> Vec<String> {
     if !matches_qualified_name_part(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                QUALIFIED_NAME_MSG,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -201,8 +206,7 @@ pub fn is_config_map_key(v: &str) -> Vec<String> {
         errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX));
     }
     let ok = !v.is_empty()
-        && v
-            .bytes()
+        && v.bytes()
             .all(|c| is_alnum(c) || c == b'-' || c == b'_' || c == b'.');
     if !ok {
         errs.push(regex_error(
@@ -270,9 +274,8 @@ pub fn is_env_var_name(v: &str) -> Vec<String> {
 
 /// Percent string such as `25%`.
 pub fn is_valid_percent(v: &str) -> Vec<String> {
-    let ok = v.len() > 1
-        && v.ends_with('%')
-        && v[..v.len() - 1].bytes().all(|c| c.is_ascii_digit());
+    let ok =
+        v.len() > 1 && v.ends_with('%') && v[..v.len() - 1].bytes().all(|c| c.is_ascii_digit());
     if ok {
         Vec::new()
     } else {
@@ -350,7 +353,10 @@ mod tests {
         );
         assert_eq!(is_dns1123_label("a.b"), vec!["must not contain dots"]);
         let long = "a".repeat(64);
-        assert_eq!(is_dns1123_label(&long), vec!["must be no more than 63 characters"]);
+        assert_eq!(
+            is_dns1123_label(&long),
+            vec!["must be no more than 63 characters"]
+        );
     }
 
     #[test]
@@ -372,17 +378,33 @@ mod tests {
         for ok in ["app", "example.com/app", "A_b.c-d", "a/b"] {
             assert!(is_qualified_name(ok).is_empty(), "{ok}");
         }
-        assert_eq!(is_qualified_name("/a"), vec!["prefix part must be non-empty"]);
+        assert_eq!(
+            is_qualified_name("/a"),
+            vec!["prefix part must be non-empty"]
+        );
         assert_eq!(is_qualified_name("a/b/c").len(), 1);
         assert!(is_qualified_name("-a")[0].starts_with("name part must consist"));
-        assert_eq!(is_qualified_name("a/"), vec![
-            "name part must be non-empty".to_string(),
-            format!("name part {}", regex_error(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"]))
-        ]);
+        assert_eq!(
+            is_qualified_name("a/"),
+            vec![
+                "name part must be non-empty".to_string(),
+                format!(
+                    "name part {}",
+                    regex_error(
+                        QUALIFIED_NAME_MSG,
+                        QUALIFIED_NAME_FMT,
+                        &["MyName", "my.name", "123-abc"]
+                    )
+                )
+            ]
+        );
         assert!(is_valid_label_value("").is_empty());
         assert!(is_valid_label_value("v1.2_3").is_empty());
         assert_eq!(is_valid_label_value("-x").len(), 1);
-        assert_eq!(is_valid_label_value(&"a".repeat(64)), vec!["must be no more than 63 characters"]);
+        assert_eq!(
+            is_valid_label_value(&"a".repeat(64)),
+            vec!["must be no more than 63 characters"]
+        );
     }
 
     #[test]
@@ -392,7 +414,10 @@ mod tests {
         assert_eq!(is_config_map_key("a b").len(), 1);
         assert!(is_valid_port_name("http").is_empty());
         assert_eq!(is_valid_port_name("8080").len(), 1);
-        assert_eq!(is_valid_port_num(0), vec!["must be between 1 and 65535, inclusive"]);
+        assert_eq!(
+            is_valid_port_num(0),
+            vec!["must be between 1 and 65535, inclusive"]
+        );
         assert!(is_valid_percent("25%").is_empty());
         assert_eq!(is_valid_percent("25").len(), 1);
         assert!(is_env_var_name("MY_VAR.1").is_empty());

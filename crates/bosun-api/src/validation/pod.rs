@@ -1,13 +1,15 @@
 //! PodSpec, pod template and Pod checks.
 
-use super::access::{arr, at, child, index, int, present, s};
+use super::access::{arr, child, index, int, present, s};
 use super::container::{
     validate_container_common, validate_init_container_extras, validate_regular_container_extras,
-    ContainerKind,
 };
 use super::errors::FieldError;
 use super::meta::{validate_annotations, validate_labels};
-use super::names::{inclusive_range_error, is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value};
+use super::names::{
+    inclusive_range_error, is_dns1123_label, is_dns1123_subdomain, is_qualified_name,
+    is_valid_label_value,
+};
 use super::volume::validate_volumes;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -40,7 +42,6 @@ pub fn validate_pod_spec(spec: &Value, p: &str, errs: &mut Vec<FieldError>) {
         }
         validate_init_container_extras(c, &ip, errs);
     }
-    let _ = ContainerKind::Regular;
     match s(spec, "restartPolicy") {
         "Always" | "OnFailure" | "Never" => {}
         "" => errs.push(FieldError::required(child(p, "restartPolicy"), "")),
@@ -116,7 +117,11 @@ pub fn validate_preemption_policy(v: &str, p: &str, errs: &mut Vec<FieldError>) 
     match v {
         "PreemptLowerPriority" | "Never" => {}
         "" => errs.push(FieldError::required(p, "")),
-        other => errs.push(FieldError::not_supported(p, other, &["PreemptLowerPriority", "Never"])),
+        other => errs.push(FieldError::not_supported(
+            p,
+            other,
+            &["PreemptLowerPriority", "Never"],
+        )),
     }
 }
 
@@ -161,7 +166,11 @@ pub fn validate_tolerations(tols: &[Value], p: &str, errs: &mut Vec<FieldError>)
             "" | "Equal" => {
                 let msgs = is_valid_label_value(value);
                 if !msgs.is_empty() {
-                    errs.push(FieldError::invalid(child(&ip, "operator"), value, msgs.join(";")));
+                    errs.push(FieldError::invalid(
+                        child(&ip, "operator"),
+                        value,
+                        msgs.join(";"),
+                    ));
                 }
             }
             "Exists" => {
@@ -173,7 +182,11 @@ pub fn validate_tolerations(tols: &[Value], p: &str, errs: &mut Vec<FieldError>)
                     ));
                 }
             }
-            other => errs.push(FieldError::not_supported(child(&ip, "operator"), other, &["Equal", "Exists"])),
+            other => errs.push(FieldError::not_supported(
+                child(&ip, "operator"),
+                other,
+                &["Equal", "Exists"],
+            )),
         }
         if !effect.is_empty() {
             validate_taint_effect(effect, &child(&ip, "effect"), errs);
@@ -184,8 +197,16 @@ pub fn validate_tolerations(tols: &[Value], p: &str, errs: &mut Vec<FieldError>)
 /// Validate a PodTemplateSpec at `p` (labels at `p.labels`, spec at `p.spec`).
 pub fn validate_pod_template(t: &Value, p: &str, errs: &mut Vec<FieldError>) {
     let meta = t.get("metadata");
-    validate_labels(meta.and_then(|m| m.get("labels")), &child(p, "labels"), errs);
-    validate_annotations(meta.and_then(|m| m.get("annotations")), &child(p, "annotations"), errs);
+    validate_labels(
+        meta.and_then(|m| m.get("labels")),
+        &child(p, "labels"),
+        errs,
+    );
+    validate_annotations(
+        meta.and_then(|m| m.get("annotations")),
+        &child(p, "annotations"),
+        errs,
+    );
     static NULL: Value = Value::Null;
     let spec = t.get("spec").unwrap_or(&NULL);
     validate_pod_spec(spec, &child(p, "spec"), errs);
@@ -210,7 +231,8 @@ pub fn validate_pod_spec_update(new: &Value, old: &Value, errs: &mut Vec<FieldEr
     let mut munged = os.clone();
     if let (Some(m), Some(n)) = (munged.as_object_mut(), ns.as_object()) {
         for list in ["containers", "initContainers"] {
-            if let (Some(Value::Array(mc)), Some(Value::Array(nc))) = (m.get_mut(list), n.get(list)) {
+            if let (Some(Value::Array(mc)), Some(Value::Array(nc))) = (m.get_mut(list), n.get(list))
+            {
                 if mc.len() == nc.len() {
                     for (mc, nc) in mc.iter_mut().zip(nc) {
                         if let (Some(mo), Some(img)) = (mc.as_object_mut(), nc.get("image")) {
@@ -220,7 +242,12 @@ pub fn validate_pod_spec_update(new: &Value, old: &Value, errs: &mut Vec<FieldEr
                 }
             }
         }
-        for f in ["activeDeadlineSeconds", "tolerations", "schedulingGates", "ephemeralContainers"] {
+        for f in [
+            "activeDeadlineSeconds",
+            "tolerations",
+            "schedulingGates",
+            "ephemeralContainers",
+        ] {
             match n.get(f) {
                 Some(v) => {
                     m.insert(f.into(), v.clone());
@@ -231,7 +258,9 @@ pub fn validate_pod_spec_update(new: &Value, old: &Value, errs: &mut Vec<FieldEr
             }
         }
         if let Some(t) = n.get("terminationGracePeriodSeconds") {
-            if m.get("terminationGracePeriodSeconds").and_then(Value::as_i64).is_some_and(|v| v < 0)
+            if m.get("terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .is_some_and(|v| v < 0)
                 && t.as_i64() == Some(1)
             {
                 m.insert("terminationGracePeriodSeconds".into(), t.clone());
@@ -288,5 +317,4 @@ pub fn validate_pod_spec_update(new: &Value, old: &Value, errs: &mut Vec<FieldEr
             break;
         }
     }
-    let _ = at;
 }

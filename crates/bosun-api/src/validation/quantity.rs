@@ -189,6 +189,33 @@ impl Quantity {
         Some(if c.negative { -v } else { v })
     }
 
+    /// Sum of two quantities (keeps `self`'s format). Saturates on overflow.
+    pub fn add(&self, other: &Quantity) -> Quantity {
+        let scale = self.scale.min(other.scale);
+        let widen = |q: &Quantity| -> i128 {
+            let shift = (q.scale - scale) as u32;
+            let m = i128::try_from(q.mantissa).unwrap_or(i128::MAX);
+            let v = 10i128
+                .checked_pow(shift)
+                .and_then(|f| m.checked_mul(f))
+                .unwrap_or(i128::MAX);
+            if q.negative {
+                -v
+            } else {
+                v
+            }
+        };
+        let sum = widen(self).saturating_add(widen(other));
+        let mut q = Quantity {
+            negative: sum < 0,
+            mantissa: sum.unsigned_abs(),
+            scale,
+            format: self.format,
+        };
+        q.normalize_zero();
+        q
+    }
+
     /// True when the value has no fractional part.
     pub fn is_integer(&self) -> bool {
         let mut c = *self;
@@ -201,7 +228,7 @@ impl Quantity {
         if m == 0 {
             return (0, 0);
         }
-        while m % 10 == 0 {
+        while m.is_multiple_of(10) {
             m /= 10;
             s += 1;
         }
@@ -250,7 +277,7 @@ impl Quantity {
             let (m, s) = self.stripped();
             let mut value = m * 10u128.pow(s.max(0) as u32);
             let mut exp = 0;
-            while value % 1024 == 0 && exp < 6 {
+            while value.is_multiple_of(1024) && exp < 6 {
                 value /= 1024;
                 exp += 1;
             }
@@ -286,7 +313,13 @@ impl Quantity {
             .map(str::to_string),
             _ => None,
         };
-        let suffix = suffix.unwrap_or_else(|| if e == 0 { String::new() } else { format!("e{e}") });
+        let suffix = suffix.unwrap_or_else(|| {
+            if e == 0 {
+                String::new()
+            } else {
+                format!("e{e}")
+            }
+        });
         format!("{sign}{m}{suffix}")
     }
 }
@@ -496,7 +529,8 @@ mod tests {
             ("abc", QuantityError::FormatWrong),
             ("1.2.3", QuantityError::FormatWrong),
             ("1K", QuantityError::Suffix),
-            ("1Gb", QuantityError::Suffix),
+            ("1Gb", QuantityError::FormatWrong),
+            ("1Ki2", QuantityError::Suffix),
             ("1 Gi", QuantityError::FormatWrong),
         ];
         for (input, want) in cases {
@@ -518,14 +552,20 @@ mod tests {
         assert!(!r.round_up(-3));
         assert_eq!(r.canonical(), "1m");
         assert_eq!(q("1.5").milli_value(), Some(1500));
+        assert_eq!(q("1").add(&q("500m")).canonical(), "1500m");
+        assert_eq!(q("1Gi").add(&q("1Gi")).canonical(), "2Gi");
         assert!(q("2").is_integer());
         assert!(!q("2.5").is_integer());
         assert_eq!(
-            Quantity::from_json(&serde_json::json!(0.5)).unwrap().canonical(),
+            Quantity::from_json(&serde_json::json!(0.5))
+                .unwrap()
+                .canonical(),
             "500m"
         );
         assert_eq!(
-            Quantity::from_json(&serde_json::json!(2)).unwrap().canonical(),
+            Quantity::from_json(&serde_json::json!(2))
+                .unwrap()
+                .canonical(),
             "2"
         );
     }

@@ -1,6 +1,6 @@
 //! Service checks (create and update).
 
-use super::access::{arr, child, index, int, s, string_map};
+use super::access::{arr, child, index, int, s};
 use super::container::{validate_port_num_or_name, validate_protocol};
 use super::errors::FieldError;
 use super::meta::validate_labels;
@@ -151,7 +151,10 @@ pub fn validate_service_spec(o: &Value, errs: &mut Vec<FieldError>) {
         }
     }
     if let Some(v) = spec.get("externalTrafficPolicy").and_then(Value::as_str) {
-        if !v.is_empty() && !matches!(ty, "NodePort" | "LoadBalancer") && arr(spec, "externalIPs").is_empty() {
+        if !v.is_empty()
+            && !matches!(ty, "NodePort" | "LoadBalancer")
+            && arr(spec, "externalIPs").is_empty()
+        {
             errs.push(FieldError::invalid(
                 "spec.externalTrafficPolicy",
                 v,
@@ -168,7 +171,11 @@ pub fn validate_service_spec(o: &Value, errs: &mut Vec<FieldError>) {
     for (i, fam) in arr(spec, "ipFamilies").iter().enumerate() {
         let f = fam.as_str().unwrap_or("");
         if f != "IPv4" && f != "IPv6" {
-            errs.push(FieldError::not_supported(index("spec.ipFamilies", i), f, &["IPv4", "IPv6"]));
+            errs.push(FieldError::not_supported(
+                index("spec.ipFamilies", i),
+                f,
+                &["IPv4", "IPv6"],
+            ));
         }
     }
     for (i, ip) in arr(spec, "externalIPs").iter().enumerate() {
@@ -181,7 +188,6 @@ pub fn validate_service_spec(o: &Value, errs: &mut Vec<FieldError>) {
             ));
         }
     }
-    let _ = string_map;
 }
 
 /// Service update: an allocated clusterIP may not change. An empty new

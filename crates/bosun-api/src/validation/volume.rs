@@ -115,7 +115,10 @@ fn validate_volume_source(v: &Value, p: &str, errs: &mut Vec<FieldError>) {
                     let sp = child(&kp, "sizeLimit");
                     if let Some(q) = quantity_at(sl, &sp, errs) {
                         if q.is_negative() {
-                            errs.push(FieldError::forbidden(sp, "SizeLimit field must be a valid resource quantity"));
+                            errs.push(FieldError::forbidden(
+                                sp,
+                                "SizeLimit field must be a valid resource quantity",
+                            ));
                         }
                     }
                 }
@@ -139,10 +142,8 @@ fn validate_volume_source(v: &Value, p: &str, errs: &mut Vec<FieldError>) {
                 validate_mode(src, "defaultMode", &kp, errs);
                 validate_key_to_paths(arr(src, "items"), &child(&kp, "items"), errs);
             }
-            "persistentVolumeClaim" => {
-                if s(src, "claimName").is_empty() {
-                    errs.push(FieldError::required(child(&kp, "claimName"), ""));
-                }
+            "persistentVolumeClaim" if s(src, "claimName").is_empty() => {
+                errs.push(FieldError::required(child(&kp, "claimName"), ""));
             }
             "downwardAPI" | "projected" => validate_mode(src, "defaultMode", &kp, errs),
             "nfs" => {
@@ -153,13 +154,15 @@ fn validate_volume_source(v: &Value, p: &str, errs: &mut Vec<FieldError>) {
                 if path.is_empty() {
                     errs.push(FieldError::required(child(&kp, "path"), ""));
                 } else if !path.starts_with('/') {
-                    errs.push(FieldError::invalid(child(&kp, "path"), path, "must be an absolute path"));
+                    errs.push(FieldError::invalid(
+                        child(&kp, "path"),
+                        path,
+                        "must be an absolute path",
+                    ));
                 }
             }
-            "csi" => {
-                if s(src, "driver").is_empty() {
-                    errs.push(FieldError::required(child(&kp, "driver"), ""));
-                }
+            "csi" if s(src, "driver").is_empty() => {
+                errs.push(FieldError::required(child(&kp, "driver"), ""));
             }
             _ => {}
         }

@@ -21,16 +21,16 @@ pub(crate) struct TypeDef {
 pub(crate) struct Field {
     pub(crate) name: &'static str,
     pub(crate) kind: FieldKind,
+    /// Go serializes the field even when empty (non-pointer struct, or a
+    /// list without `omitempty`), so old objects always hold it.
+    pub(crate) always: bool,
 }
 
 /// How a field behaves.
 pub(crate) enum FieldKind {
-    /// A nested struct. `value` is true for Go non-pointer structs, which
-    /// upstream always serializes (they count as present-but-empty on
-    /// create); `retain_keys` marks `patchStrategy:"retainKeys"`.
+    /// A nested struct; `retain_keys` marks `patchStrategy:"retainKeys"`.
     Struct {
         ty: &'static TypeDef,
-        value: bool,
         retain_keys: bool,
     },
     /// An atomic struct or map (`+structType=atomic` / `+mapType=atomic`).
@@ -103,8 +103,8 @@ pub(crate) enum Ty {
 #[derive(Clone, Copy)]
 pub(crate) struct FieldInfo {
     pub(crate) ty: Ty,
-    /// Go non-pointer struct: serialized even when empty.
-    pub(crate) value_struct: bool,
+    /// Serialized by Go even when empty (see [`Field::always`]).
+    pub(crate) always: bool,
 }
 
 impl Ty {
@@ -126,19 +126,16 @@ impl Ty {
 
     /// Looks up field `name` of an object of this type.
     pub(crate) fn field(self, name: &str) -> FieldInfo {
-        let plain = |ty| FieldInfo {
-            ty,
-            value_struct: false,
-        };
+        let plain = |ty| FieldInfo { ty, always: false };
         match self {
             Ty::Struct(td) => match td.fields.iter().find(|f| f.name == name) {
-                Some(f) => match &f.kind {
-                    FieldKind::Struct { ty, value, .. } => FieldInfo {
-                        ty: Ty::Struct(ty),
-                        value_struct: *value,
+                Some(f) => FieldInfo {
+                    ty: match &f.kind {
+                        FieldKind::Struct { ty, .. } => Ty::Struct(ty),
+                        FieldKind::Atomic => Ty::Atomic,
+                        FieldKind::List(ld) => Ty::List(ld),
                     },
-                    FieldKind::Atomic => plain(Ty::Atomic),
-                    FieldKind::List(ld) => plain(Ty::List(ld)),
+                    always: f.always,
                 },
                 None => plain(Ty::Untyped),
             },
@@ -247,9 +244,16 @@ mod tests {
 
     #[test]
     fn patch_meta_matches_struct_tags() {
-        let cases: &[(&str, &str, &[&str], &[&str], &str)] = &[
+        type Case<'a> = (&'a str, &'a str, &'a [&'a str], &'a [&'a str], &'a str);
+        let cases: &[Case] = &[
             ("", "Pod", &["spec", "containers"], &["merge"], "name"),
-            ("", "Pod", &["spec", "volumes"], &["merge", "retainKeys"], "name"),
+            (
+                "",
+                "Pod",
+                &["spec", "volumes"],
+                &["merge", "retainKeys"],
+                "name",
+            ),
             (
                 "apps",
                 "Deployment",
@@ -264,15 +268,34 @@ mod tests {
                 &["merge"],
                 "name",
             ),
-            ("apps", "Deployment", &["spec", "strategy"], &["retainKeys"], ""),
+            (
+                "apps",
+                "Deployment",
+                &["spec", "strategy"],
+                &["retainKeys"],
+                "",
+            ),
             ("", "Pod", &["metadata", "finalizers"], &["merge"], ""),
-            ("", "Pod", &["metadata", "ownerReferences"], &["merge"], "uid"),
+            (
+                "",
+                "Pod",
+                &["metadata", "ownerReferences"],
+                &["merge"],
+                "uid",
+            ),
             ("", "Service", &["spec", "ports"], &["merge"], "port"),
             ("", "Pod", &["spec", "tolerations"], &[], ""),
             (
                 "batch",
                 "CronJob",
-                &["spec", "jobTemplate", "spec", "template", "spec", "initContainers"],
+                &[
+                    "spec",
+                    "jobTemplate",
+                    "spec",
+                    "template",
+                    "spec",
+                    "initContainers",
+                ],
                 &["merge"],
                 "name",
             ),

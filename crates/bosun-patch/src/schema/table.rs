@@ -26,9 +26,9 @@ const fn ptr(name: &'static str, ty: &'static TypeDef) -> Field {
         name,
         kind: FieldKind::Struct {
             ty,
-            value: false,
             retain_keys: false,
         },
+        always: false,
     }
 }
 
@@ -38,9 +38,9 @@ const fn val(name: &'static str, ty: &'static TypeDef) -> Field {
         name,
         kind: FieldKind::Struct {
             ty,
-            value: true,
             retain_keys: false,
         },
+        always: true,
     }
 }
 
@@ -48,6 +48,7 @@ const fn atomic(name: &'static str) -> Field {
     Field {
         name,
         kind: FieldKind::Atomic,
+        always: false,
     }
 }
 
@@ -66,12 +67,29 @@ const fn list(
             retain_keys,
             ssa,
         }),
+        always: false,
     }
 }
 
+/// A list field Go serializes even when empty (no `omitempty`).
+const fn always(f: Field) -> Field {
+    Field { always: true, ..f }
+}
+
 /// `patchStrategy:"merge"` + `patchMergeKey`, and a list-map on that key.
-const fn merge(name: &'static str, merge_key: &'static str, keys: &'static [KeyField], elem: Elem) -> Field {
-    list(name, elem, SmpList::Merge(merge_key), false, SsaList::Map(keys))
+const fn merge(
+    name: &'static str,
+    merge_key: &'static str,
+    keys: &'static [KeyField],
+    elem: Elem,
+) -> Field {
+    list(
+        name,
+        elem,
+        SmpList::Merge(merge_key),
+        false,
+        SsaList::Map(keys),
+    )
 }
 
 /// Merge by `type` (conditions and the like).
@@ -87,7 +105,13 @@ static EMPTY: TypeDef = TypeDef { fields: &[] };
 
 static OBJECT_META: TypeDef = TypeDef {
     fields: &[
-        list("finalizers", Elem::Untyped, SmpList::MergePrimitive, false, SsaList::Set),
+        list(
+            "finalizers",
+            Elem::Untyped,
+            SmpList::MergePrimitive,
+            false,
+            SsaList::Set,
+        ),
         merge("ownerReferences", "uid", &[key("uid")], Elem::Atomic),
     ],
 };
@@ -106,8 +130,18 @@ static POD_SPEC: TypeDef = TypeDef {
             SsaList::Map(NAME_KEY),
         ),
         merge("initContainers", "name", NAME_KEY, Elem::Struct(&CONTAINER)),
-        merge("containers", "name", NAME_KEY, Elem::Struct(&CONTAINER)),
-        merge("ephemeralContainers", "name", NAME_KEY, Elem::Struct(&CONTAINER)),
+        always(merge(
+            "containers",
+            "name",
+            NAME_KEY,
+            Elem::Struct(&CONTAINER),
+        )),
+        merge(
+            "ephemeralContainers",
+            "name",
+            NAME_KEY,
+            Elem::Struct(&CONTAINER),
+        ),
         merge("imagePullSecrets", "name", NAME_KEY, Elem::Atomic),
         merge("hostAliases", "ip", IP_KEY, Elem::Untyped),
         merge(
@@ -155,8 +189,18 @@ static CONTAINER: TypeDef = TypeDef {
             Elem::Untyped,
         ),
         merge("env", "name", NAME_KEY, Elem::Struct(&ENV_VAR)),
-        merge("volumeMounts", "mountPath", &[key("mountPath")], Elem::Untyped),
-        merge("volumeDevices", "devicePath", &[key("devicePath")], Elem::Untyped),
+        merge(
+            "volumeMounts",
+            "mountPath",
+            &[key("mountPath")],
+            Elem::Untyped,
+        ),
+        merge(
+            "volumeDevices",
+            "devicePath",
+            &[key("devicePath")],
+            Elem::Untyped,
+        ),
         val("resources", &RESOURCE_REQUIREMENTS),
         ptr("securityContext", &EMPTY),
     ],
@@ -176,14 +220,26 @@ static ENV_VAR_SOURCE: TypeDef = TypeDef {
 };
 
 static RESOURCE_REQUIREMENTS: TypeDef = TypeDef {
-    fields: &[list("claims", Elem::Untyped, SmpList::Replace, false, SsaList::Map(NAME_KEY))],
+    fields: &[list(
+        "claims",
+        Elem::Untyped,
+        SmpList::Replace,
+        false,
+        SsaList::Map(NAME_KEY),
+    )],
 };
 
 static POD_STATUS: TypeDef = TypeDef {
     fields: &[
         by_type("conditions"),
         merge("podIPs", "ip", IP_KEY, Elem::Untyped),
-        list("hostIPs", Elem::Untyped, SmpList::Merge("ip"), false, SsaList::Atomic),
+        list(
+            "hostIPs",
+            Elem::Untyped,
+            SmpList::Merge("ip"),
+            false,
+            SsaList::Atomic,
+        ),
         list(
             "resourceClaimStatuses",
             Elem::Untyped,
@@ -206,9 +262,9 @@ static DEPLOYMENT_SPEC: TypeDef = TypeDef {
             name: "strategy",
             kind: FieldKind::Struct {
                 ty: &EMPTY,
-                value: true,
                 retain_keys: true,
             },
+            always: true,
         },
     ],
 };
@@ -272,7 +328,13 @@ static SERVICE_STATUS: TypeDef = TypeDef {
 };
 
 static NODE_SPEC: TypeDef = TypeDef {
-    fields: &[list("podCIDRs", Elem::Untyped, SmpList::MergePrimitive, false, SsaList::Set)],
+    fields: &[list(
+        "podCIDRs",
+        Elem::Untyped,
+        SmpList::MergePrimitive,
+        false,
+        SsaList::Set,
+    )],
 };
 
 static NODE_STATUS: TypeDef = TypeDef {

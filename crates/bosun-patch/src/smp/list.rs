@@ -83,7 +83,14 @@ fn merge_slice(
         (original, patch, merged)
     };
     let (patch_items, server_only) = partition(merged, &order, merge_key, is_map)?;
-    normalize_element_order(patch_items, server_only, &order, &server_order, merge_key, is_map)
+    normalize_element_order(
+        patch_items,
+        server_only,
+        &order,
+        &server_order,
+        merge_key,
+        is_map,
+    )
 }
 
 /// Handles list elements carrying `$patch`: `delete` removes matching
@@ -360,7 +367,8 @@ pub(super) fn merge_set_element_order(
         let Value::Array(order) = order else {
             return Err(expected_list(&order));
         };
-        let name = extract_key(&key, SET_ELEMENT_ORDER, PatchError::BadSetElementOrder)?.to_string();
+        let name =
+            extract_key(&key, SET_ELEMENT_ORDER, PatchError::BadSetElementOrder)?.to_string();
         let original_list = match original.get(&name) {
             Some(Value::Array(l)) => Some(l.clone()),
             Some(other) => return Err(expected_list(other)),
@@ -388,8 +396,7 @@ pub(super) fn merge_set_element_order(
             (None, None) => continue,
         };
         let server_order = original_list.unwrap_or_default();
-        let Some(is_map) =
-            elements_are_maps(&server_order, patch_list.as_deref().unwrap_or(&[]))?
+        let Some(is_map) = elements_are_maps(&server_order, patch_list.as_deref().unwrap_or(&[]))?
         else {
             original.insert(name.clone(), Value::Array(merged));
             patch.shift_remove(&name);

@@ -85,7 +85,12 @@ pub(crate) fn merge_map(
         let mut is_delete_list = false;
         let name: String = if key.starts_with(DELETE_FROM_PRIMITIVE_LIST) {
             is_delete_list = true;
-            extract_key(&key, DELETE_FROM_PRIMITIVE_LIST, PatchError::BadPrimitiveList)?.to_string()
+            extract_key(
+                &key,
+                DELETE_FROM_PRIMITIVE_LIST,
+                PatchError::BadPrimitiveList,
+            )?
+            .to_string()
         } else {
             key
         };

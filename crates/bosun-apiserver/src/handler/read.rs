@@ -1,0 +1,300 @@
+//! GET of one object and LIST, served from the watch cache.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::Response;
+use base64::Engine;
+use bosun_api::registry::ResourceDef;
+use bosun_core::{FieldSelector, Selector};
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use super::{json_response, Handler, RequestContext};
+use crate::error::{ApiError, Result};
+use crate::negotiate::Shape;
+use crate::objects;
+
+/// Label and field selectors of a list or watch.
+pub struct Filter {
+    labels: Selector,
+    fields: FieldSelector,
+}
+
+impl Filter {
+    pub fn from_request(ctx: &RequestContext) -> Result<Self> {
+        let labels = match ctx.query.get("labelSelector") {
+            None | Some("") => Selector::everything(),
+            Some(s) => s
+                .parse()
+                .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?,
+        };
+        let fields: FieldSelector = match ctx.query.get("fieldSelector") {
+            None | Some("") => FieldSelector::everything(),
+            Some(s) => s
+                .parse()
+                .map_err(|e| ApiError::bad_request(format!("invalid field selector: {e}")))?,
+        };
+        let def = ctx.info.def;
+        for req in fields.requirements() {
+            let f = req.field.as_str();
+            if f != "metadata.name" && f != "metadata.namespace" && !def.selectable_fields.contains(&f) {
+                return Err(ApiError::bad_request(format!(
+                    "\"{f}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+                )));
+            }
+        }
+        Ok(Filter { labels, fields })
+    }
+
+    pub fn matches(&self, obj: &Value) -> bool {
+        if !self.labels.is_empty() && !self.labels.matches_object(obj) {
+            return false;
+        }
+        if self.fields.is_empty() {
+            return true;
+        }
+        self.fields.matches(|field| match field {
+            "metadata.name" => Some(objects::name(obj).to_string()),
+            "metadata.namespace" => Some(objects::namespace(obj).unwrap_or("").to_string()),
+            other => objects::field_string(obj, other),
+        })
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    rv: i64,
+    start: String,
+}
+
+pub fn to_partial(obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
+    })
+}
+
+impl Handler {
+    /// The cache revision a read must observe, from `resourceVersion` and
+    /// `resourceVersionMatch`: unset means the latest (a consistent read),
+    /// "0" means any, N means not older than N.
+    async fn read_revision(&self, ctx: &RequestContext) -> Result<()> {
+        let rv = ctx.query.get("resourceVersion").unwrap_or("");
+        let matching = ctx.query.get("resourceVersionMatch").unwrap_or("");
+        match (rv, matching) {
+            ("", "") => {
+                let latest = self.rest.store.current_revision().await?;
+                self.wait(latest).await
+            }
+            ("", m) => Err(ApiError::bad_request(format!(
+                "resourceVersionMatch is forbidden unless resourceVersion is provided (got {m})"
+            ))),
+            ("0", _) => Ok(()),
+            (rv, m) => {
+                let n: i64 = rv.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resource version {rv:?}"))
+                })?;
+                match m {
+                    "" | "NotOlderThan" => self.wait(n).await,
+                    "Exact" => {
+                        self.wait(n).await?;
+                        if self.rest.cache.revision() != n {
+                            return Err(ApiError::gone(format!(
+                                "too old resource version: {n} ({})",
+                                self.rest.cache.revision()
+                            )));
+                        }
+                        Ok(())
+                    }
+                    other => Err(ApiError::bad_request(format!(
+                        "resourceVersionMatch: Unsupported value: \"{other}\": supported values: \"Exact\", \"NotOlderThan\""
+                    ))),
+                }
+            }
+        }
+    }
+
+    async fn wait(&self, revision: i64) -> Result<()> {
+        if self.rest.cache.wait_for(revision, Duration::from_secs(3)).await {
+            Ok(())
+        } else {
+            Err(ApiError::timeout(format!(
+                "Too large resource version: {revision}, current: {}",
+                self.rest.cache.revision()
+            ))
+            .with_retry())
+        }
+    }
+
+    pub(super) async fn get(&self, ctx: &RequestContext) -> Result<Response> {
+        let def = ctx.info.def;
+        self.read_revision(ctx).await?;
+        let obj = self
+            .rest
+            .cache
+            .read()
+            .get(def, ctx.namespace(), ctx.name())
+            .ok_or_else(|| ApiError::not_found(def.group, def.plural, ctx.name()))?;
+        respond_object(ctx, def, &obj, StatusCode::OK)
+    }
+
+    pub(super) async fn list(&self, ctx: &RequestContext) -> Result<Response> {
+        let def = ctx.info.def;
+        let filter = Filter::from_request(ctx)?;
+        let limit = ctx.query.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
+        let token = match ctx.query.get("continue") {
+            None | Some("") => None,
+            Some(t) => Some(decode_continue(t)?),
+        };
+        if token.is_none() {
+            self.read_revision(ctx).await?;
+        }
+        let state = self.rest.cache.read();
+        let revision = token.as_ref().map(|t| t.rv).unwrap_or(state.revision);
+        let mut items: Vec<Arc<Value>> = Vec::new();
+        let mut next = None;
+        let start = token.as_ref().map(|t| t.start.as_str());
+        let mut iter = state.range(def, ctx.namespace(), start);
+        for (key, obj) in iter.by_ref() {
+            if !filter.matches(obj) {
+                continue;
+            }
+            if let Some(l) = limit {
+                if items.len() == l {
+                    next = Some(key.clone());
+                    break;
+                }
+            }
+            items.push(obj.clone());
+        }
+        let remaining = if next.is_some() {
+            // The one we stopped at plus whatever follows it.
+            Some(1 + iter.filter(|(_, o)| filter.matches(o)).count() as i64)
+        } else {
+            drop(iter);
+            None
+        };
+        drop(state);
+        let continue_token = next.map(|_| {
+            let last = items
+                .last()
+                .map(|o| crate::cache::object_key(objects::namespace(o), objects::name(o)))
+                .unwrap_or_default();
+            encode_continue(&ContinueToken { rv: revision, start: last })
+        });
+        let rv = revision.to_string();
+        let body = match ctx.shape()? {
+            Shape::Table => {
+                let objs: Vec<Value> = items.iter().map(|o| (**o).clone()).collect();
+                let mut opts = bosun_printers::TableOptions::new(chrono::Utc::now());
+                opts.resource_version = &rv;
+                opts.continue_token = continue_token.as_deref();
+                opts.remaining_item_count = remaining;
+                opts.include = include_object(ctx);
+                bosun_printers::table_with_options(def.group, def.kind, &objs, &opts)
+            }
+            Shape::PartialMetadata => {
+                let mut meta = json!({"resourceVersion": rv});
+                if let Some(c) = &continue_token {
+                    meta["continue"] = json!(c);
+                }
+                json!({
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": meta,
+                    "items": items.iter().map(|o| to_partial(o)).collect::<Vec<_>>(),
+                })
+            }
+            Shape::Object => {
+                let mut meta = json!({"resourceVersion": rv});
+                if let Some(c) = &continue_token {
+                    meta["continue"] = json!(c);
+                }
+                if let Some(r) = remaining {
+                    meta["remainingItemCount"] = json!(r);
+                }
+                return list_response(def, meta, &items);
+            }
+        };
+        Ok(json_response(StatusCode::OK, &body))
+    }
+}
+
+/// Writes a list without cloning the items into one big value.
+fn list_response(def: &ResourceDef, meta: Value, items: &[Arc<Value>]) -> Result<Response> {
+    let mut out = Vec::with_capacity(64 + items.len() * 512);
+    out.extend_from_slice(b"{\"kind\":");
+    serde_json::to_writer(&mut out, &def.list_kind()).map_err(internal)?;
+    out.extend_from_slice(b",\"apiVersion\":");
+    serde_json::to_writer(&mut out, &def.api_version()).map_err(internal)?;
+    out.extend_from_slice(b",\"metadata\":");
+    serde_json::to_writer(&mut out, &meta).map_err(internal)?;
+    out.extend_from_slice(b",\"items\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, &**item).map_err(internal)?;
+    }
+    out.extend_from_slice(b"]}");
+    Ok(axum::response::IntoResponse::into_response((
+        StatusCode::OK,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        out,
+    )))
+}
+
+fn internal(e: serde_json::Error) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+pub fn include_object(ctx: &RequestContext) -> bosun_printers::IncludeObject {
+    match ctx.query.get("includeObject") {
+        Some("None") => bosun_printers::IncludeObject::None,
+        Some("Object") => bosun_printers::IncludeObject::Object,
+        _ => bosun_printers::IncludeObject::Metadata,
+    }
+}
+
+/// Answers with one object in the requested shape.
+pub fn respond_object(
+    ctx: &RequestContext,
+    def: &ResourceDef,
+    obj: &Value,
+    code: StatusCode,
+) -> Result<Response> {
+    let body = match ctx.shape()? {
+        Shape::Object => return Ok(json_response(code, obj)),
+        Shape::PartialMetadata => to_partial(obj),
+        Shape::Table => {
+            let rv = objects::resource_version(obj).unwrap_or("").to_string();
+            let mut opts = bosun_printers::TableOptions::new(chrono::Utc::now());
+            opts.resource_version = &rv;
+            opts.include = include_object(ctx);
+            bosun_printers::table_with_options(def.group, def.kind, std::slice::from_ref(obj), &opts)
+        }
+    };
+    Ok(json_response(code, &body))
+}
+
+fn encode_continue(token: &ContinueToken) -> String {
+    let raw = serde_json::to_vec(token).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_continue(token: &str) -> Result<ContinueToken> {
+    let invalid = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| invalid())?;
+    serde_json::from_slice(&raw).map_err(|_| invalid())
+}
+
+impl ApiError {
+    fn with_retry(mut self) -> Self {
+        self.details = Some(json!({"retryAfterSeconds": 1}));
+        self
+    }
+}

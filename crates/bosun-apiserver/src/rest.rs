@@ -1,0 +1,759 @@
+//! The generic REST storage: create, update, patch and delete for any served
+//! kind, as upstream's generic registry store does them.
+//!
+//! Writes go to the [`Store`] with compare-and-swap on the object's
+//! revision; reads come from the [`WatchCache`]. Every write waits until the
+//! cache has applied it, so the next read sees it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bosun_api::registry::ResourceDef;
+use bosun_store::{Store, StoreError};
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use crate::admission;
+use crate::cache::WatchCache;
+use crate::error::{ApiError, Result};
+use crate::objects::{self, meta_mut};
+
+const CACHE_WAIT: Duration = Duration::from_secs(10);
+const MAX_RETRIES: usize = 16;
+
+/// How unknown fields in a body are treated (`fieldValidation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValidation {
+    Strict,
+    Warn,
+    Ignore,
+}
+
+impl FieldValidation {
+    pub fn parse(value: Option<&str>) -> Result<Self> {
+        match value {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation parameter unsupported: {other}"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    pub field_manager: String,
+    pub validation: FieldValidation,
+    /// The caller (server-side apply) already recorded field ownership.
+    pub managed_fields_done: bool,
+}
+
+/// A write's result: the object and warnings for the `Warning` header.
+#[derive(Debug)]
+pub struct Written {
+    pub object: Value,
+    pub warnings: Vec<String>,
+}
+
+/// DeleteOptions that matter to storage.
+#[derive(Clone, Debug, Default)]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub propagation: Option<String>,
+    pub precondition_uid: Option<String>,
+    pub precondition_resource_version: Option<String>,
+    pub dry_run: bool,
+}
+
+impl DeleteOptions {
+    /// Reads a `DeleteOptions` body and query parameters.
+    pub fn from_parts(body: Option<&Value>, query: &crate::request::Query) -> Result<Self> {
+        let mut opts = DeleteOptions {
+            grace_period_seconds: query.int("gracePeriodSeconds")?,
+            propagation: query.get("propagationPolicy").map(str::to_string),
+            dry_run: query.dry_run(),
+            ..Default::default()
+        };
+        if query.get("orphanDependents") == Some("true") && opts.propagation.is_none() {
+            opts.propagation = Some("Orphan".into());
+        }
+        if let Some(body) = body {
+            if let Some(g) = body.get("gracePeriodSeconds").and_then(Value::as_i64) {
+                opts.grace_period_seconds = Some(g);
+            }
+            if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
+                opts.propagation = Some(p.to_string());
+            }
+            if body.get("orphanDependents").and_then(Value::as_bool) == Some(true)
+                && opts.propagation.is_none()
+            {
+                opts.propagation = Some("Orphan".into());
+            }
+            if let Some(dry) = body.get("dryRun").and_then(Value::as_array) {
+                opts.dry_run |= dry.iter().any(|v| v == "All");
+            }
+            let pre = &body["preconditions"];
+            opts.precondition_uid = pre["uid"].as_str().map(str::to_string);
+            opts.precondition_resource_version =
+                pre["resourceVersion"].as_str().map(str::to_string);
+        }
+        if let Some(p) = &opts.propagation {
+            if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
+                return Err(ApiError::new(
+                    422,
+                    "Invalid",
+                    format!("DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""),
+                ));
+            }
+        }
+        Ok(opts)
+    }
+}
+
+pub struct Rest {
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<WatchCache>,
+}
+
+fn to_bytes(obj: &Value) -> Result<Bytes> {
+    // resourceVersion is derived from the store revision, never stored.
+    let mut stored = obj.clone();
+    if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+    }
+    serde_json::to_vec(&stored)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+fn with_revision(mut obj: Value, revision: i64) -> Value {
+    meta_mut(&mut obj).insert("resourceVersion".into(), json!(revision.to_string()));
+    obj
+}
+
+/// Paths of fields present in `input` but dropped by the typed round trip.
+fn unknown_fields(input: &Value, output: &Value, path: &str, out: &mut Vec<String>) {
+    match (input, output) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match b.get(k) {
+                    Some(w) => unknown_fields(v, w, &p, out),
+                    None if v.is_null() => {}
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (v, w)) in a.iter().zip(b.iter()).enumerate() {
+                unknown_fields(v, w, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Rest {
+    /// The object as of the latest store revision.
+    pub async fn get_latest(
+        &self,
+        def: &'static ResourceDef,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Arc<Value>>> {
+        let revision = self.store.current_revision().await?;
+        self.wait_cache(revision).await?;
+        Ok(self.cache.read().get(def, namespace, name))
+    }
+
+    async fn wait_cache(&self, revision: i64) -> Result<()> {
+        if self.cache.wait_for(revision, CACHE_WAIT).await {
+            Ok(())
+        } else {
+            Err(ApiError::timeout(format!(
+                "Timeout: watch cache did not reach resource version {revision}"
+            )))
+        }
+    }
+
+    /// Checks kind and apiVersion against the URL and decodes into the typed
+    /// form, dropping (or, with Strict, rejecting) unknown fields.
+    pub fn decode(
+        &self,
+        def: &ResourceDef,
+        body: Value,
+        validation: FieldValidation,
+        warnings: &mut Vec<String>,
+    ) -> Result<Value> {
+        if !body.is_object() {
+            return Err(ApiError::bad_request(format!(
+                "the body of the request is not a {} object",
+                def.kind
+            )));
+        }
+        let kind = body.get("kind").and_then(Value::as_str).unwrap_or("");
+        let api_version = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        if kind.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "Object 'Kind' is missing in '{}'",
+                truncate(&body.to_string(), 200)
+            )));
+        }
+        if kind != def.kind || (!api_version.is_empty() && api_version != def.api_version()) {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({api_version}) does not match the expected API version ({})",
+                def.api_version()
+            ))
+            .with_kind_mismatch(kind, def.kind));
+        }
+        let mut body = body;
+        body["apiVersion"] = json!(def.api_version());
+        let decoded = (def.round_trip)(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                def.kind, def.version, def.kind
+            ))
+        })?;
+        let mut unknown = Vec::new();
+        unknown_fields(&body, &decoded, "", &mut unknown);
+        if !unknown.is_empty() {
+            match validation {
+                FieldValidation::Strict => {
+                    let listed: Vec<String> = unknown
+                        .iter()
+                        .map(|f| format!("unknown field \"{f}\""))
+                        .collect();
+                    return Err(ApiError::bad_request(format!(
+                        "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                        def.kind,
+                        def.version,
+                        def.kind,
+                        listed.join(", ")
+                    )));
+                }
+                FieldValidation::Warn => {
+                    warnings.extend(unknown.iter().map(|f| format!("unknown field \"{f}\"")));
+                }
+                FieldValidation::Ignore => {}
+            }
+        }
+        Ok(decoded)
+    }
+
+    fn validate_namespace(
+        &self,
+        def: &ResourceDef,
+        url_namespace: Option<&str>,
+        obj: &mut Value,
+    ) -> Result<()> {
+        if !def.namespaced {
+            meta_mut(obj).remove("namespace");
+            return Ok(());
+        }
+        let url_ns = url_namespace.unwrap_or("");
+        match objects::namespace(obj) {
+            None => {
+                meta_mut(obj).insert("namespace".into(), json!(url_ns));
+            }
+            Some(ns) if ns != url_ns => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Creates an object (POST, or a server-side apply of a missing object).
+    pub async fn create(
+        &self,
+        def: &'static ResourceDef,
+        namespace: Option<&str>,
+        body: Value,
+        opts: &WriteOptions,
+        pre_decoded: bool,
+    ) -> Result<Written> {
+        let mut warnings = Vec::new();
+        let mut obj = if pre_decoded {
+            body
+        } else {
+            self.decode(def, body, opts.validation, &mut warnings)?
+        };
+        self.validate_namespace(def, namespace, &mut obj)?;
+        if let Some(ns) = namespace.filter(|_| def.namespaced) {
+            let namespaces = bosun_api::registry::lookup("", "v1", "namespaces")
+                .ok_or_else(|| ApiError::internal("namespaces not registered"))?;
+            match self.get_latest(namespaces, None, ns).await? {
+                None => return Err(ApiError::not_found("", "namespaces", ns)),
+                Some(nsobj) if objects::is_terminating(&nsobj) => {
+                    return Err(ApiError::forbidden(format!(
+                        "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                        def.group_resource(),
+                        objects::name(&obj)
+                    ))
+                    .with_reason("Forbidden"));
+                }
+                Some(_) => {}
+            }
+        }
+        let name = objects::name(&obj).to_string();
+        if name.is_empty() {
+            let generate = objects::meta_str(&obj, "generateName").unwrap_or("").to_string();
+            if !generate.is_empty() {
+                let generated = format!("{generate}{}", objects::random_suffix());
+                meta_mut(&mut obj).insert("name".into(), json!(generated));
+            }
+        }
+        let now = objects::now_rfc3339();
+        {
+            let m = meta_mut(&mut obj);
+            m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+            m.insert("creationTimestamp".into(), json!(now));
+            m.remove("resourceVersion");
+            m.remove("deletionTimestamp");
+            m.remove("deletionGracePeriodSeconds");
+            m.remove("selfLink");
+            if def.tracks_generation {
+                m.insert("generation".into(), json!(1));
+            } else {
+                m.remove("generation");
+            }
+        }
+        bosun_api::defaults::apply_defaults(def.group, def.kind, &mut obj);
+        admission::initial_status(def, &mut obj);
+        let errors = bosun_api::validation::validate_create(def.group, def.kind, &obj);
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(def.group, def.kind, objects::name(&obj), &errors));
+        }
+        if def.kind == "Service" && def.group.is_empty() {
+            let state = self.cache.read();
+            admission::allocate_service(&mut obj, &state, def)?;
+        }
+        let obj = if opts.managed_fields_done {
+            obj
+        } else {
+            bosun_patch::update_managed_fields(
+                None,
+                &obj,
+                &opts.field_manager,
+                "Update",
+                def.group,
+                def.kind,
+                &now,
+            )
+        };
+        if opts.dry_run {
+            return Ok(Written {
+                object: obj,
+                warnings,
+            });
+        }
+        let name = objects::name(&obj).to_string();
+        let key = def.key(objects::namespace(&obj), &name);
+        match self.store.create(&key, to_bytes(&obj)?).await {
+            Ok(kv) => {
+                self.wait_cache(kv.mod_revision).await?;
+                Ok(Written {
+                    object: with_revision(obj, kv.mod_revision),
+                    warnings,
+                })
+            }
+            Err(StoreError::AlreadyExists { .. }) => {
+                Err(ApiError::already_exists(def.group, def.plural, &name))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces an object (PUT), on the main resource or `status`.
+    ///
+    /// `mutate` turns the current object into the requested one; it runs
+    /// again on a fresh copy when a concurrent write wins, unless the
+    /// request pinned a resourceVersion.
+    pub async fn update<F>(
+        &self,
+        def: &'static ResourceDef,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        opts: &WriteOptions,
+        mut mutate: F,
+    ) -> Result<Written>
+    where
+        F: FnMut(&Value) -> Result<(Value, Vec<String>)>,
+    {
+        for _ in 0..MAX_RETRIES {
+            let Some(current) = self.get_latest(def, namespace, name).await? else {
+                return Err(ApiError::not_found(def.group, def.plural, name));
+            };
+            let current_rv = objects::resource_version(&current)
+                .and_then(|rv| rv.parse::<i64>().ok())
+                .unwrap_or(0);
+            let (requested, warnings) = mutate(&current)?;
+            let pinned = objects::resource_version(&requested).map(str::to_string);
+            if let Some(rv) = &pinned {
+                if rv.parse::<i64>().ok() != Some(current_rv) {
+                    return Err(ApiError::modified(def.group, def.plural, name));
+                }
+            }
+            let new = self.prepare_update(def, namespace, name, subresource, &current, requested, opts)?;
+            if same_object(&new, &current) {
+                return Ok(Written {
+                    object: (*current).clone(),
+                    warnings,
+                });
+            }
+            if opts.dry_run {
+                return Ok(Written {
+                    object: new,
+                    warnings,
+                });
+            }
+            let key = def.key(namespace, name);
+            // A terminating object whose last finalizer went away is deleted.
+            if objects::is_terminating(&new) && objects::finalizers(&new).is_empty() {
+                match self.store.delete(&key, Some(current_rv)).await {
+                    Ok(kv) => {
+                        self.wait_cache(kv.mod_revision).await?;
+                        return Ok(Written {
+                            object: with_revision(new, kv.mod_revision),
+                            warnings,
+                        });
+                    }
+                    Err(StoreError::Conflict { .. }) if pinned.is_none() => continue,
+                    Err(StoreError::Conflict { .. }) => {
+                        return Err(ApiError::modified(def.group, def.plural, name))
+                    }
+                    Err(StoreError::NotFound { .. }) => {
+                        return Err(ApiError::not_found(def.group, def.plural, name))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match self.store.update(&key, to_bytes(&new)?, current_rv).await {
+                Ok(kv) => {
+                    self.wait_cache(kv.mod_revision).await?;
+                    return Ok(Written {
+                        object: with_revision(new, kv.mod_revision),
+                        warnings,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) if pinned.is_none() => continue,
+                Err(StoreError::Conflict { .. }) => {
+                    return Err(ApiError::modified(def.group, def.plural, name))
+                }
+                Err(StoreError::NotFound { .. }) => {
+                    return Err(ApiError::not_found(def.group, def.plural, name))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::modified(def.group, def.plural, name))
+    }
+
+    /// Applies the update strategy: keeps what the caller may not change,
+    /// bumps generation, validates and records field ownership.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_update(
+        &self,
+        def: &'static ResourceDef,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        current: &Value,
+        requested: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value> {
+        let mut new = requested;
+        if objects::name(&new).is_empty() {
+            meta_mut(&mut new).insert("name".into(), json!(name));
+        }
+        if objects::name(&new) != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                objects::name(&new)
+            )));
+        }
+        self.validate_namespace(def, namespace, &mut new)?;
+        let mut new = match subresource {
+            Some("status") => {
+                // Only status changes through /status.
+                let mut merged = current.clone();
+                merged["status"] = new.get("status").cloned().unwrap_or(json!({}));
+                merged
+            }
+            _ => {
+                bosun_api::defaults::apply_defaults(def.group, def.kind, &mut new);
+                if def.has_status() {
+                    match current.get("status") {
+                        Some(s) => new["status"] = s.clone(),
+                        None => {
+                            if let Some(m) = new.as_object_mut() {
+                                m.remove("status");
+                            }
+                        }
+                    }
+                }
+                new
+            }
+        };
+        {
+            let old_meta = objects::meta(current).cloned().unwrap_or_default();
+            let m = meta_mut(&mut new);
+            for field in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "namespace",
+            ] {
+                match old_meta.get(field) {
+                    Some(v) => {
+                        m.insert(field.into(), v.clone());
+                    }
+                    None => {
+                        m.remove(field);
+                    }
+                }
+            }
+            m.remove("selfLink");
+        }
+        if def.tracks_generation && objects::spec_part(&new) != objects::spec_part(current) {
+            let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+            meta_mut(&mut new).insert("generation".into(), json!(generation));
+        }
+        if objects::is_terminating(current) {
+            // Finalizers may be removed but not added once deletion began.
+            let old: Vec<String> = objects::finalizers(current);
+            let added: Vec<String> = objects::finalizers(&new)
+                .into_iter()
+                .filter(|f| !old.contains(f))
+                .collect();
+            if !added.is_empty() {
+                return Err(ApiError::invalid(
+                    def.group,
+                    def.kind,
+                    name,
+                    &[bosun_api::validation::FieldError::forbidden(
+                        "metadata.finalizers",
+                        format!("no new finalizers can be added if the object is being deleted, found new finalizers []string{{\"{}\"}}", added.join("\", \"")),
+                    )],
+                ));
+            }
+        }
+        let errors = bosun_api::validation::validate_update(def.group, def.kind, &new, current);
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(def.group, def.kind, name, &errors));
+        }
+        if opts.managed_fields_done {
+            return Ok(new);
+        }
+        let ctx = bosun_patch::FieldManagerContext {
+            manager: &opts.field_manager,
+            group: def.group,
+            kind: def.kind,
+            now: &objects::now_rfc3339(),
+            subresource: subresource.unwrap_or(""),
+        };
+        Ok(bosun_patch::update_with(&ctx, Some(current), &new, "Update"))
+    }
+
+    /// Deletes an object, honouring finalizers, propagation and pods'
+    /// graceful deletion. Returns the object and whether it is gone now.
+    pub async fn delete(
+        &self,
+        def: &'static ResourceDef,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<(Value, bool)> {
+        for _ in 0..MAX_RETRIES {
+            let Some(current) = self.get_latest(def, namespace, name).await? else {
+                return Err(ApiError::not_found(def.group, def.plural, name));
+            };
+            let current_rv = objects::resource_version(&current)
+                .and_then(|rv| rv.parse::<i64>().ok())
+                .unwrap_or(0);
+            if let Some(uid) = &opts.precondition_uid {
+                let actual = objects::meta_str(&current, "uid").unwrap_or("");
+                if uid != actual {
+                    return Err(ApiError::conflict(
+                        def.group,
+                        def.plural,
+                        name,
+                        &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
+                    ));
+                }
+            }
+            if let Some(rv) = &opts.precondition_resource_version {
+                if rv.parse::<i64>().ok() != Some(current_rv) {
+                    return Err(ApiError::conflict(
+                        def.group,
+                        def.plural,
+                        name,
+                        &format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {current_rv}"),
+                    ));
+                }
+            }
+            let mut updated: Value = (*current).clone();
+            let mut finalizers = objects::finalizers(&updated);
+            let mut changed = false;
+            match opts.propagation.as_deref() {
+                Some("Orphan") if !finalizers.iter().any(|f| f == "orphan") => {
+                    finalizers.push("orphan".into());
+                    changed = true;
+                }
+                Some("Foreground") if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
+                    finalizers.push("foregroundDeletion".into());
+                    changed = true;
+                }
+                _ => {}
+            }
+            if def.kind == "Namespace" && def.group.is_empty() {
+                let spec_finalizers = updated["spec"]["finalizers"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty());
+                if spec_finalizers && !objects::is_terminating(&updated) {
+                    updated["status"]["phase"] = json!("Terminating");
+                    changed = true;
+                }
+            }
+            let graceful = if def.kind == "Pod" && def.group.is_empty() {
+                pod_needs_grace(&updated, opts)
+            } else {
+                None
+            };
+            let must_wait = !finalizers.is_empty()
+                || graceful.is_some()
+                || (def.kind == "Namespace"
+                    && def.group.is_empty()
+                    && updated["spec"]["finalizers"].as_array().is_some_and(|a| !a.is_empty()));
+            if must_wait {
+                objects::set_finalizers(&mut updated, finalizers);
+                let m = meta_mut(&mut updated);
+                if !m.contains_key("deletionTimestamp") {
+                    let grace = graceful.unwrap_or(0);
+                    m.insert("deletionTimestamp".into(), json!(objects::rfc3339_after(grace)));
+                    m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+                    changed = true;
+                } else if let Some(grace) = graceful {
+                    // A shorter grace period than the pending one wins.
+                    let pending = m
+                        .get("deletionGracePeriodSeconds")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(i64::MAX);
+                    if grace < pending {
+                        m.insert("deletionTimestamp".into(), json!(objects::rfc3339_after(grace)));
+                        m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+                        changed = true;
+                    }
+                }
+                if opts.dry_run || !changed {
+                    return Ok((updated, false));
+                }
+                let key = def.key(namespace, name);
+                match self.store.update(&key, to_bytes(&updated)?, current_rv).await {
+                    Ok(kv) => {
+                        self.wait_cache(kv.mod_revision).await?;
+                        return Ok((with_revision(updated, kv.mod_revision), false));
+                    }
+                    Err(StoreError::Conflict { .. }) => continue,
+                    Err(StoreError::NotFound { .. }) => {
+                        return Err(ApiError::not_found(def.group, def.plural, name))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if opts.dry_run {
+                return Ok(((*current).clone(), true));
+            }
+            let key = def.key(namespace, name);
+            match self.store.delete(&key, Some(current_rv)).await {
+                Ok(kv) => {
+                    self.wait_cache(kv.mod_revision).await?;
+                    return Ok(((*current).clone(), true));
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::NotFound { .. }) => {
+                    return Err(ApiError::not_found(def.group, def.plural, name))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::modified(def.group, def.plural, name))
+    }
+}
+
+/// The grace period a pod deletion must wait for, if any: only pods bound
+/// to a node and not yet finished wait for the node agent.
+fn pod_needs_grace(pod: &Value, opts: &DeleteOptions) -> Option<i64> {
+    let bound = pod["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
+    let finished = matches!(pod["status"]["phase"].as_str(), Some("Succeeded") | Some("Failed"));
+    let grace = opts
+        .grace_period_seconds
+        .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64())
+        .unwrap_or(30);
+    if bound && !finished && grace > 0 {
+        Some(grace)
+    } else {
+        None
+    }
+}
+
+/// Equal apart from resourceVersion and managedFields timestamps: an update
+/// that changes nothing is not written (upstream skips no-op updates).
+fn same_object(new: &Value, current: &Value) -> bool {
+    fn strip(v: &Value) -> Value {
+        let mut v = v.clone();
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+            if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
+                for e in entries {
+                    if let Some(e) = e.as_object_mut() {
+                        e.remove("time");
+                    }
+                }
+            }
+        }
+        v
+    }
+    strip(new) == strip(current)
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+impl ApiError {
+    fn with_kind_mismatch(self, got: &str, want: &str) -> Self {
+        if got != want {
+            ApiError::bad_request(format!(
+                "the kind in the data ({got}) does not match the expected kind ({want})"
+            ))
+        } else {
+            self
+        }
+    }
+
+    fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = reason;
+        self
+    }
+}
+
+/// Builds a `Map` from pairs (helper for tests and callers).
+pub fn map(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
