@@ -75,8 +75,15 @@ pub fn qos_class(pod: &Value) -> &'static str {
 
 /// Allocates a ClusterIP and NodePorts for a new Service. `state` is the
 /// cache, used to find addresses and ports already taken.
-pub fn allocate_service(obj: &mut Value, services: &State, def: &'static ResourceDef) -> Result<()> {
-    let spec_type = obj["spec"]["type"].as_str().unwrap_or("ClusterIP").to_string();
+pub fn allocate_service(
+    obj: &mut Value,
+    services: &State,
+    def: &'static ResourceDef,
+) -> Result<()> {
+    let spec_type = obj["spec"]["type"]
+        .as_str()
+        .unwrap_or("ClusterIP")
+        .to_string();
     if spec_type == "ExternalName" {
         return Ok(());
     }

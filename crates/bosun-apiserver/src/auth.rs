@@ -17,7 +17,10 @@ impl Authenticator {
     }
 
     pub fn authenticate(&self, headers: &HeaderMap, cert_user: Option<&str>) -> Option<User> {
-        if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(auth) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
             let token = auth.strip_prefix("Bearer ")?.trim();
             return self
                 .tokens
@@ -66,6 +69,11 @@ mod tests {
         headers.insert(header::AUTHORIZATION, "Bearer secreT".parse().unwrap());
         assert!(auth.authenticate(&headers, Some("admin")).is_none());
         assert!(auth.authenticate(&HeaderMap::new(), None).is_none());
-        assert_eq!(auth.authenticate(&HeaderMap::new(), Some("bob")).unwrap().name, "bob");
+        assert_eq!(
+            auth.authenticate(&HeaderMap::new(), Some("bob"))
+                .unwrap()
+                .name,
+            "bob"
+        );
     }
 }

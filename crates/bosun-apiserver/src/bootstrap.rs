@@ -28,7 +28,11 @@ pub async fn run(rest: &Rest) -> Result<()> {
     }
     let services = bosun_api::registry::lookup("", "v1", "services")
         .ok_or_else(|| ApiError::internal("services not registered"))?;
-    if rest.get_latest(services, Some("default"), "kubernetes").await?.is_none() {
+    if rest
+        .get_latest(services, Some("default"), "kubernetes")
+        .await?
+        .is_none()
+    {
         let svc = json!({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "kubernetes", "namespace": "default",
@@ -36,7 +40,10 @@ pub async fn run(rest: &Rest) -> Result<()> {
             "spec": {"type": "ClusterIP", "clusterIP": KUBERNETES_SERVICE_IP,
                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]},
         });
-        match rest.create(services, Some("default"), svc, &opts, false).await {
+        match rest
+            .create(services, Some("default"), svc, &opts, false)
+            .await
+        {
             Ok(_) => {}
             Err(e) if e.code == 409 => {}
             Err(e) => return Err(e),

@@ -87,7 +87,12 @@ impl State {
         self.objects.get(def.plural_key())
     }
 
-    pub fn get(&self, def: &ResourceDef, namespace: Option<&str>, name: &str) -> Option<Arc<Value>> {
+    pub fn get(
+        &self,
+        def: &ResourceDef,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Arc<Value>> {
         self.table(def)?.get(&object_key(namespace, name)).cloned()
     }
 
@@ -209,7 +214,10 @@ impl WatchCache {
         let mut objects: HashMap<&'static str, BTreeMap<String, Arc<Value>>> = HashMap::new();
         for kv in &items {
             if let Some((def, key, value)) = self.decode(kv) {
-                objects.entry(def.plural_key()).or_default().insert(key, value);
+                objects
+                    .entry(def.plural_key())
+                    .or_default()
+                    .insert(key, value);
             }
         }
         {
@@ -309,7 +317,8 @@ impl WatchCache {
     /// Waits until the cache has applied `revision`; false on timeout.
     pub async fn wait_for(&self, revision: Revision, timeout: Duration) -> bool {
         let mut rx = self.revision.subscribe();
-        let result = tokio::time::timeout(timeout, rx.wait_for(|current| *current >= revision)).await;
+        let result =
+            tokio::time::timeout(timeout, rx.wait_for(|current| *current >= revision)).await;
         matches!(result, Ok(Ok(_)))
     }
 }

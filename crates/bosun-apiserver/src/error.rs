@@ -68,14 +68,22 @@ impl ApiError {
 
     /// A URL that names no served resource.
     pub fn path_not_found() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
         let qualified = qualify(group, resource);
         ApiError {
             details: Some(details(group, resource, name)),
-            ..Self::new(409, "AlreadyExists", format!("{qualified} \"{name}\" already exists"))
+            ..Self::new(
+                409,
+                "AlreadyExists",
+                format!("{qualified} \"{name}\" already exists"),
+            )
         }
     }
 
@@ -203,7 +211,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self.status()).unwrap_or_default();
-        (code, [(http::header::CONTENT_TYPE, "application/json")], body).into_response()
+        (
+            code,
+            [(http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
     }
 }
 

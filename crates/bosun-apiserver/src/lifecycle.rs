@@ -53,11 +53,18 @@ impl Indexes {
         self.remove_uid(&u);
         self.by_uid.insert(
             u.clone(),
-            (def, objects::namespace(obj).map(str::to_string), objects::name(obj).to_string()),
+            (
+                def,
+                objects::namespace(obj).map(str::to_string),
+                objects::name(obj).to_string(),
+            ),
         );
         let owners = owner_uids(obj);
         for o in &owners {
-            self.dependents.entry(o.clone()).or_default().insert(u.clone());
+            self.dependents
+                .entry(o.clone())
+                .or_default()
+                .insert(u.clone());
         }
         if !owners.is_empty() {
             self.owners.insert(u, owners);
@@ -155,7 +162,10 @@ fn note(def: &'static ResourceDef, obj: &Value, pending: &mut Pending) {
         pending.namespaces.insert(objects::name(obj).to_string());
     }
     let finalizers = objects::finalizers(obj);
-    if finalizers.iter().any(|f| f == "foregroundDeletion" || f == "orphan") {
+    if finalizers
+        .iter()
+        .any(|f| f == "foregroundDeletion" || f == "orphan")
+    {
         if let Some(u) = uid(obj) {
             pending.owners.insert(u);
         }
@@ -175,7 +185,10 @@ fn apply(
             note(def, obj, pending);
             // A dependent created pointing at a missing owner.
             if let Some(u) = uid(obj) {
-                if owner_uids(obj).iter().any(|o| !indexes.by_uid.contains_key(o)) {
+                if owner_uids(obj)
+                    .iter()
+                    .any(|o| !indexes.by_uid.contains_key(o))
+                {
                     pending.orphans.insert(u);
                 }
             }
@@ -209,9 +222,14 @@ fn system_opts() -> WriteOptions {
 async fn work(handler: &Handler, indexes: &Indexes, pending: &mut Pending) {
     let rest = &handler.rest;
     for dep in std::mem::take(&mut pending.orphans) {
-        let Some((def, ns, name)) = indexes.by_uid.get(&dep).cloned() else { continue };
+        let Some((def, ns, name)) = indexes.by_uid.get(&dep).cloned() else {
+            continue;
+        };
         let owners = indexes.owners.get(&dep).cloned().unwrap_or_default();
-        let live: Vec<&String> = owners.iter().filter(|o| indexes.by_uid.contains_key(*o)).collect();
+        let live: Vec<&String> = owners
+            .iter()
+            .filter(|o| indexes.by_uid.contains_key(*o))
+            .collect();
         if live.is_empty() && !owners.is_empty() {
             let opts = DeleteOptions {
                 propagation: Some("Background".into()),
@@ -238,8 +256,12 @@ async fn work(handler: &Handler, indexes: &Indexes, pending: &mut Pending) {
         }
     }
     for owner in std::mem::take(&mut pending.owners) {
-        let Some((def, ns, name)) = indexes.by_uid.get(&owner).cloned() else { continue };
-        let Some(obj) = rest.cache.read().get(def, ns.as_deref(), &name) else { continue };
+        let Some((def, ns, name)) = indexes.by_uid.get(&owner).cloned() else {
+            continue;
+        };
+        let Some(obj) = rest.cache.read().get(def, ns.as_deref(), &name) else {
+            continue;
+        };
         if !objects::is_terminating(&obj) {
             continue;
         }
@@ -247,20 +269,31 @@ async fn work(handler: &Handler, indexes: &Indexes, pending: &mut Pending) {
         let deps: Vec<ObjRef> = indexes
             .dependents
             .get(&owner)
-            .map(|d| d.iter().filter_map(|u| indexes.by_uid.get(u).cloned()).collect())
+            .map(|d| {
+                d.iter()
+                    .filter_map(|u| indexes.by_uid.get(u).cloned())
+                    .collect()
+            })
             .unwrap_or_default();
         if finalizers.iter().any(|f| f == "orphan") {
             for (ddef, dns, dname) in &deps {
                 let owner = owner.clone();
                 let _ = rest
-                    .update(ddef, dns.as_deref(), dname, None, &system_opts(), move |current| {
-                        let mut next = current.clone();
-                        if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
-                            refs.retain(|r| r["uid"].as_str() != Some(owner.as_str()));
-                        }
-                        objects::meta_mut(&mut next).remove("resourceVersion");
-                        Ok((next, Vec::new()))
-                    })
+                    .update(
+                        ddef,
+                        dns.as_deref(),
+                        dname,
+                        None,
+                        &system_opts(),
+                        move |current| {
+                            let mut next = current.clone();
+                            if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
+                                refs.retain(|r| r["uid"].as_str() != Some(owner.as_str()));
+                            }
+                            objects::meta_mut(&mut next).remove("resourceVersion");
+                            Ok((next, Vec::new()))
+                        },
+                    )
                     .await;
             }
             remove_finalizer(handler, def, ns.as_deref(), &name, "orphan").await;
@@ -286,7 +319,13 @@ async fn work(handler: &Handler, indexes: &Indexes, pending: &mut Pending) {
     }
 }
 
-async fn remove_finalizer(handler: &Handler, def: &'static ResourceDef, ns: Option<&str>, name: &str, finalizer: &str) {
+async fn remove_finalizer(
+    handler: &Handler,
+    def: &'static ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    finalizer: &str,
+) {
     let result = handler
         .rest
         .update(def, ns, name, None, &system_opts(), |current| {
@@ -311,8 +350,12 @@ async fn remove_finalizer(handler: &Handler, def: &'static ResourceDef, ns: Opti
 /// the `kubernetes` finalizer. Returns true when nothing is left to do.
 async fn finalize_namespace(handler: &Handler, ns: &str) -> bool {
     let rest = &handler.rest;
-    let Some(namespaces) = registry::lookup("", "v1", "namespaces") else { return true };
-    let Some(nsobj) = rest.cache.read().get(namespaces, None, ns) else { return true };
+    let Some(namespaces) = registry::lookup("", "v1", "namespaces") else {
+        return true;
+    };
+    let Some(nsobj) = rest.cache.read().get(namespaces, None, ns) else {
+        return true;
+    };
     if !objects::is_terminating(&nsobj) {
         return true;
     }

@@ -28,12 +28,14 @@ pub fn response_shape(accept: Option<&str>) -> Result<Shape> {
         let mime = parts.next().unwrap_or("");
         let params: Vec<(&str, &str)> = parts.filter_map(|p| p.split_once('=')).collect();
         let param = |k: &str| params.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
-        if mime == "application/json" || mime == "*/*" || mime == "application/*" || mime.is_empty() {
+        if mime == "application/json" || mime == "*/*" || mime == "application/*" || mime.is_empty()
+        {
             match (param("as"), param("g")) {
                 (Some("Table"), Some("meta.k8s.io")) => return Ok(Shape::Table),
-                (Some("PartialObjectMetadata") | Some("PartialObjectMetadataList"), Some("meta.k8s.io")) => {
-                    return Ok(Shape::PartialMetadata)
-                }
+                (
+                    Some("PartialObjectMetadata") | Some("PartialObjectMetadataList"),
+                    Some("meta.k8s.io"),
+                ) => return Ok(Shape::PartialMetadata),
                 (Some(_), _) => continue,
                 (None, _) => json_ok = true,
             }
@@ -61,14 +63,13 @@ pub fn decode_body(content_type: Option<&str>, body: &[u8]) -> Result<Value> {
         .unwrap_or("")
         .trim();
     match mime {
-        "" | "application/json" | "application/merge-patch+json"
-        | "application/strategic-merge-patch+json" | "application/json-patch+json" => {
-            serde_json::from_slice(body).map_err(|e| {
-                ApiError::bad_request(format!(
-                    "couldn't get version/kind; json parse error: {e}"
-                ))
-            })
-        }
+        ""
+        | "application/json"
+        | "application/merge-patch+json"
+        | "application/strategic-merge-patch+json"
+        | "application/json-patch+json" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        }),
         "application/yaml" | "application/apply-patch+yaml" => {
             let value: Value = serde_yaml::from_slice(body).map_err(|e| {
                 ApiError::bad_request(format!("error converting YAML to JSON: {e}"))
@@ -93,15 +94,32 @@ mod tests {
             response_shape(Some("application/vnd.kubernetes.protobuf,application/json")).unwrap(),
             Shape::Object
         );
-        assert_eq!(response_shape(Some("application/vnd.kubernetes.protobuf")).unwrap_err().code, 406);
+        assert_eq!(
+            response_shape(Some("application/vnd.kubernetes.protobuf"))
+                .unwrap_err()
+                .code,
+            406
+        );
     }
 
     #[test]
     fn malformed_bodies_are_bad_requests() {
-        assert_eq!(decode_body(Some("application/json"), b"{nope").unwrap_err().code, 400);
-        assert_eq!(decode_body(Some("application/yaml"), b"a: [").unwrap_err().code, 400);
         assert_eq!(
-            decode_body(Some("application/vnd.kubernetes.protobuf"), b"garbage").unwrap_err().code,
+            decode_body(Some("application/json"), b"{nope")
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(
+            decode_body(Some("application/yaml"), b"a: [")
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(
+            decode_body(Some("application/vnd.kubernetes.protobuf"), b"garbage")
+                .unwrap_err()
+                .code,
             400
         );
         assert_eq!(decode_body(Some("text/plain"), b"x").unwrap_err().code, 415);

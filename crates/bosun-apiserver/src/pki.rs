@@ -65,9 +65,13 @@ fn leaf(
     issuer: &Issuer<'_, KeyPair>,
 ) -> Result<(String, String), PkiError> {
     let mut params = CertificateParams::new(sans)?;
-    params.distinguished_name.push(DnType::CommonName, common_name);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
     if let Some(org) = organization {
-        params.distinguished_name.push(DnType::OrganizationName, org);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, org);
     }
     params.use_authority_key_identifier_extension = true;
     params.key_usages.push(KeyUsagePurpose::DigitalSignature);

@@ -143,7 +143,10 @@ mod tests {
         assert_eq!(info.name.as_deref(), Some("web"));
         assert_eq!(info.subresource.as_deref(), Some("status"));
         let info = parse_path("/apis/apps/v1/deployments").unwrap();
-        assert_eq!((info.def.kind, info.namespace, info.name), ("Deployment", None, None));
+        assert_eq!(
+            (info.def.kind, info.namespace, info.name),
+            ("Deployment", None, None)
+        );
     }
 
     #[test]
@@ -160,7 +163,10 @@ mod tests {
     #[test]
     fn unknown_resources_are_not_found() {
         assert_eq!(parse_path("/api/v1/widgets").unwrap_err().code, 404);
-        assert_eq!(parse_path("/apis/apps/v2/deployments").unwrap_err().code, 404);
+        assert_eq!(
+            parse_path("/apis/apps/v2/deployments").unwrap_err().code,
+            404
+        );
     }
 
     #[test]

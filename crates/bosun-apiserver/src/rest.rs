@@ -306,7 +306,9 @@ impl Rest {
         }
         let name = objects::name(&obj).to_string();
         if name.is_empty() {
-            let generate = objects::meta_str(&obj, "generateName").unwrap_or("").to_string();
+            let generate = objects::meta_str(&obj, "generateName")
+                .unwrap_or("")
+                .to_string();
             if !generate.is_empty() {
                 let generated = format!("{generate}{}", objects::random_suffix());
                 meta_mut(&mut obj).insert("name".into(), json!(generated));
@@ -328,16 +330,9 @@ impl Rest {
             }
         }
         bosun_api::defaults::apply_defaults(def.group, def.kind, &mut obj);
-        admission::initial_status(def, &mut obj);
-        let errors = bosun_api::validation::validate_create(def.group, def.kind, &obj);
-        if !errors.is_empty() {
-            return Err(ApiError::invalid(def.group, def.kind, objects::name(&obj), &errors));
-        }
-        if def.kind == "Service" && def.group.is_empty() {
-            let state = self.cache.read();
-            admission::allocate_service(&mut obj, &state, def)?;
-        }
-        let obj = if opts.managed_fields_done {
+        // Ownership covers what the client sent plus defaults, not what the
+        // create strategy generates below (as upstream's field manager).
+        let mut obj = if opts.managed_fields_done {
             obj
         } else {
             bosun_patch::update_managed_fields(
@@ -350,6 +345,24 @@ impl Rest {
                 &now,
             )
         };
+        if def.group == "batch" && def.kind == "Job" {
+            let uid = objects::meta_str(&obj, "uid").unwrap_or("").to_string();
+            bosun_api::defaults::generate_job_selector(&mut obj, &uid);
+        }
+        admission::initial_status(def, &mut obj);
+        let errors = bosun_api::validation::validate_create(def.group, def.kind, &obj);
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(
+                def.group,
+                def.kind,
+                objects::name(&obj),
+                &errors,
+            ));
+        }
+        if def.kind == "Service" && def.group.is_empty() {
+            let state = self.cache.read();
+            admission::allocate_service(&mut obj, &state, def)?;
+        }
         if opts.dry_run {
             return Ok(Written {
                 object: obj,
@@ -404,7 +417,8 @@ impl Rest {
                     return Err(ApiError::modified(def.group, def.plural, name));
                 }
             }
-            let new = self.prepare_update(def, namespace, name, subresource, &current, requested, opts)?;
+            let new =
+                self.prepare_update(def, namespace, name, subresource, &current, requested, opts)?;
             if same_object(&new, &current) {
                 return Ok(Written {
                     object: (*current).clone(),
@@ -564,7 +578,12 @@ impl Rest {
             now: &objects::now_rfc3339(),
             subresource: subresource.unwrap_or(""),
         };
-        Ok(bosun_patch::update_with(&ctx, Some(current), &new, "Update"))
+        Ok(bosun_patch::update_with(
+            &ctx,
+            Some(current),
+            &new,
+            "Update",
+        ))
     }
 
     /// Deletes an object, honouring finalizers, propagation and pods'
@@ -636,13 +655,18 @@ impl Rest {
                 || graceful.is_some()
                 || (def.kind == "Namespace"
                     && def.group.is_empty()
-                    && updated["spec"]["finalizers"].as_array().is_some_and(|a| !a.is_empty()));
+                    && updated["spec"]["finalizers"]
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty()));
             if must_wait {
                 objects::set_finalizers(&mut updated, finalizers);
                 let m = meta_mut(&mut updated);
                 if !m.contains_key("deletionTimestamp") {
                     let grace = graceful.unwrap_or(0);
-                    m.insert("deletionTimestamp".into(), json!(objects::rfc3339_after(grace)));
+                    m.insert(
+                        "deletionTimestamp".into(),
+                        json!(objects::rfc3339_after(grace)),
+                    );
                     m.insert("deletionGracePeriodSeconds".into(), json!(grace));
                     changed = true;
                 } else if let Some(grace) = graceful {
@@ -652,7 +676,10 @@ impl Rest {
                         .and_then(Value::as_i64)
                         .unwrap_or(i64::MAX);
                     if grace < pending {
-                        m.insert("deletionTimestamp".into(), json!(objects::rfc3339_after(grace)));
+                        m.insert(
+                            "deletionTimestamp".into(),
+                            json!(objects::rfc3339_after(grace)),
+                        );
                         m.insert("deletionGracePeriodSeconds".into(), json!(grace));
                         changed = true;
                     }
@@ -661,7 +688,11 @@ impl Rest {
                     return Ok((updated, false));
                 }
                 let key = def.key(namespace, name);
-                match self.store.update(&key, to_bytes(&updated)?, current_rv).await {
+                match self
+                    .store
+                    .update(&key, to_bytes(&updated)?, current_rv)
+                    .await
+                {
                     Ok(kv) => {
                         self.wait_cache(kv.mod_revision).await?;
                         return Ok((with_revision(updated, kv.mod_revision), false));
@@ -696,8 +727,13 @@ impl Rest {
 /// The grace period a pod deletion must wait for, if any: only pods bound
 /// to a node and not yet finished wait for the node agent.
 fn pod_needs_grace(pod: &Value, opts: &DeleteOptions) -> Option<i64> {
-    let bound = pod["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
-    let finished = matches!(pod["status"]["phase"].as_str(), Some("Succeeded") | Some("Failed"));
+    let bound = pod["spec"]["nodeName"]
+        .as_str()
+        .is_some_and(|n| !n.is_empty());
+    let finished = matches!(
+        pod["status"]["phase"].as_str(),
+        Some("Succeeded") | Some("Failed")
+    );
     let grace = opts
         .grace_period_seconds
         .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64())
@@ -755,5 +791,8 @@ impl ApiError {
 
 /// Builds a `Map` from pairs (helper for tests and callers).
 pub fn map(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }

@@ -88,16 +88,19 @@ impl ApiServer {
     /// objects and binds the listener.
     pub async fn start(config: ServerConfig, store: Arc<dyn Store>) -> Result<Self, ServerError> {
         let pki = Pki::load_or_create(&config.data_dir, &config.extra_sans)?;
-        let listener = TcpListener::bind(config.bind)
-            .await
+        let listener =
+            TcpListener::bind(config.bind)
+                .await
+                .map_err(|source| ServerError::Listen {
+                    addr: config.bind,
+                    source,
+                })?;
+        let local_addr = listener
+            .local_addr()
             .map_err(|source| ServerError::Listen {
                 addr: config.bind,
                 source,
             })?;
-        let local_addr = listener.local_addr().map_err(|source| ServerError::Listen {
-            addr: config.bind,
-            source,
-        })?;
         let advertise = if config.advertise.is_empty() {
             local_addr.to_string()
         } else {
@@ -164,21 +167,22 @@ impl ApiServer {
                     .peer_certificates()
                     .and_then(|certs| certs.first())
                     .and_then(|c| auth::common_name(c));
-                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let handler = handler.clone();
-                    let auth = auth.clone();
-                    let cert_user = cert_user.clone();
-                    async move {
-                        let req = req.map(Body::new);
-                        let public = auth::is_public(req.uri().path());
-                        let user = auth.authenticate(req.headers(), cert_user.as_deref());
-                        let response = match (user, public) {
-                            (Some(_), _) | (None, true) => handler.handle(req).await,
-                            (None, false) => ApiError::unauthorized().into_response(),
-                        };
-                        Ok::<_, Infallible>(response)
-                    }
-                });
+                let service =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let handler = handler.clone();
+                        let auth = auth.clone();
+                        let cert_user = cert_user.clone();
+                        async move {
+                            let req = req.map(Body::new);
+                            let public = auth::is_public(req.uri().path());
+                            let user = auth.authenticate(req.headers(), cert_user.as_deref());
+                            let response = match (user, public) {
+                                (Some(_), _) | (None, true) => handler.handle(req).await,
+                                (None, false) => ApiError::unauthorized().into_response(),
+                            };
+                            Ok::<_, Infallible>(response)
+                        }
+                    });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 if let Err(err) = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)

@@ -59,7 +59,9 @@ impl EtcdStore {
                 };
             }
         }
-        StoreError::Backend(format!("etcd transaction on {key:?} failed without a reason"))
+        StoreError::Backend(format!(
+            "etcd transaction on {key:?} failed without a reason"
+        ))
     }
 }
 
@@ -112,10 +114,7 @@ impl Store for EtcdStore {
         let mut client = self.client.clone();
         let txn = Txn::new()
             .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
-            .and_then([
-                TxnOp::put(key, value.to_vec(), None),
-                TxnOp::get(key, None),
-            ])
+            .and_then([TxnOp::put(key, value.to_vec(), None), TxnOp::get(key, None)])
             .or_else([TxnOp::get(key, None)]);
         let response = client.txn(txn).await.map_err(backend)?;
         let succeeded = response.succeeded();
@@ -178,65 +177,66 @@ impl Store for EtcdStore {
             options = options.with_start_revision(from);
         }
         let stream = client.watch(prefix, Some(options)).await.map_err(backend)?;
-        let events = futures::stream::unfold((stream, false), move |(mut stream, done)| async move {
-            if done {
-                return None;
-            }
-            match stream.message().await {
-                Ok(Some(response)) => {
-                    if response.compact_revision() > 0 {
-                        let err = StoreError::Compacted {
-                            requested: from,
-                            compacted: response.compact_revision(),
-                        };
-                        return Some((vec![Err(err)], (stream, true)));
-                    }
-                    if response.canceled() {
-                        let err = StoreError::Backend(format!(
-                            "etcd cancelled the watch: {}",
-                            response.cancel_reason()
-                        ));
-                        return Some((vec![Err(err)], (stream, true)));
-                    }
-                    let batch = response
-                        .events()
-                        .iter()
-                        .filter_map(|event| {
-                            let kv = event.kv()?;
-                            let prev = event.prev_kv().map(convert).transpose();
-                            Some(match (event.event_type(), convert(kv), prev) {
-                                (_, Err(e), _) | (_, _, Err(e)) => Err(e),
-                                (EventType::Put, Ok(kv), Ok(prev)) => Ok(Event {
-                                    kind: EventKind::Put,
-                                    kv,
-                                    prev,
-                                }),
-                                (EventType::Delete, Ok(tombstone), Ok(prev)) => {
-                                    // etcd's delete event carries an empty value;
-                                    // report the last value instead.
-                                    let kv = match &prev {
-                                        Some(p) => KeyValue {
-                                            mod_revision: tombstone.mod_revision,
-                                            ..p.clone()
-                                        },
-                                        None => tombstone,
-                                    };
-                                    Ok(Event {
-                                        kind: EventKind::Delete,
+        let events =
+            futures::stream::unfold((stream, false), move |(mut stream, done)| async move {
+                if done {
+                    return None;
+                }
+                match stream.message().await {
+                    Ok(Some(response)) => {
+                        if response.compact_revision() > 0 {
+                            let err = StoreError::Compacted {
+                                requested: from,
+                                compacted: response.compact_revision(),
+                            };
+                            return Some((vec![Err(err)], (stream, true)));
+                        }
+                        if response.canceled() {
+                            let err = StoreError::Backend(format!(
+                                "etcd cancelled the watch: {}",
+                                response.cancel_reason()
+                            ));
+                            return Some((vec![Err(err)], (stream, true)));
+                        }
+                        let batch = response
+                            .events()
+                            .iter()
+                            .filter_map(|event| {
+                                let kv = event.kv()?;
+                                let prev = event.prev_kv().map(convert).transpose();
+                                Some(match (event.event_type(), convert(kv), prev) {
+                                    (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+                                    (EventType::Put, Ok(kv), Ok(prev)) => Ok(Event {
+                                        kind: EventKind::Put,
                                         kv,
                                         prev,
-                                    })
-                                }
+                                    }),
+                                    (EventType::Delete, Ok(tombstone), Ok(prev)) => {
+                                        // etcd's delete event carries an empty value;
+                                        // report the last value instead.
+                                        let kv = match &prev {
+                                            Some(p) => KeyValue {
+                                                mod_revision: tombstone.mod_revision,
+                                                ..p.clone()
+                                            },
+                                            None => tombstone,
+                                        };
+                                        Ok(Event {
+                                            kind: EventKind::Delete,
+                                            kv,
+                                            prev,
+                                        })
+                                    }
+                                })
                             })
-                        })
-                        .collect::<Vec<_>>();
-                    Some((batch, (stream, false)))
+                            .collect::<Vec<_>>();
+                        Some((batch, (stream, false)))
+                    }
+                    Ok(None) => None,
+                    Err(err) => Some((vec![Err(backend(err))], (stream, true))),
                 }
-                Ok(None) => None,
-                Err(err) => Some((vec![Err(backend(err))], (stream, true))),
-            }
-        })
-        .flat_map(futures::stream::iter);
+            })
+            .flat_map(futures::stream::iter);
         Ok(events.boxed())
     }
 

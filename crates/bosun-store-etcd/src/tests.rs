@@ -41,7 +41,10 @@ fn start_etcd() -> EtcdProcess {
         .arg(dir.path())
         .args(["--listen-client-urls", &endpoint])
         .args(["--advertise-client-urls", &endpoint])
-        .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer_port}")])
+        .args([
+            "--listen-peer-urls",
+            &format!("http://127.0.0.1:{peer_port}"),
+        ])
         .args([
             "--initial-advertise-peer-urls",
             &format!("http://127.0.0.1:{peer_port}"),

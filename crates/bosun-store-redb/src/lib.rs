@@ -61,7 +61,8 @@ impl RedbStore {
         let revision = {
             let txn = db.begin_write().map_err(|e| corrupt(e.to_string()))?;
             let revision = {
-                txn.open_table(OBJECTS).map_err(|e| corrupt(e.to_string()))?;
+                txn.open_table(OBJECTS)
+                    .map_err(|e| corrupt(e.to_string()))?;
                 let meta = txn.open_table(META).map_err(|e| corrupt(e.to_string()))?;
                 let value = meta
                     .get(REVISION_KEY)
@@ -177,7 +178,9 @@ impl Writer {
                 self.revision = start;
                 let message = err.to_string();
                 for request in batch {
-                    let _ = request.reply.send(Err(StoreError::Backend(message.clone())));
+                    let _ = request
+                        .reply
+                        .send(Err(StoreError::Backend(message.clone())));
                 }
             }
         }
@@ -217,7 +220,8 @@ impl Writer {
                             create_revision: self.revision,
                             mod_revision: self.revision,
                         };
-                        table.insert(key, encode(self.revision, self.revision, value).as_slice())?;
+                        table
+                            .insert(key, encode(self.revision, self.revision, value).as_slice())?;
                         events.push(Event {
                             kind: EventKind::Put,
                             kv: kv.clone(),
@@ -374,9 +378,19 @@ mod tests {
         let path = dir.path().join("bosun.redb");
         let last = {
             let store = RedbStore::open(&path).unwrap();
-            let a = store.create("/k/a", Bytes::from_static(b"1")).await.unwrap();
-            store.update("/k/a", Bytes::from_static(b"2"), a.mod_revision).await.unwrap();
-            store.create("/k/b", Bytes::from_static(b"3")).await.unwrap().mod_revision
+            let a = store
+                .create("/k/a", Bytes::from_static(b"1"))
+                .await
+                .unwrap();
+            store
+                .update("/k/a", Bytes::from_static(b"2"), a.mod_revision)
+                .await
+                .unwrap();
+            store
+                .create("/k/b", Bytes::from_static(b"3"))
+                .await
+                .unwrap()
+                .mod_revision
         };
         // The writer thread holds the database until its channel closes.
         let store = loop {
@@ -389,8 +403,15 @@ mod tests {
         let (items, _) = store.list("/k/").await.unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].value, Bytes::from_static(b"2"));
-        let next = store.create("/k/c", Bytes::from_static(b"4")).await.unwrap();
-        assert_eq!(next.mod_revision, last + 1, "revisions resume monotonically");
+        let next = store
+            .create("/k/c", Bytes::from_static(b"4"))
+            .await
+            .unwrap();
+        assert_eq!(
+            next.mod_revision,
+            last + 1,
+            "revisions resume monotonically"
+        );
     }
 
     #[test]

@@ -45,16 +45,29 @@ async fn next_event(stream: &mut WatchStream) -> crate::Event {
 
 pub async fn create_then_get(store: &dyn Store) {
     let kv = store.create("/c1/a", val("one")).await.expect("create");
-    assert_eq!(kv.create_revision, kv.mod_revision, "new key: create == mod revision");
-    let got = store.get("/c1/a").await.expect("get").expect("created key is readable");
+    assert_eq!(
+        kv.create_revision, kv.mod_revision,
+        "new key: create == mod revision"
+    );
+    let got = store
+        .get("/c1/a")
+        .await
+        .expect("get")
+        .expect("created key is readable");
     assert_eq!(got, kv, "get returns what create acknowledged");
     assert!(store.get("/c1/missing").await.expect("get").is_none());
 }
 
 pub async fn create_twice_fails(store: &dyn Store) {
     let first = store.create("/c2/a", val("one")).await.expect("create");
-    let err = store.create("/c2/a", val("two")).await.expect_err("second create must fail");
-    assert!(matches!(err, StoreError::AlreadyExists { .. }), "got {err:?}");
+    let err = store
+        .create("/c2/a", val("two"))
+        .await
+        .expect_err("second create must fail");
+    assert!(
+        matches!(err, StoreError::AlreadyExists { .. }),
+        "got {err:?}"
+    );
     let got = store.get("/c2/a").await.expect("get").expect("present");
     assert_eq!(got.value, first.value, "failed create must not overwrite");
 }
@@ -72,14 +85,20 @@ pub async fn update_compares_revision(store: &dyn Store) {
         .await
         .expect_err("stale update must fail");
     match err {
-        StoreError::Conflict { expected, actual, .. } => {
+        StoreError::Conflict {
+            expected, actual, ..
+        } => {
             assert_eq!(expected, created.mod_revision);
             assert_eq!(actual, updated.mod_revision);
         }
         other => panic!("expected Conflict, got {other:?}"),
     }
     let got = store.get("/c3/a").await.expect("get").expect("present");
-    assert_eq!(got.value, val("v2"), "conflicting update must not be applied");
+    assert_eq!(
+        got.value,
+        val("v2"),
+        "conflicting update must not be applied"
+    );
 }
 
 pub async fn update_missing_key_fails(store: &dyn Store) {
@@ -105,7 +124,10 @@ pub async fn delete_honours_precondition(store: &dyn Store) {
     assert_eq!(deleted.value, val("v1"), "delete returns the last value");
     assert!(deleted.mod_revision > created.mod_revision);
     assert!(store.get("/c5/a").await.expect("get").is_none());
-    let err = store.delete("/c5/a", None).await.expect_err("second delete fails");
+    let err = store
+        .delete("/c5/a", None)
+        .await
+        .expect_err("second delete fails");
     assert!(matches!(err, StoreError::NotFound { .. }), "got {err:?}");
 }
 
@@ -127,7 +149,10 @@ pub async fn revisions_increase_by_one_per_write(store: &dyn Store) {
     assert_eq!(a.mod_revision, start + 1);
     // A failed write consumes no revision.
     let _ = store.create("/c7/a", val("dup")).await;
-    let b = store.update("/c7/a", val("2"), a.mod_revision).await.expect("update");
+    let b = store
+        .update("/c7/a", val("2"), a.mod_revision)
+        .await
+        .expect("update");
     assert_eq!(b.mod_revision, start + 2);
     let c = store.delete("/c7/a", None).await.expect("delete");
     assert_eq!(c.mod_revision, start + 3);
@@ -153,10 +178,16 @@ pub async fn concurrent_creates_get_distinct_revisions(store: &dyn Store) {
 
 pub async fn watch_replays_history_then_follows(store: &dyn Store) {
     let a = store.create("/c9/a", val("1")).await.expect("create");
-    store.update("/c9/a", val("2"), a.mod_revision).await.expect("update");
+    store
+        .update("/c9/a", val("2"), a.mod_revision)
+        .await
+        .expect("update");
     let mut stream = store.watch("/c9/", a.mod_revision).await.expect("watch");
     let first = next_event(&mut stream).await;
-    assert_eq!((first.kind, first.kv.value.clone()), (EventKind::Put, val("1")));
+    assert_eq!(
+        (first.kind, first.kv.value.clone()),
+        (EventKind::Put, val("1"))
+    );
     assert_eq!(first.revision(), a.mod_revision);
     let second = next_event(&mut stream).await;
     assert_eq!(second.kv.value, val("2"));
@@ -187,7 +218,10 @@ pub async fn watch_filters_by_prefix(store: &dyn Store) {
 
 pub async fn compaction_expires_old_revisions(store: &dyn Store) {
     let a = store.create("/c12/a", val("1")).await.expect("create");
-    let b = store.update("/c12/a", val("2"), a.mod_revision).await.expect("update");
+    let b = store
+        .update("/c12/a", val("2"), a.mod_revision)
+        .await
+        .expect("update");
     store.compact(b.mod_revision).await.expect("compact");
     match store.watch("/c12/", a.mod_revision).await {
         Err(StoreError::Compacted { .. }) => {}
@@ -207,7 +241,10 @@ pub async fn compaction_expires_old_revisions(store: &dyn Store) {
         .watch("/c12/", b.mod_revision + 1)
         .await
         .expect("watch after the compacted revision works");
-    let c = store.update("/c12/a", val("3"), b.mod_revision).await.expect("update");
+    let c = store
+        .update("/c12/a", val("3"), b.mod_revision)
+        .await
+        .expect("update");
     assert_eq!(next_event(&mut stream).await.revision(), c.mod_revision);
 }
 

@@ -110,10 +110,9 @@ impl EventLog {
             match rx.recv().await {
                 Ok(batch) => Some((Ok(batch), rx)),
                 Err(broadcast::error::RecvError::Closed) => None,
-                Err(broadcast::error::RecvError::Lagged(_)) => Some((
-                    Err(StoreError::Backend("watcher fell behind".into())),
-                    rx,
-                )),
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    Some((Err(StoreError::Backend("watcher fell behind".into())), rx))
+                }
             }
         })
         .scan(false, |failed, item| {

@@ -10,7 +10,11 @@ use bosun_store::Store;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "bosun", version, about = "A Kubernetes-compatible container orchestrator")]
+#[command(
+    name = "bosun",
+    version,
+    about = "A Kubernetes-compatible container orchestrator"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,7 +62,10 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = match args.store {
         StoreKind::Embedded => {
             let path = args.data_dir.join("bosun.redb");
-            Arc::new(bosun_store_redb::RedbStore::open(&path).context("cannot open the embedded store")?)
+            Arc::new(
+                bosun_store_redb::RedbStore::open(&path)
+                    .context("cannot open the embedded store")?,
+            )
         }
         StoreKind::Etcd => Arc::new(
             bosun_store_etcd::EtcdStore::connect(&args.etcd_endpoints)
@@ -92,8 +99,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -61,10 +61,15 @@ async fn read_body(body: Body) -> Result<bytes::Bytes> {
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) => {
-            if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 Err(ApiError::too_large(MAX_BODY))
             } else {
-                Err(ApiError::bad_request(format!("cannot read request body: {err}")))
+                Err(ApiError::bad_request(format!(
+                    "cannot read request body: {err}"
+                )))
             }
         }
     }
@@ -160,7 +165,11 @@ impl Handler {
             headers: parts.headers,
             body,
         };
-        let response = match (&method, ctx.info.name.is_some(), ctx.info.subresource.as_deref()) {
+        let response = match (
+            &method,
+            ctx.info.name.is_some(),
+            ctx.info.subresource.as_deref(),
+        ) {
             (&Method::GET, false, None) => {
                 if ctx.query.flag("watch") {
                     self.watch(&ctx).await?
@@ -182,11 +191,9 @@ impl Handler {
             (&Method::PATCH, true, None | Some("status")) => self.patch(&ctx).await?,
             (&Method::DELETE, true, None) => self.delete(&ctx).await?,
             (&Method::DELETE, false, None) => self.delete_collection(&ctx).await?,
-            _ => {
-                return Err(ApiError::method_not_allowed(format!(
-                    "the server does not allow this method on the requested resource ({method} {path})"
-                )))
-            }
+            _ => return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method} {path})"
+            ))),
         };
         Ok(response)
     }

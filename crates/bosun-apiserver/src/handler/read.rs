@@ -38,7 +38,10 @@ impl Filter {
         let def = ctx.info.def;
         for req in fields.requirements() {
             let f = req.field.as_str();
-            if f != "metadata.name" && f != "metadata.namespace" && !def.selectable_fields.contains(&f) {
+            if f != "metadata.name"
+                && f != "metadata.namespace"
+                && !def.selectable_fields.contains(&f)
+            {
                 return Err(ApiError::bad_request(format!(
                     "\"{f}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
                 )));
@@ -117,7 +120,12 @@ impl Handler {
     }
 
     async fn wait(&self, revision: i64) -> Result<()> {
-        if self.rest.cache.wait_for(revision, Duration::from_secs(3)).await {
+        if self
+            .rest
+            .cache
+            .wait_for(revision, Duration::from_secs(3))
+            .await
+        {
             Ok(())
         } else {
             Err(ApiError::timeout(format!(
@@ -143,7 +151,11 @@ impl Handler {
     pub(super) async fn list(&self, ctx: &RequestContext) -> Result<Response> {
         let def = ctx.info.def;
         let filter = Filter::from_request(ctx)?;
-        let limit = ctx.query.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
+        let limit = ctx
+            .query
+            .int("limit")?
+            .filter(|l| *l > 0)
+            .map(|l| l as usize);
         let token = match ctx.query.get("continue") {
             None | Some("") => None,
             Some(t) => Some(decode_continue(t)?),
@@ -182,7 +194,10 @@ impl Handler {
                 .last()
                 .map(|o| crate::cache::object_key(objects::namespace(o), objects::name(o)))
                 .unwrap_or_default();
-            encode_continue(&ContinueToken { rv: revision, start: last })
+            encode_continue(&ContinueToken {
+                rv: revision,
+                start: last,
+            })
         });
         let rv = revision.to_string();
         let body = match ctx.shape()? {
@@ -273,7 +288,12 @@ pub fn respond_object(
             let mut opts = bosun_printers::TableOptions::new(chrono::Utc::now());
             opts.resource_version = &rv;
             opts.include = include_object(ctx);
-            bosun_printers::table_with_options(def.group, def.kind, std::slice::from_ref(obj), &opts)
+            bosun_printers::table_with_options(
+                def.group,
+                def.kind,
+                std::slice::from_ref(obj),
+                &opts,
+            )
         }
     };
     Ok(json_response(code, &body))
@@ -285,7 +305,9 @@ fn encode_continue(token: &ContinueToken) -> String {
 }
 
 fn decode_continue(token: &str) -> Result<ContinueToken> {
-    let invalid = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    let invalid = || {
+        ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    };
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .map_err(|_| invalid())?;

@@ -18,7 +18,13 @@ fn to_scale(obj: &Value) -> Value {
         .unwrap_or_default();
     let meta = objects::meta(obj).cloned().unwrap_or_default();
     let mut scale_meta = serde_json::Map::new();
-    for k in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for k in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if let Some(v) = meta.get(k) {
             scale_meta.insert(k.into(), v.clone());
         }
@@ -54,11 +60,19 @@ impl Handler {
         let def = ctx.info.def;
         let body = ctx.body_value()?;
         let patch_type = if patch {
-            Some(match ctx.content_type().unwrap_or("").split(';').next().unwrap_or("") {
-                "application/json-patch+json" => PatchType::Json,
-                "application/strategic-merge-patch+json" => PatchType::Strategic,
-                _ => PatchType::Merge,
-            })
+            Some(
+                match ctx
+                    .content_type()
+                    .unwrap_or("")
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                {
+                    "application/json-patch+json" => PatchType::Json,
+                    "application/strategic-merge-patch+json" => PatchType::Strategic,
+                    _ => PatchType::Merge,
+                },
+            )
         } else {
             None
         };
@@ -110,7 +124,10 @@ impl Handler {
             return Err(ApiError::new(
                 422,
                 "Invalid",
-                format!("Binding \"{}\" is invalid: target.name: Required value", ctx.name()),
+                format!(
+                    "Binding \"{}\" is invalid: target.name: Required value",
+                    ctx.name()
+                ),
             ));
         }
         let mut opts = ctx.write_options()?;
@@ -119,9 +136,17 @@ impl Handler {
         self.rest
             .update(def, ctx.namespace(), &name, None, &opts, |current| {
                 if objects::is_terminating(current) {
-                    return Err(ApiError::conflict("", "pods", &name, "pod is being deleted, cannot be assigned to a host"));
+                    return Err(ApiError::conflict(
+                        "",
+                        "pods",
+                        &name,
+                        "pod is being deleted, cannot be assigned to a host",
+                    ));
                 }
-                if let Some(node) = current["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+                if let Some(node) = current["spec"]["nodeName"]
+                    .as_str()
+                    .filter(|n| !n.is_empty())
+                {
                     return Err(ApiError::conflict(
                         "",
                         "pods",
@@ -161,7 +186,9 @@ impl Handler {
         let body = ctx.body_value()?;
         let delete_options = body.get("deleteOptions").cloned();
         let opts = DeleteOptions::from_parts(delete_options.as_ref(), &ctx.query)?;
-        self.rest.delete(def, ctx.namespace(), ctx.name(), &opts).await?;
+        self.rest
+            .delete(def, ctx.namespace(), ctx.name(), &opts)
+            .await?;
         Ok(json_response(StatusCode::CREATED, &status_success(201)))
     }
 }

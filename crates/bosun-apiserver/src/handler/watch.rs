@@ -71,7 +71,9 @@ impl Encoder {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let api_version = self.def.api_version();
-        line(&json!({"type": "BOOKMARK", "object": {"kind": self.def.kind, "apiVersion": api_version, "metadata": meta}}))
+        line(
+            &json!({"type": "BOOKMARK", "object": {"kind": self.def.kind, "apiVersion": api_version, "metadata": meta}}),
+        )
     }
 }
 
@@ -138,7 +140,9 @@ impl Handler {
             let synthetic = rv.is_empty() || rv == "0" || send_initial;
             if synthetic {
                 for (_, obj) in state.range(def, namespace.as_deref(), None) {
-                    if filter.matches(obj) && name.as_deref().is_none_or(|n| objects::name(obj) == n) {
+                    if filter.matches(obj)
+                        && name.as_deref().is_none_or(|n| objects::name(obj) == n)
+                    {
                         initial.push(encoder.event("ADDED", obj));
                     }
                 }
@@ -151,10 +155,8 @@ impl Handler {
                     ApiError::bad_request(format!("invalid resource version {rv:?}"))
                 })?;
                 if n < state.oldest {
-                    let err = ApiError::gone(format!(
-                        "too old resource version: {n} ({})",
-                        state.oldest
-                    ));
+                    let err =
+                        ApiError::gone(format!("too old resource version: {n} ({})", state.oldest));
                     initial.push(error_event(&err));
                     drop(state);
                     let body = Body::from_stream(futures::stream::iter(
@@ -163,7 +165,9 @@ impl Handler {
                     return Ok(watch_response(body));
                 }
                 for event in state.events_after(def, n) {
-                    if let Some(bytes) = filter_event(&event, &filter, namespace.as_deref(), &encoder) {
+                    if let Some(bytes) =
+                        filter_event(&event, &filter, namespace.as_deref(), &encoder)
+                    {
                         initial.push(bytes);
                     }
                 }

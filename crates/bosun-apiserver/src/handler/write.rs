@@ -45,8 +45,13 @@ pub fn apply_patch(
             let ops: json_patch::Patch = serde_json::from_value(patch.clone())
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON Patch: {e}")))?;
             let mut doc = current.clone();
-            json_patch::patch(&mut doc, &ops)
-                .map_err(|e| ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}")))?;
+            json_patch::patch(&mut doc, &ops).map_err(|e| {
+                ApiError::new(
+                    422,
+                    "Invalid",
+                    format!("the server rejected our request due to an error in our request: {e}"),
+                )
+            })?;
             Ok(doc)
         }
         PatchType::Merge => {
@@ -59,12 +64,18 @@ pub fn apply_patch(
         }
         PatchType::Strategic => {
             if !patch.is_object() {
-                return Err(ApiError::bad_request("strategic merge patch must be a JSON object"));
+                return Err(ApiError::bad_request(
+                    "strategic merge patch must be a JSON object",
+                ));
             }
             bosun_patch::apply_strategic_merge_patch(current, patch, group, kind).map_err(|e| {
                 ApiError::new(
                     e.http_status(),
-                    if e.http_status() == 422 { "Invalid" } else { "BadRequest" },
+                    if e.http_status() == 422 {
+                        "Invalid"
+                    } else {
+                        "BadRequest"
+                    },
                     e.to_string(),
                 )
             })
@@ -91,7 +102,9 @@ impl Handler {
         let body = ctx.body_value()?;
         let opts = ctx.write_options()?;
         let mut warnings = Vec::new();
-        let decoded = self.rest.decode(def, body, opts.validation, &mut warnings)?;
+        let decoded = self
+            .rest
+            .decode(def, body, opts.validation, &mut warnings)?;
         let subresource = match ctx.info.subresource.as_deref() {
             // Namespace finalize replaces spec.finalizers only.
             Some("finalize") => Some("finalize"),
@@ -99,21 +112,27 @@ impl Handler {
         };
         let written = self
             .rest
-            .update(def, ctx.namespace(), ctx.name(), subresource.filter(|s| *s == "status"), &opts, |current| {
-                let mut requested = decoded.clone();
-                if subresource == Some("finalize") {
-                    let mut merged = current.clone();
-                    merged["spec"]["finalizers"] =
-                        requested["spec"]["finalizers"].take();
-                    if let Some(rv) = objects::resource_version(&decoded) {
-                        crate::objects::meta_mut(&mut merged)
-                            .insert("resourceVersion".into(), json!(rv));
+            .update(
+                def,
+                ctx.namespace(),
+                ctx.name(),
+                subresource.filter(|s| *s == "status"),
+                &opts,
+                |current| {
+                    let mut requested = decoded.clone();
+                    if subresource == Some("finalize") {
+                        let mut merged = current.clone();
+                        merged["spec"]["finalizers"] = requested["spec"]["finalizers"].take();
+                        if let Some(rv) = objects::resource_version(&decoded) {
+                            crate::objects::meta_mut(&mut merged)
+                                .insert("resourceVersion".into(), json!(rv));
+                        }
+                        return Ok((merged, Vec::new()));
                     }
-                    return Ok((merged, Vec::new()));
-                }
-                keep_allocated(def.kind, current, &mut requested);
-                Ok((requested, Vec::new()))
-            })
+                    keep_allocated(def.kind, current, &mut requested);
+                    Ok((requested, Vec::new()))
+                },
+            )
             .await?;
         warnings.extend(written.warnings);
         let response = respond_object(ctx, def, &written.object, StatusCode::OK)?;
@@ -130,28 +149,39 @@ impl Handler {
             return self.apply(ctx, patch, opts).await;
         }
         if ctx.query.get("force").is_some() {
-            return Err(ApiError::bad_request("force is only allowed for apply patches"));
+            return Err(ApiError::bad_request(
+                "force is only allowed for apply patches",
+            ));
         }
         let validation = opts.validation;
         let written = self
             .rest
-            .update(def, ctx.namespace(), ctx.name(), subresource, &opts.clone(), |current| {
-                let mut patched = apply_patch(patch_type, current, &patch, def.group, def.kind)?;
-                // The patch may pin a resourceVersion; otherwise the current
-                // one is carried and conflicts are retried.
-                let pinned = patch
-                    .get("metadata")
-                    .and_then(|m| m.get("resourceVersion"))
-                    .and_then(Value::as_str);
-                if pinned.is_none() {
-                    if let Some(m) = patched.get_mut("metadata").and_then(Value::as_object_mut) {
-                        m.remove("resourceVersion");
+            .update(
+                def,
+                ctx.namespace(),
+                ctx.name(),
+                subresource,
+                &opts.clone(),
+                |current| {
+                    let mut patched =
+                        apply_patch(patch_type, current, &patch, def.group, def.kind)?;
+                    // The patch may pin a resourceVersion; otherwise the current
+                    // one is carried and conflicts are retried.
+                    let pinned = patch
+                        .get("metadata")
+                        .and_then(|m| m.get("resourceVersion"))
+                        .and_then(Value::as_str);
+                    if pinned.is_none() {
+                        if let Some(m) = patched.get_mut("metadata").and_then(Value::as_object_mut)
+                        {
+                            m.remove("resourceVersion");
+                        }
                     }
-                }
-                let mut warnings = Vec::new();
-                let decoded = self.rest.decode(def, patched, validation, &mut warnings)?;
-                Ok((decoded, warnings))
-            })
+                    let mut warnings = Vec::new();
+                    let decoded = self.rest.decode(def, patched, validation, &mut warnings)?;
+                    Ok((decoded, warnings))
+                },
+            )
             .await?;
         opts.dry_run = false;
         let response = respond_object(ctx, def, &written.object, StatusCode::OK)?;
@@ -159,7 +189,12 @@ impl Handler {
     }
 
     /// Server-side apply: creates the object when missing.
-    async fn apply(&self, ctx: &RequestContext, applied: Value, mut opts: WriteOptions) -> Result<Response> {
+    async fn apply(
+        &self,
+        ctx: &RequestContext,
+        applied: Value,
+        mut opts: WriteOptions,
+    ) -> Result<Response> {
         let def = ctx.info.def;
         if ctx.query.get("fieldManager").is_none() {
             return Err(ApiError::bad_request(
@@ -169,7 +204,9 @@ impl Handler {
         let force = ctx.query.flag("force");
         let mut warnings = Vec::new();
         // Validate the applied configuration's shape and fields.
-        let _ = self.rest.decode(def, applied.clone(), opts.validation, &mut warnings)?;
+        let _ = self
+            .rest
+            .decode(def, applied.clone(), opts.validation, &mut warnings)?;
         opts.managed_fields_done = true;
         let now = objects::now_rfc3339();
         let manager = opts.field_manager.clone();
@@ -184,27 +221,44 @@ impl Handler {
             };
             bosun_patch::apply_with(&fm, live, &applied, force).map_err(apply_error)
         };
-        let existing = self.rest.get_latest(def, ctx.namespace(), ctx.name()).await?;
+        let existing = self
+            .rest
+            .get_latest(def, ctx.namespace(), ctx.name())
+            .await?;
         if existing.is_none() {
             let created = ssa(None)?;
-            let mut created = self.rest.decode(def, created, FieldValidation::Ignore, &mut Vec::new())?;
+            let mut created =
+                self.rest
+                    .decode(def, created, FieldValidation::Ignore, &mut Vec::new())?;
             if objects::name(&created).is_empty() {
                 crate::objects::meta_mut(&mut created).insert("name".into(), json!(ctx.name()));
             }
-            let written = self.rest.create(def, ctx.namespace(), created, &opts, true).await?;
+            let written = self
+                .rest
+                .create(def, ctx.namespace(), created, &opts, true)
+                .await?;
             let response = respond_object(ctx, def, &written.object, StatusCode::CREATED)?;
             return Ok(add_warnings(response, &warnings));
         }
         let written = self
             .rest
-            .update(def, ctx.namespace(), ctx.name(), ctx.info.subresource.as_deref(), &opts, |current| {
-                let mut merged = ssa(Some(current))?;
-                if let Some(m) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.remove("resourceVersion");
-                }
-                let decoded = self.rest.decode(def, merged, FieldValidation::Ignore, &mut Vec::new())?;
-                Ok((decoded, Vec::new()))
-            })
+            .update(
+                def,
+                ctx.namespace(),
+                ctx.name(),
+                ctx.info.subresource.as_deref(),
+                &opts,
+                |current| {
+                    let mut merged = ssa(Some(current))?;
+                    if let Some(m) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
+                        m.remove("resourceVersion");
+                    }
+                    let decoded =
+                        self.rest
+                            .decode(def, merged, FieldValidation::Ignore, &mut Vec::new())?;
+                    Ok((decoded, Vec::new()))
+                },
+            )
             .await?;
         let response = respond_object(ctx, def, &written.object, StatusCode::OK)?;
         Ok(add_warnings(response, &warnings))
@@ -222,7 +276,11 @@ impl Handler {
             .rest
             .delete(def, ctx.namespace(), ctx.name(), &opts)
             .await?;
-        let code = if gone { StatusCode::OK } else { StatusCode::ACCEPTED };
+        let code = if gone {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        };
         respond_object(ctx, def, &obj, code)
     }
 
@@ -305,7 +363,11 @@ fn apply_error(e: bosun_patch::ApplyError) -> ApiError {
         }
         other => ApiError::new(
             other.http_status(),
-            if other.http_status() == 400 { "BadRequest" } else { "InternalError" },
+            if other.http_status() == 400 {
+                "BadRequest"
+            } else {
+                "InternalError"
+            },
             other.to_string(),
         ),
     }
