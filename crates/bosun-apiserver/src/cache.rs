@@ -46,6 +46,8 @@ pub struct CacheEvent {
     pub kind: EventType,
     pub def: &'static ResourceDef,
     pub object: Arc<Value>,
+    /// `object` encoded once for every watcher.
+    pub json: bytes::Bytes,
     pub prev: Option<Arc<Value>>,
 }
 
@@ -64,11 +66,31 @@ pub struct WatchCache {
     prefixes: Vec<(String, &'static ResourceDef)>,
 }
 
+/// One cached object, decoded and encoded: the JSON is produced once per
+/// write and shared by every list and watch that sends it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub value: Arc<Value>,
+    pub json: bytes::Bytes,
+}
+
+impl Entry {
+    fn new(value: Value) -> Self {
+        let json = serde_json::to_vec(&value)
+            .map(bytes::Bytes::from)
+            .unwrap_or_default();
+        Entry {
+            value: Arc::new(value),
+            json,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct State {
     pub revision: Revision,
     /// key prefix of a resource → (object key within resource → object).
-    objects: HashMap<&'static str, BTreeMap<String, Arc<Value>>>,
+    objects: HashMap<&'static str, BTreeMap<String, Entry>>,
     history: VecDeque<Arc<CacheEvent>>,
     /// Watches from revisions below this fail with 410.
     pub oldest: Revision,
@@ -83,7 +105,7 @@ pub fn object_key(namespace: Option<&str>, name: &str) -> String {
 }
 
 impl State {
-    fn table(&self, def: &ResourceDef) -> Option<&BTreeMap<String, Arc<Value>>> {
+    fn table(&self, def: &ResourceDef) -> Option<&BTreeMap<String, Entry>> {
         self.objects.get(def.plural_key())
     }
 
@@ -93,6 +115,15 @@ impl State {
         namespace: Option<&str>,
         name: &str,
     ) -> Option<Arc<Value>> {
+        self.get_entry(def, namespace, name).map(|e| e.value)
+    }
+
+    pub fn get_entry(
+        &self,
+        def: &ResourceDef,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Entry> {
         self.table(def)?.get(&object_key(namespace, name)).cloned()
     }
 
@@ -104,6 +135,17 @@ impl State {
         namespace: Option<&'a str>,
         start: Option<&'a str>,
     ) -> impl Iterator<Item = (&'a String, &'a Arc<Value>)> + 'a {
+        self.range_entries(def, namespace, start)
+            .map(|(k, e)| (k, &e.value))
+    }
+
+    /// Like [`State::range`], with each object's encoded JSON.
+    pub fn range_entries<'a>(
+        &'a self,
+        def: &ResourceDef,
+        namespace: Option<&'a str>,
+        start: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
         let prefix = namespace.map(|ns| format!("{ns}/")).unwrap_or_default();
         let lower = match start {
             Some(s) if s > prefix.as_str() => std::ops::Bound::Excluded(s.to_string()),
@@ -117,7 +159,7 @@ impl State {
 
     pub fn count(&self, def: &ResourceDef, namespace: Option<&str>) -> usize {
         match namespace {
-            None => self.table(def).map(BTreeMap::len).unwrap_or(0),
+            None => self.table(def).map(|t| t.len()).unwrap_or(0),
             Some(ns) => self.range(def, Some(ns), None).count(),
         }
     }
@@ -191,7 +233,7 @@ impl WatchCache {
             .map(|(prefix, def)| (*def, key[prefix.len()..].to_string()))
     }
 
-    fn decode(&self, kv: &KeyValue) -> Option<(&'static ResourceDef, String, Arc<Value>)> {
+    fn decode(&self, kv: &KeyValue) -> Option<(&'static ResourceDef, String, Entry)> {
         let (def, object_key) = self.resource_of(&kv.key)?;
         let mut value: Value = match serde_json::from_slice(&kv.value) {
             Ok(v) => v,
@@ -206,12 +248,12 @@ impl WatchCache {
                 Value::String(kv.mod_revision.to_string()),
             );
         }
-        Some((def, object_key, Arc::new(value)))
+        Some((def, object_key, Entry::new(value)))
     }
 
     async fn relist(&self, store: &dyn Store) -> Result<Revision, bosun_store::StoreError> {
         let (items, revision) = store.list("/registry/").await?;
-        let mut objects: HashMap<&'static str, BTreeMap<String, Arc<Value>>> = HashMap::new();
+        let mut objects: HashMap<&'static str, BTreeMap<String, Entry>> = HashMap::new();
         for kv in &items {
             if let Some((def, key, value)) = self.decode(kv) {
                 objects
@@ -262,7 +304,7 @@ impl WatchCache {
 
     fn apply(&self, event: bosun_store::Event) {
         let revision = event.revision();
-        let Some((def, key, object)) = self.decode(&event.kv) else {
+        let Some((def, key, entry)) = self.decode(&event.kv) else {
             let mut state = self.state.write();
             state.revision = revision;
             drop(state);
@@ -273,7 +315,7 @@ impl WatchCache {
         let table = state.objects.entry(def.plural_key()).or_default();
         let (kind, prev) = match event.kind {
             EventKind::Put => {
-                let prev = table.insert(key, object.clone());
+                let prev = table.insert(key, entry.clone()).map(|e| e.value);
                 let kind = if prev.is_some() {
                     EventType::Modified
                 } else {
@@ -281,13 +323,14 @@ impl WatchCache {
                 };
                 (kind, prev)
             }
-            EventKind::Delete => (EventType::Deleted, table.remove(&key)),
+            EventKind::Delete => (EventType::Deleted, table.remove(&key).map(|e| e.value)),
         };
         let cache_event = Arc::new(CacheEvent {
             revision,
             kind,
             def,
-            object,
+            object: entry.value,
+            json: entry.json,
             prev,
         });
         state.history.push_back(cache_event.clone());

@@ -301,11 +301,26 @@ async fn work(handler: &Handler, indexes: &Indexes, pending: &mut Pending) {
             if deps.is_empty() {
                 remove_finalizer(handler, def, ns.as_deref(), &name, "foregroundDeletion").await;
             } else {
-                let opts = DeleteOptions {
-                    propagation: Some("Foreground".into()),
-                    ..Default::default()
-                };
-                for (ddef, dns, dname) in &deps {
+                // Dependents that own others go in the foreground too; leaves
+                // go in the background (as upstream's garbage collector).
+                let dep_uids: Vec<String> = indexes
+                    .dependents
+                    .get(&owner)
+                    .map(|d| d.iter().cloned().collect())
+                    .unwrap_or_default();
+                for dep_uid in dep_uids {
+                    let Some((ddef, dns, dname)) = indexes.by_uid.get(&dep_uid) else {
+                        continue;
+                    };
+                    let policy = if indexes.dependents.contains_key(&dep_uid) {
+                        "Foreground"
+                    } else {
+                        "Background"
+                    };
+                    let opts = DeleteOptions {
+                        propagation: Some(policy.into()),
+                        ..Default::default()
+                    };
                     let _ = rest.delete(ddef, dns.as_deref(), dname, &opts).await;
                 }
             }

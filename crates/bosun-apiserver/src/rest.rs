@@ -134,6 +134,28 @@ fn with_revision(mut obj: Value, revision: i64) -> Value {
     obj
 }
 
+/// Drops empty maps and lists from the object's metadata, as Go's
+/// `omitempty` does when upstream encodes an ObjectMeta.
+fn drop_empty_meta(obj: &mut Value) {
+    const OMIT_EMPTY: [&str; 5] = [
+        "labels",
+        "annotations",
+        "finalizers",
+        "ownerReferences",
+        "managedFields",
+    ];
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.retain(|k, v| {
+            let empty = match v {
+                Value::Object(o) => o.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                _ => false,
+            };
+            !(empty && OMIT_EMPTY.contains(&k.as_str()))
+        });
+    }
+}
+
 /// Paths of fields present in `input` but dropped by the typed round trip.
 fn unknown_fields(input: &Value, output: &Value, path: &str, out: &mut Vec<String>) {
     match (input, output) {
@@ -198,14 +220,14 @@ impl Rest {
                 def.kind
             )));
         }
-        let kind = body.get("kind").and_then(Value::as_str).unwrap_or("");
+        // Upstream decodes with the URL's group, version and kind as
+        // defaults, so a body may leave out apiVersion and kind.
+        let kind = body
+            .get("kind")
+            .and_then(Value::as_str)
+            .filter(|k| !k.is_empty())
+            .unwrap_or(def.kind);
         let api_version = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        if kind.is_empty() {
-            return Err(ApiError::bad_request(format!(
-                "Object 'Kind' is missing in '{}'",
-                truncate(&body.to_string(), 200)
-            )));
-        }
         if kind != def.kind || (!api_version.is_empty() && api_version != def.api_version()) {
             return Err(ApiError::bad_request(format!(
                 "the API version in the data ({api_version}) does not match the expected API version ({})",
@@ -215,6 +237,7 @@ impl Rest {
         }
         let mut body = body;
         body["apiVersion"] = json!(def.api_version());
+        body["kind"] = json!(def.kind);
         let decoded = (def.round_trip)(&body).map_err(|e| {
             ApiError::bad_request(format!(
                 "{} in version \"{}\" cannot be handled as a {}: {e}",
@@ -223,6 +246,8 @@ impl Rest {
         })?;
         let mut unknown = Vec::new();
         unknown_fields(&body, &decoded, "", &mut unknown);
+        let mut decoded = decoded;
+        drop_empty_meta(&mut decoded);
         if !unknown.is_empty() {
             match validation {
                 FieldValidation::Strict => {
@@ -564,6 +589,12 @@ impl Rest {
                 ));
             }
         }
+        // A binding only sets spec.nodeName, which pod updates may not
+        // change; upstream writes it without the update strategy or field
+        // manager.
+        if subresource == Some("binding") {
+            return Ok(new);
+        }
         let errors = bosun_api::validation::validate_update(def.group, def.kind, &new, current);
         if !errors.is_empty() {
             return Err(ApiError::invalid(def.group, def.kind, name, &errors));
@@ -763,13 +794,6 @@ fn same_object(new: &Value, current: &Value) -> bool {
         v
     }
     strip(new) == strip(current)
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 impl ApiError {

@@ -141,6 +141,7 @@ impl ApiServer {
             ..
         } = self;
         crate::lifecycle::spawn(handler.clone());
+        spawn_compaction(handler.rest.store.clone());
         loop {
             let (tcp, peer) = match listener.accept().await {
                 Ok(conn) => conn,
@@ -193,4 +194,32 @@ impl ApiServer {
             });
         }
     }
+}
+
+/// How often history is compacted; what was current one interval ago goes.
+const COMPACTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Compacts the store's history every interval to the revision that was
+/// current at the previous tick, as upstream's API server does for etcd.
+fn spawn_compaction(store: Arc<dyn Store>) {
+    tokio::spawn(async move {
+        let mut previous: Option<i64> = None;
+        let mut tick = tokio::time::interval(COMPACTION_INTERVAL);
+        loop {
+            tick.tick().await;
+            let current = match store.current_revision().await {
+                Ok(rev) => rev,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot read the store revision for compaction");
+                    continue;
+                }
+            };
+            if let Some(rev) = previous.filter(|r| *r > 0) {
+                if let Err(err) = store.compact(rev).await {
+                    tracing::warn!(%err, revision = rev, "compaction failed");
+                }
+            }
+            previous = Some(current);
+        }
+    });
 }

@@ -51,7 +51,7 @@ pub(crate) fn with_warnings(mut response: Response, warnings: &[String]) -> Resp
     response
 }
 
-pub fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+pub fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -191,9 +191,11 @@ impl Handler {
             (&Method::PATCH, true, None | Some("status")) => self.patch(&ctx).await?,
             (&Method::DELETE, true, None) => self.delete(&ctx).await?,
             (&Method::DELETE, false, None) => self.delete_collection(&ctx).await?,
-            _ => return Err(ApiError::method_not_allowed(format!(
+            _ => {
+                return Err(ApiError::method_not_allowed(format!(
                 "the server does not allow this method on the requested resource ({method} {path})"
-            ))),
+            )))
+            }
         };
         Ok(response)
     }
@@ -264,7 +266,7 @@ impl RequestContext {
                 return Err(ApiError::new(
                     422,
                     "Invalid",
-                    format!("fieldManager: Too long: may not be longer than 128"),
+                    "fieldManager: Too long: may not be longer than 128",
                 ));
             }
             return Ok(m.to_string());

@@ -1,6 +1,5 @@
 //! GET of one object and LIST, served from the watch cache.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::Response;
@@ -48,6 +47,10 @@ impl Filter {
             }
         }
         Ok(Filter { labels, fields })
+    }
+
+    pub fn is_everything(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
     }
 
     pub fn matches(&self, obj: &Value) -> bool {
@@ -165,12 +168,13 @@ impl Handler {
         }
         let state = self.rest.cache.read();
         let revision = token.as_ref().map(|t| t.rv).unwrap_or(state.revision);
-        let mut items: Vec<Arc<Value>> = Vec::new();
+        let mut items: Vec<crate::cache::Entry> = Vec::new();
         let mut next = None;
         let start = token.as_ref().map(|t| t.start.as_str());
-        let mut iter = state.range(def, ctx.namespace(), start);
-        for (key, obj) in iter.by_ref() {
-            if !filter.matches(obj) {
+        let everything = filter.is_everything();
+        let mut iter = state.range_entries(def, ctx.namespace(), start);
+        for (key, entry) in iter.by_ref() {
+            if !everything && !filter.matches(&entry.value) {
                 continue;
             }
             if let Some(l) = limit {
@@ -179,11 +183,11 @@ impl Handler {
                     break;
                 }
             }
-            items.push(obj.clone());
+            items.push(entry.clone());
         }
         let remaining = if next.is_some() {
             // The one we stopped at plus whatever follows it.
-            Some(1 + iter.filter(|(_, o)| filter.matches(o)).count() as i64)
+            Some(1 + iter.filter(|(_, e)| filter.matches(&e.value)).count() as i64)
         } else {
             drop(iter);
             None
@@ -192,7 +196,9 @@ impl Handler {
         let continue_token = next.map(|_| {
             let last = items
                 .last()
-                .map(|o| crate::cache::object_key(objects::namespace(o), objects::name(o)))
+                .map(|e| {
+                    crate::cache::object_key(objects::namespace(&e.value), objects::name(&e.value))
+                })
                 .unwrap_or_default();
             encode_continue(&ContinueToken {
                 rv: revision,
@@ -202,7 +208,7 @@ impl Handler {
         let rv = revision.to_string();
         let body = match ctx.shape()? {
             Shape::Table => {
-                let objs: Vec<Value> = items.iter().map(|o| (**o).clone()).collect();
+                let objs: Vec<Value> = items.iter().map(|e| (*e.value).clone()).collect();
                 let mut opts = bosun_printers::TableOptions::new(chrono::Utc::now());
                 opts.resource_version = &rv;
                 opts.continue_token = continue_token.as_deref();
@@ -219,7 +225,7 @@ impl Handler {
                     "kind": "PartialObjectMetadataList",
                     "apiVersion": "meta.k8s.io/v1",
                     "metadata": meta,
-                    "items": items.iter().map(|o| to_partial(o)).collect::<Vec<_>>(),
+                    "items": items.iter().map(|e| to_partial(&e.value)).collect::<Vec<_>>(),
                 })
             }
             Shape::Object => {
@@ -238,8 +244,13 @@ impl Handler {
 }
 
 /// Writes a list without cloning the items into one big value.
-fn list_response(def: &ResourceDef, meta: Value, items: &[Arc<Value>]) -> Result<Response> {
-    let mut out = Vec::with_capacity(64 + items.len() * 512);
+fn list_response(
+    def: &ResourceDef,
+    meta: Value,
+    items: &[crate::cache::Entry],
+) -> Result<Response> {
+    let total: usize = items.iter().map(|e| e.json.len() + 1).sum();
+    let mut out = Vec::with_capacity(256 + total);
     out.extend_from_slice(b"{\"kind\":");
     serde_json::to_writer(&mut out, &def.list_kind()).map_err(internal)?;
     out.extend_from_slice(b",\"apiVersion\":");
@@ -251,7 +262,7 @@ fn list_response(def: &ResourceDef, meta: Value, items: &[Arc<Value>]) -> Result
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut out, &**item).map_err(internal)?;
+        out.extend_from_slice(&item.json);
     }
     out.extend_from_slice(b"]}");
     Ok(axum::response::IntoResponse::into_response((

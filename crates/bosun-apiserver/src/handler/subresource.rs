@@ -134,31 +134,38 @@ impl Handler {
         opts.validation = crate::rest::FieldValidation::Ignore;
         let name = ctx.name().to_string();
         self.rest
-            .update(def, ctx.namespace(), &name, None, &opts, |current| {
-                if objects::is_terminating(current) {
-                    return Err(ApiError::conflict(
-                        "",
-                        "pods",
-                        &name,
-                        "pod is being deleted, cannot be assigned to a host",
-                    ));
-                }
-                if let Some(node) = current["spec"]["nodeName"]
-                    .as_str()
-                    .filter(|n| !n.is_empty())
-                {
-                    return Err(ApiError::conflict(
-                        "",
-                        "pods",
-                        &name,
-                        &format!("pod {name} is already assigned to node \"{node}\""),
-                    ));
-                }
-                let mut next = current.clone();
-                next["spec"]["nodeName"] = json!(target);
-                objects::meta_mut(&mut next).remove("resourceVersion");
-                Ok((next, Vec::new()))
-            })
+            .update(
+                def,
+                ctx.namespace(),
+                &name,
+                Some("binding"),
+                &opts,
+                |current| {
+                    if objects::is_terminating(current) {
+                        return Err(ApiError::conflict(
+                            "",
+                            "pods/binding",
+                            &name,
+                            "pod is being deleted, cannot be assigned to a host",
+                        ));
+                    }
+                    if let Some(node) = current["spec"]["nodeName"]
+                        .as_str()
+                        .filter(|n| !n.is_empty())
+                    {
+                        return Err(ApiError::conflict(
+                            "",
+                            "pods/binding",
+                            &name,
+                            &format!("pod {name} is already assigned to node \"{node}\""),
+                        ));
+                    }
+                    let mut next = current.clone();
+                    next["spec"]["nodeName"] = json!(target);
+                    objects::meta_mut(&mut next).remove("resourceVersion");
+                    Ok((next, Vec::new()))
+                },
+            )
             .await?;
         // PodScheduled=True, as the binding registry records it.
         let now = objects::now_rfc3339();

@@ -27,13 +27,27 @@ use crate::objects;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 
-struct Encoder {
+pub(super) struct Encoder {
     def: &'static ResourceDef,
     shape: Shape,
     include: bosun_printers::IncludeObject,
 }
 
 impl Encoder {
+    /// An event line reusing the object's already encoded JSON.
+    fn event_json(&self, kind: &str, obj: &Value, json: &[u8]) -> Bytes {
+        if self.shape != Shape::Object || json.is_empty() {
+            return self.event(kind, obj);
+        }
+        let mut out = Vec::with_capacity(json.len() + 32);
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\",\"object\":");
+        out.extend_from_slice(json);
+        out.extend_from_slice(b"}\n");
+        Bytes::from(out)
+    }
+
     fn event(&self, kind: &str, obj: &Value) -> Bytes {
         let object = match self.shape {
             Shape::Object => {
@@ -277,5 +291,5 @@ fn filter_event(
     } else {
         &event.object
     };
-    Some(encoder.event(kind, object))
+    Some(encoder.event_json(kind, object, &event.json))
 }

@@ -105,11 +105,8 @@ impl Handler {
         let decoded = self
             .rest
             .decode(def, body, opts.validation, &mut warnings)?;
-        let subresource = match ctx.info.subresource.as_deref() {
-            // Namespace finalize replaces spec.finalizers only.
-            Some("finalize") => Some("finalize"),
-            other => other,
-        };
+        // Namespace finalize replaces spec.finalizers only.
+        let subresource = ctx.info.subresource.as_deref();
         let written = self
             .rest
             .update(
