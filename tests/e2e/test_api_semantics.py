@@ -104,6 +104,27 @@ def test_watch_bookmarks_and_field_selector(api, ns):
     assert event["type"] == "ADDED"
     assert event["object"]["metadata"]["name"] == "target"
 
+    # Streaming list: the current objects, then a bookmark marking the end
+    # of the initial events.
+    events = watch(
+        api,
+        base,
+        lambda ev: ev[-1]["type"] == "BOOKMARK",
+        {
+            "sendInitialEvents": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersionMatch": "NotOlderThan",
+        },
+    )
+    assert sorted(e["object"]["metadata"]["name"] for e in events[:-1]) == ["noise", "target"]
+    assert all(e["type"] == "ADDED" for e in events[:-1])
+    bookmark = events[-1]["object"]
+    assert bookmark["kind"] == "ConfigMap"
+    assert bookmark["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert int(bookmark["metadata"]["resourceVersion"]) >= max(
+        int(e["object"]["metadata"]["resourceVersion"]) for e in events[:-1]
+    )
+
 
 def test_list_exact_with_old_resource_version_is_expired(api, ns):
     base = f"/api/v1/namespaces/{ns}/configmaps"

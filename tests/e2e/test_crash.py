@@ -15,8 +15,8 @@ import requests
 from support import Api, configmap, start_bosun, stop_process, wait_for
 
 WRITERS = 8
-MIN_ACKS = 300
-MAX_RUN_SECONDS = 20.0
+MIN_ACKS = 1000
+MAX_RUN_SECONDS = 30.0
 
 
 @pytest.fixture
@@ -28,7 +28,16 @@ def crash_server(tmp_path):
     stop_process(holder["srv"].proc)
 
 
-def writer(api_args: tuple, ns: str, index: int, stop: threading.Event, acks: list, lock: threading.Lock, errors: list):
+def writer(
+    api_args: tuple,
+    ns: str,
+    index: int,
+    stop: threading.Event,
+    acks: list,
+    lock: threading.Lock,
+    errors: list,
+    cut_off: list,
+):
     api = Api(*api_args)
     i = 0
     while not stop.is_set():
@@ -38,6 +47,8 @@ def writer(api_args: tuple, ns: str, index: int, stop: threading.Event, acks: li
             resp = api.post(f"/api/v1/namespaces/{ns}/configmaps", configmap(name, {"writer": str(index), "seq": str(i)}), timeout=10)
         except requests.RequestException:
             # The server is gone (killed mid-request): nothing acknowledged.
+            with lock:
+                cut_off.append(index)
             return
         if resp.status_code == 201:
             obj = resp.json()
@@ -64,11 +75,12 @@ def test_acknowledged_writes_survive_kill_9(crash_server):
 
     acks: list = []
     errors: list = []
+    cut_off: list = []
     lock = threading.Lock()
     stop = threading.Event()
     api_args = (api.url, api.ca, api.cert[0], api.cert[1])
     threads = [
-        threading.Thread(target=writer, args=(api_args, ns, i, stop, acks, lock, errors), daemon=True)
+        threading.Thread(target=writer, args=(api_args, ns, i, stop, acks, lock, errors, cut_off), daemon=True)
         for i in range(WRITERS)
     ]
     for t in threads:
@@ -86,6 +98,8 @@ def test_acknowledged_writes_survive_kill_9(crash_server):
     for t in threads:
         t.join(timeout=30)
     assert not errors, f"writes failed before the crash: {errors[:5]}"
+    # Every writer was still writing when the server died.
+    assert sorted(cut_off) == list(range(WRITERS))
     assert len(acks) >= 50, f"too few acknowledged writes before the crash: {len(acks)}"
     max_before = max([counter_rv] + [rv for _, rv, _ in acks])
 

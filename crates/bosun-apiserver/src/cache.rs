@@ -76,13 +76,14 @@ pub struct Entry {
 
 impl Entry {
     fn new(value: Value) -> Self {
-        let json = serde_json::to_vec(&value)
+        Self::from_arc(Arc::new(value))
+    }
+
+    fn from_arc(value: Arc<Value>) -> Self {
+        let json = serde_json::to_vec(&*value)
             .map(bytes::Bytes::from)
             .unwrap_or_default();
-        Entry {
-            value: Arc::new(value),
-            json,
-        }
+        Entry { value, json }
     }
 }
 
@@ -162,6 +163,48 @@ impl State {
             None => self.table(def).map(|t| t.len()).unwrap_or(0),
             Some(ns) => self.range(def, Some(ns), None).count(),
         }
+    }
+
+    /// Like [`State::range_entries`], as the objects were at an earlier
+    /// `revision` (a paginated list continuing its first page's snapshot),
+    /// rebuilt by undoing the retained events after it. `None` when the
+    /// history no longer reaches back to `revision`.
+    pub fn range_at(
+        &self,
+        def: &'static ResourceDef,
+        namespace: Option<&str>,
+        start: Option<&str>,
+        revision: Revision,
+    ) -> Option<Vec<(String, Entry)>> {
+        let current = self
+            .range_entries(def, namespace, start)
+            .map(|(k, e)| (k.clone(), e.clone()));
+        if revision >= self.revision {
+            return Some(current.collect());
+        }
+        if revision < self.oldest {
+            return None;
+        }
+        let mut view: BTreeMap<String, Option<Entry>> =
+            current.map(|(k, e)| (k, Some(e))).collect();
+        let prefix = namespace.map(|ns| format!("{ns}/")).unwrap_or_default();
+        // Newest first, so each key ends up as it was before the oldest
+        // event after `revision`.
+        for event in self.events_after(def, revision).iter().rev() {
+            let key = object_key(
+                event.object["metadata"]["namespace"].as_str(),
+                event.object["metadata"]["name"].as_str().unwrap_or(""),
+            );
+            if !key.starts_with(&prefix) || start.is_some_and(|s| key.as_str() <= s) {
+                continue;
+            }
+            view.insert(key, event.prev.clone().map(Entry::from_arc));
+        }
+        Some(
+            view.into_iter()
+                .filter_map(|(k, e)| e.map(|e| (k, e)))
+                .collect(),
+        )
     }
 
     /// Events of `def` after `revision`, oldest first.
@@ -363,5 +406,101 @@ impl WatchCache {
         let result =
             tokio::time::timeout(timeout, rx.wait_for(|current| *current >= revision)).await;
         matches!(result, Ok(Ok(_)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bosun_store::MemStore;
+    use serde_json::json;
+
+    fn configmap(ns: &str, name: &str, v: &str) -> bytes::Bytes {
+        let obj = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": ns}, "data": {"v": v}});
+        bytes::Bytes::from(serde_json::to_vec(&obj).unwrap())
+    }
+
+    fn summary(view: &[(String, Entry)]) -> Vec<(String, String)> {
+        view.iter()
+            .map(|(k, e)| {
+                (
+                    k.clone(),
+                    e.value["data"]["v"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn range_at_rebuilds_an_earlier_snapshot() {
+        let store: Arc<dyn Store> = Arc::new(MemStore::new());
+        let def = registry::lookup("", "v1", "configmaps").unwrap();
+        let before = store
+            .create(&def.key(Some("n"), "early"), configmap("n", "early", "0"))
+            .await
+            .unwrap();
+        let cache = WatchCache::start(store.clone()).await.unwrap();
+        let mut snapshot = 0;
+        for name in ["a", "b", "c"] {
+            snapshot = store
+                .create(&def.key(Some("n"), name), configmap("n", name, "0"))
+                .await
+                .unwrap()
+                .mod_revision;
+        }
+        let current = store.get(&def.key(Some("n"), "b")).await.unwrap().unwrap();
+        let b = store
+            .update(
+                &def.key(Some("n"), "b"),
+                configmap("n", "b", "1"),
+                current.mod_revision,
+            )
+            .await
+            .unwrap();
+        assert!(b.mod_revision > snapshot);
+        store.delete(&def.key(Some("n"), "c"), None).await.unwrap();
+        store
+            .create(&def.key(Some("n"), "d"), configmap("n", "d", "0"))
+            .await
+            .unwrap();
+        let last = store
+            .create(&def.key(Some("other"), "x"), configmap("other", "x", "0"))
+            .await
+            .unwrap()
+            .mod_revision;
+        assert!(cache.wait_for(last, Duration::from_secs(5)).await);
+        let state = cache.read();
+
+        let then = state.range_at(def, Some("n"), None, snapshot).unwrap();
+        let want = |names: &[(&str, &str)]| -> Vec<(String, String)> {
+            names
+                .iter()
+                .map(|(k, v)| (format!("n/{k}"), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            summary(&then),
+            want(&[("a", "0"), ("b", "0"), ("c", "0"), ("early", "0")])
+        );
+        let after_a = state
+            .range_at(def, Some("n"), Some("n/a"), snapshot)
+            .unwrap();
+        assert_eq!(
+            summary(&after_a),
+            want(&[("b", "0"), ("c", "0"), ("early", "0")])
+        );
+        let now = state.range_at(def, Some("n"), None, last).unwrap();
+        assert_eq!(
+            summary(&now),
+            want(&[("a", "0"), ("b", "1"), ("d", "0"), ("early", "0")])
+        );
+        // All namespaces, as of the snapshot: nothing from "other" yet.
+        let all = state.range_at(def, None, None, snapshot).unwrap();
+        assert_eq!(all.len(), 4);
+        // History starts where the cache did.
+        assert!(state
+            .range_at(def, Some("n"), None, before.mod_revision - 1)
+            .is_none());
     }
 }

@@ -112,3 +112,54 @@ pub fn random_suffix() -> String {
         .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
         .collect()
 }
+
+/// Drops empty maps and lists from the object's metadata, as Go's
+/// `omitempty` does when upstream encodes an ObjectMeta.
+pub fn drop_empty_meta(obj: &mut Value) {
+    const OMIT_EMPTY: [&str; 5] = [
+        "labels",
+        "annotations",
+        "finalizers",
+        "ownerReferences",
+        "managedFields",
+    ];
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.retain(|k, v| {
+            let empty = match v {
+                Value::Object(o) => o.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                _ => false,
+            };
+            !(empty && OMIT_EMPTY.contains(&k.as_str()))
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn empty_metadata_collections_are_omitted_like_go_omitempty() {
+        let mut obj = json!({"metadata": {
+            "name": "x",
+            "labels": {},
+            "annotations": {},
+            "finalizers": [],
+            "ownerReferences": [],
+            "managedFields": [],
+            "generateName": "",
+        }, "data": {}});
+        drop_empty_meta(&mut obj);
+        // Only ObjectMeta's omitempty collections go; other fields stay.
+        assert_eq!(
+            obj,
+            json!({"metadata": {"name": "x", "generateName": ""}, "data": {}})
+        );
+        let mut kept = json!({"metadata": {"labels": {"a": "b"}, "finalizers": ["f"]}});
+        let before = kept.clone();
+        drop_empty_meta(&mut kept);
+        assert_eq!(kept, before);
+    }
+}

@@ -87,8 +87,15 @@ impl Query {
         self.0.get(key).map(String::as_str)
     }
 
+    /// A boolean parameter as upstream converts query strings: present and
+    /// not one of `0`, `f`, `false`, `n`, `no` (any case) means true, so
+    /// `watch=True` from the Python client counts.
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true") | Some("1") | Some(""))
+        self.get(key).is_some_and(|v| {
+            !["0", "f", "false", "n", "no"]
+                .iter()
+                .any(|f| v.eq_ignore_ascii_case(f))
+        })
     }
 
     pub fn dry_run(&self) -> bool {
@@ -174,5 +181,27 @@ mod tests {
         let q = Query::parse(Some("labelSelector=app%3Dweb%2Ctier+in+%28a%29&watch=true"));
         assert_eq!(q.get("labelSelector"), Some("app=web,tier in (a)"));
         assert!(q.flag("watch"));
+    }
+
+    #[test]
+    fn flags_parse_like_upstream_bool_conversion() {
+        for (raw, want) in [
+            ("watch=true", true),
+            ("watch=True", true),
+            ("watch=1", true),
+            ("watch=t", true),
+            ("watch=yes", true),
+            ("watch=", true),
+            ("watch", true),
+            ("watch=false", false),
+            ("watch=False", false),
+            ("watch=0", false),
+            ("watch=F", false),
+            ("watch=no", false),
+            ("watch=N", false),
+            ("other=true", false),
+        ] {
+            assert_eq!(Query::parse(Some(raw)).flag("watch"), want, "{raw}");
+        }
     }
 }

@@ -77,7 +77,7 @@ impl DeleteOptions {
             dry_run: query.dry_run(),
             ..Default::default()
         };
-        if query.get("orphanDependents") == Some("true") && opts.propagation.is_none() {
+        if query.flag("orphanDependents") && opts.propagation.is_none() {
             opts.propagation = Some("Orphan".into());
         }
         if let Some(body) = body {
@@ -132,28 +132,6 @@ fn to_bytes(obj: &Value) -> Result<Bytes> {
 fn with_revision(mut obj: Value, revision: i64) -> Value {
     meta_mut(&mut obj).insert("resourceVersion".into(), json!(revision.to_string()));
     obj
-}
-
-/// Drops empty maps and lists from the object's metadata, as Go's
-/// `omitempty` does when upstream encodes an ObjectMeta.
-fn drop_empty_meta(obj: &mut Value) {
-    const OMIT_EMPTY: [&str; 5] = [
-        "labels",
-        "annotations",
-        "finalizers",
-        "ownerReferences",
-        "managedFields",
-    ];
-    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.retain(|k, v| {
-            let empty = match v {
-                Value::Object(o) => o.is_empty(),
-                Value::Array(a) => a.is_empty(),
-                _ => false,
-            };
-            !(empty && OMIT_EMPTY.contains(&k.as_str()))
-        });
-    }
 }
 
 /// Paths of fields present in `input` but dropped by the typed round trip.
@@ -247,7 +225,7 @@ impl Rest {
         let mut unknown = Vec::new();
         unknown_fields(&body, &decoded, "", &mut unknown);
         let mut decoded = decoded;
-        drop_empty_meta(&mut decoded);
+        objects::drop_empty_meta(&mut decoded);
         if !unknown.is_empty() {
             match validation {
                 FieldValidation::Strict => {

@@ -68,6 +68,8 @@ impl Filter {
     }
 }
 
+const CONTINUE_EXPIRED: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.";
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ContinueToken {
     rv: i64,
@@ -172,7 +174,20 @@ impl Handler {
         let mut next = None;
         let start = token.as_ref().map(|t| t.start.as_str());
         let everything = filter.is_everything();
-        let mut iter = state.range_entries(def, ctx.namespace(), start);
+        // Later pages list the first page's snapshot, as upstream does.
+        let snapshot = match &token {
+            Some(t) if t.rv < state.revision => Some(
+                state
+                    .range_at(def, ctx.namespace(), start, t.rv)
+                    .ok_or_else(|| ApiError::gone(CONTINUE_EXPIRED))?,
+            ),
+            _ => None,
+        };
+        let mut iter: Box<dyn Iterator<Item = (&String, &crate::cache::Entry)> + '_> =
+            match &snapshot {
+                Some(view) => Box::new(view.iter().map(|(k, e)| (k, e))),
+                None => Box::new(state.range_entries(def, ctx.namespace(), start)),
+            };
         for (key, entry) in iter.by_ref() {
             if !everything && !filter.matches(&entry.value) {
                 continue;

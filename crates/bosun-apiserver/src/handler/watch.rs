@@ -131,7 +131,7 @@ impl Handler {
             .map(|t| Duration::from_secs(t as u64))
             .unwrap_or(DEFAULT_TIMEOUT);
         let bookmarks = ctx.query.flag("allowWatchBookmarks");
-        let send_initial = ctx.query.get("sendInitialEvents") == Some("true");
+        let send_initial = ctx.query.flag("sendInitialEvents");
         let rv = ctx.query.get("resourceVersion").unwrap_or("").to_string();
         let namespace = ctx.namespace().map(str::to_string);
         // A single named object: kubectl watches with a name field selector.
