@@ -251,7 +251,7 @@ impl Handler {
                 if let Some(r) = remaining {
                     meta["remainingItemCount"] = json!(r);
                 }
-                return list_response(def, meta, &items);
+                return list_response(def, meta, items);
             }
         };
         Ok(json_response(StatusCode::OK, &body))
@@ -262,28 +262,51 @@ impl Handler {
 fn list_response(
     def: &ResourceDef,
     meta: Value,
-    items: &[crate::cache::Entry],
+    items: Vec<crate::cache::Entry>,
 ) -> Result<Response> {
-    let total: usize = items.iter().map(|e| e.json.len() + 1).sum();
-    let mut out = Vec::with_capacity(256 + total);
-    out.extend_from_slice(b"{\"kind\":");
-    serde_json::to_writer(&mut out, &def.list_kind()).map_err(internal)?;
-    out.extend_from_slice(b",\"apiVersion\":");
-    serde_json::to_writer(&mut out, &def.api_version()).map_err(internal)?;
-    out.extend_from_slice(b",\"metadata\":");
-    serde_json::to_writer(&mut out, &meta).map_err(internal)?;
-    out.extend_from_slice(b",\"items\":[");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+    // Streamed in chunks of about CHUNK bytes straight from the cached
+    // encodings: no whole-list buffer, and the first bytes leave at once.
+    const CHUNK: usize = 256 * 1024;
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(b"{\"kind\":");
+    serde_json::to_writer(&mut head, &def.list_kind()).map_err(internal)?;
+    head.extend_from_slice(b",\"apiVersion\":");
+    serde_json::to_writer(&mut head, &def.api_version()).map_err(internal)?;
+    head.extend_from_slice(b",\"metadata\":");
+    serde_json::to_writer(&mut head, &meta).map_err(internal)?;
+    head.extend_from_slice(b",\"items\":[");
+    let mut items = items.into_iter().enumerate().peekable();
+    let mut head = Some(head);
+    let mut finished = false;
+    let chunks = std::iter::from_fn(move || {
+        if finished {
+            return None;
         }
-        out.extend_from_slice(&item.json);
-    }
-    out.extend_from_slice(b"]}");
+        let mut out = head
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK + 4096));
+        while out.len() < CHUNK {
+            match items.next() {
+                Some((i, item)) => {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&item.json);
+                }
+                None => {
+                    out.extend_from_slice(b"]}");
+                    finished = true;
+                    break;
+                }
+            }
+        }
+        Some(Ok::<_, std::convert::Infallible>(bytes::Bytes::from(out)))
+    });
+    let body = axum::body::Body::from_stream(futures::stream::iter(chunks));
     Ok(axum::response::IntoResponse::into_response((
         StatusCode::OK,
         [(http::header::CONTENT_TYPE, "application/json")],
-        out,
+        body,
     )))
 }
 
