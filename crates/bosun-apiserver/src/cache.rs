@@ -1,4 +1,4 @@
-//! The watch cache: every stored object, decoded, in memory.
+//! The watch cache: every stored object, encoded, in memory.
 //!
 //! Lists, gets and watches are served from here, never by scanning the
 //! store. One feeder task follows the store's watch from the revision the
@@ -7,6 +7,15 @@
 //! resourceVersion. Writers wait until the cache has applied their write
 //! ([`WatchCache::wait_for`]) before answering, so a client reads its own
 //! writes.
+//!
+//! Objects are kept as their JSON encoding plus a small index
+//! ([`SlimMeta`]) for selectors and lifecycles, not as decoded trees: a
+//! decoded object costs several times its encoding. Lists and watches send
+//! the encodings as they are; anything that needs the object decodes it.
+
+mod entry;
+mod meta;
+mod parsed;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -18,6 +27,9 @@ use futures::StreamExt;
 use parking_lot::RwLock;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
+
+pub use entry::Entry;
+pub use meta::SlimMeta;
 
 /// Events kept for watchers resuming from an older resourceVersion.
 const HISTORY: usize = 100_000;
@@ -40,15 +52,30 @@ impl EventType {
     }
 }
 
+/// One applied change. Shares its encodings with the cache entries (and the
+/// previous event's object), so history costs no copies.
 #[derive(Debug)]
 pub struct CacheEvent {
     pub revision: Revision,
     pub kind: EventType,
     pub def: &'static ResourceDef,
-    pub object: Arc<Value>,
-    /// `object` encoded once for every watcher.
+    /// The object as sent to watchers: the new state, or for a deletion the
+    /// last state with the deletion's resourceVersion.
     pub json: bytes::Bytes,
-    pub prev: Option<Arc<Value>>,
+    pub meta: Arc<SlimMeta>,
+    /// The state before this change, if the object existed.
+    pub prev: Option<Entry>,
+}
+
+impl CacheEvent {
+    pub fn prev_meta(&self) -> Option<&SlimMeta> {
+        self.prev.as_ref().map(|p| &*p.meta)
+    }
+
+    /// The object's key within its resource.
+    pub fn key(&self) -> String {
+        object_key(self.meta.namespace(), self.meta.name())
+    }
 }
 
 /// What a watcher receives from the live channel.
@@ -66,27 +93,6 @@ pub struct WatchCache {
     prefixes: Vec<(String, &'static ResourceDef)>,
 }
 
-/// One cached object, decoded and encoded: the JSON is produced once per
-/// write and shared by every list and watch that sends it.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    pub value: Arc<Value>,
-    pub json: bytes::Bytes,
-}
-
-impl Entry {
-    fn new(value: Value) -> Self {
-        Self::from_arc(Arc::new(value))
-    }
-
-    fn from_arc(value: Arc<Value>) -> Self {
-        let json = serde_json::to_vec(&*value)
-            .map(bytes::Bytes::from)
-            .unwrap_or_default();
-        Entry { value, json }
-    }
-}
-
 #[derive(Default)]
 pub struct State {
     pub revision: Revision,
@@ -95,6 +101,8 @@ pub struct State {
     history: VecDeque<Arc<CacheEvent>>,
     /// Watches from revisions below this fail with 410.
     pub oldest: Revision,
+    /// Objects decoded for [`State::range`] since the last change.
+    parsed: parsed::Parsed,
 }
 
 /// The key of an object within its resource: `ns/name` or `name`.
@@ -110,13 +118,15 @@ impl State {
         self.objects.get(def.plural_key())
     }
 
+    /// One object, decoded.
     pub fn get(
         &self,
         def: &ResourceDef,
         namespace: Option<&str>,
         name: &str,
     ) -> Option<Arc<Value>> {
-        self.get_entry(def, namespace, name).map(|e| e.value)
+        self.get_entry(def, namespace, name)
+            .map(|e| Arc::new(e.value()))
     }
 
     pub fn get_entry(
@@ -129,7 +139,9 @@ impl State {
     }
 
     /// Objects of `def` (in `namespace` if given) with keys after `start`,
-    /// in key order.
+    /// in key order, decoded. Each object is decoded as the iterator
+    /// reaches it and kept until the cache next changes: meant for small
+    /// resources and rare requests. Hot paths use [`State::range_entries`].
     pub fn range<'a>(
         &'a self,
         def: &ResourceDef,
@@ -137,10 +149,10 @@ impl State {
         start: Option<&'a str>,
     ) -> impl Iterator<Item = (&'a String, &'a Arc<Value>)> + 'a {
         self.range_entries(def, namespace, start)
-            .map(|(k, e)| (k, &e.value))
+            .map(|(k, e)| (k, self.parsed.push(Arc::new(e.value()))))
     }
 
-    /// Like [`State::range`], with each object's encoded JSON.
+    /// Like [`State::range`], as the cached entries (encoding and index).
     pub fn range_entries<'a>(
         &'a self,
         def: &ResourceDef,
@@ -161,7 +173,7 @@ impl State {
     pub fn count(&self, def: &ResourceDef, namespace: Option<&str>) -> usize {
         match namespace {
             None => self.table(def).map(|t| t.len()).unwrap_or(0),
-            Some(ns) => self.range(def, Some(ns), None).count(),
+            Some(ns) => self.range_entries(def, Some(ns), None).count(),
         }
     }
 
@@ -191,14 +203,11 @@ impl State {
         // Newest first, so each key ends up as it was before the oldest
         // event after `revision`.
         for event in self.events_after(def, revision).iter().rev() {
-            let key = object_key(
-                event.object["metadata"]["namespace"].as_str(),
-                event.object["metadata"]["name"].as_str().unwrap_or(""),
-            );
+            let key = event.key();
             if !key.starts_with(&prefix) || start.is_some_and(|s| key.as_str() <= s) {
                 continue;
             }
-            view.insert(key, event.prev.clone().map(Entry::from_arc));
+            view.insert(key, event.prev.clone());
         }
         Some(
             view.into_iter()
@@ -220,6 +229,16 @@ impl State {
             .filter(|e| std::ptr::eq(e.def, def))
             .cloned()
             .collect()
+    }
+
+    /// Empties the [`State::range`] arena, handing back the old one so the
+    /// caller can free it outside the lock.
+    fn take_parsed(&mut self) -> Option<parsed::Parsed> {
+        if self.parsed.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.parsed))
+        }
     }
 }
 
@@ -276,45 +295,47 @@ impl WatchCache {
             .map(|(prefix, def)| (*def, key[prefix.len()..].to_string()))
     }
 
-    fn decode(&self, kv: &KeyValue) -> Option<(&'static ResourceDef, String, Entry)> {
-        let (def, object_key) = self.resource_of(&kv.key)?;
-        let mut value: Value = match serde_json::from_slice(&kv.value) {
-            Ok(v) => v,
+    /// Decodes a stored object once: indexes it, stamps its
+    /// resourceVersion and encodes it; the decoded tree is dropped.
+    fn decode(def: &ResourceDef, kv: &KeyValue) -> Option<Entry> {
+        match Entry::decode(def, &kv.value, kv.mod_revision) {
+            Ok(entry) => Some(entry),
             Err(err) => {
                 tracing::error!(key = %kv.key, %err, "stored object is not valid JSON; skipping it");
-                return None;
+                None
             }
-        };
-        if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert(
-                "resourceVersion".into(),
-                Value::String(kv.mod_revision.to_string()),
-            );
         }
-        Some((def, object_key, Entry::new(value)))
     }
 
     async fn relist(&self, store: &dyn Store) -> Result<Revision, bosun_store::StoreError> {
         let (items, revision) = store.list("/registry/").await?;
+        let count = items.len();
         let mut objects: HashMap<&'static str, BTreeMap<String, Entry>> = HashMap::new();
-        for kv in &items {
-            if let Some((def, key, value)) = self.decode(kv) {
+        // Consumed as it goes so raw and encoded copies do not pile up.
+        for kv in items {
+            let Some((def, key)) = self.resource_of(&kv.key) else {
+                continue;
+            };
+            if let Some(entry) = Self::decode(def, &kv) {
                 objects
                     .entry(def.plural_key())
                     .or_default()
-                    .insert(key, value);
+                    .insert(key, entry);
             }
         }
-        {
+        let (old, parsed) = {
             let mut state = self.state.write();
-            state.objects = objects;
+            let old = std::mem::replace(&mut state.objects, objects);
+            let parsed = state.take_parsed();
             state.history.clear();
             state.revision = revision;
             state.oldest = revision;
             let _ = self.live.send(LiveItem::Reset);
-        }
+            (old, parsed)
+        };
+        drop((old, parsed));
         self.revision.send_replace(revision);
-        tracing::info!(objects = items.len(), revision, "watch cache filled");
+        tracing::info!(objects = count, revision, "watch cache filled");
         Ok(revision)
     }
 
@@ -347,44 +368,67 @@ impl WatchCache {
 
     fn apply(&self, event: bosun_store::Event) {
         let revision = event.revision();
-        let Some((def, key, entry)) = self.decode(&event.kv) else {
-            let mut state = self.state.write();
-            state.revision = revision;
-            drop(state);
-            self.revision.send_replace(revision);
-            return;
+        let resource = self.resource_of(&event.kv.key);
+        // Decode new states before taking the lock; a deletion reuses the
+        // cached last state instead.
+        let put = match (&resource, event.kind) {
+            (Some((def, _)), EventKind::Put) => Self::decode(def, &event.kv),
+            _ => None,
         };
         let mut state = self.state.write();
-        let table = state.objects.entry(def.plural_key()).or_default();
-        let (kind, prev) = match event.kind {
-            EventKind::Put => {
-                let prev = table.insert(key, entry.clone()).map(|e| e.value);
+        let parsed = state.take_parsed();
+        let cache_event = match (resource, event.kind, put) {
+            (Some((def, key)), EventKind::Put, Some(entry)) => {
+                let table = state.objects.entry(def.plural_key()).or_default();
+                let prev = table.insert(key, entry.clone());
                 let kind = if prev.is_some() {
                     EventType::Modified
                 } else {
                     EventType::Added
                 };
-                (kind, prev)
+                Some(CacheEvent {
+                    revision,
+                    kind,
+                    def,
+                    json: entry.json,
+                    meta: entry.meta,
+                    prev,
+                })
             }
-            EventKind::Delete => (EventType::Deleted, table.remove(&key).map(|e| e.value)),
+            (Some((def, key)), EventKind::Delete, _) => {
+                let table = state.objects.entry(def.plural_key()).or_default();
+                let prev = table.remove(&key);
+                // The deleted object carries the deletion's revision.
+                let last = match &prev {
+                    Some(p) => Some(p.with_revision(revision)),
+                    None => Self::decode(def, &event.kv),
+                };
+                last.map(|last| CacheEvent {
+                    revision,
+                    kind: EventType::Deleted,
+                    def,
+                    json: last.json,
+                    meta: last.meta,
+                    prev,
+                })
+            }
+            _ => None,
         };
-        let cache_event = Arc::new(CacheEvent {
-            revision,
-            kind,
-            def,
-            object: entry.value,
-            json: entry.json,
-            prev,
-        });
-        state.history.push_back(cache_event.clone());
-        while state.history.len() > HISTORY {
-            if let Some(old) = state.history.pop_front() {
-                state.oldest = old.revision;
+        let mut dropped = Vec::new();
+        if let Some(cache_event) = cache_event {
+            let cache_event = Arc::new(cache_event);
+            state.history.push_back(cache_event.clone());
+            while state.history.len() > HISTORY {
+                if let Some(old) = state.history.pop_front() {
+                    state.oldest = old.revision;
+                    dropped.push(old);
+                }
             }
+            let _ = self.live.send(LiveItem::Event(cache_event));
         }
         state.revision = revision;
-        let _ = self.live.send(LiveItem::Event(cache_event));
         drop(state);
+        drop((parsed, dropped));
         self.revision.send_replace(revision);
     }
 
@@ -426,7 +470,7 @@ mod tests {
             .map(|(k, e)| {
                 (
                     k.clone(),
-                    e.value["data"]["v"].as_str().unwrap().to_string(),
+                    e.value()["data"]["v"].as_str().unwrap().to_string(),
                 )
             })
             .collect()
@@ -502,5 +546,102 @@ mod tests {
         assert!(state
             .range_at(def, Some("n"), None, before.mod_revision - 1)
             .is_none());
+    }
+
+    #[tokio::test]
+    async fn events_share_encodings_and_deletions_carry_their_revision() {
+        let store: Arc<dyn Store> = Arc::new(MemStore::new());
+        let def = registry::lookup("", "v1", "configmaps").unwrap();
+        let cache = WatchCache::start(store.clone()).await.unwrap();
+        let key = def.key(Some("n"), "a");
+        let created = store.create(&key, configmap("n", "a", "0")).await.unwrap();
+        let updated = store
+            .update(&key, configmap("n", "a", "1"), created.mod_revision)
+            .await
+            .unwrap();
+        let deleted = store.delete(&key, None).await.unwrap();
+        let last = deleted.mod_revision;
+        assert!(cache.wait_for(last, Duration::from_secs(5)).await);
+        let state = cache.read();
+        let events = state.events_after(def, 0);
+        let kinds: Vec<EventType> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [EventType::Added, EventType::Modified, EventType::Deleted]
+        );
+        // The update's previous state is the creation's encoding, not a copy.
+        let prev = events[1].prev.as_ref().unwrap();
+        assert_eq!(prev.json.as_ptr(), events[0].json.as_ptr());
+        assert!(Arc::ptr_eq(&prev.meta, &events[0].meta));
+        let deletion_prev = events[2].prev.as_ref().unwrap();
+        assert_eq!(deletion_prev.json.as_ptr(), events[1].json.as_ptr());
+        let rv = |json: &[u8]| -> String {
+            let v: Value = serde_json::from_slice(json).unwrap();
+            v["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(rv(&events[0].json), created.mod_revision.to_string());
+        assert_eq!(rv(&events[1].json), updated.mod_revision.to_string());
+        // The deleted object is the last state at the deletion's revision.
+        assert_eq!(rv(&events[2].json), last.to_string());
+        let gone: Value = serde_json::from_slice(&events[2].json).unwrap();
+        assert_eq!(gone["data"]["v"], "1");
+        assert_eq!(events[2].meta.name(), "a");
+        assert_eq!(events[2].key(), "n/a");
+        assert!(state.get(def, Some("n"), "a").is_none());
+    }
+
+    #[tokio::test]
+    async fn entries_decode_on_demand() {
+        let store: Arc<dyn Store> = Arc::new(MemStore::new());
+        let def = registry::lookup("", "v1", "configmaps").unwrap();
+        let mut last = 0;
+        for (ns, name) in [("n", "a"), ("n", "b"), ("o", "c")] {
+            last = store
+                .create(&def.key(Some(ns), name), configmap(ns, name, name))
+                .await
+                .unwrap()
+                .mod_revision;
+        }
+        // Filled by the initial list this time.
+        let cache = WatchCache::start(store.clone()).await.unwrap();
+        assert!(cache.wait_for(last, Duration::from_secs(5)).await);
+        {
+            let state = cache.read();
+            let b = state.get(def, Some("n"), "b").unwrap();
+            assert_eq!(b["data"]["v"], "b");
+            assert!(b["metadata"]["resourceVersion"].is_string());
+            let entry = state.get_entry(def, Some("n"), "b").unwrap();
+            assert_eq!(entry.value(), *b);
+            assert_eq!(
+                entry.json,
+                bytes::Bytes::from(serde_json::to_vec(&*b).unwrap())
+            );
+            let names: Vec<(String, String)> = state
+                .range(def, Some("n"), None)
+                .map(|(k, v)| (k.clone(), v["data"]["v"].as_str().unwrap().to_string()))
+                .collect();
+            assert_eq!(
+                names,
+                [("n/a".into(), "a".into()), ("n/b".into(), "b".into())]
+            );
+            assert_eq!(state.range(def, None, Some("n/b")).count(), 1);
+            assert_eq!(state.count(def, None), 3);
+            assert_eq!(state.count(def, Some("o")), 1);
+            assert!(!state.parsed.is_empty());
+        }
+        // The next change frees what `range` decoded.
+        let next = store
+            .create(&def.key(Some("o"), "d"), configmap("o", "d", "d"))
+            .await
+            .unwrap();
+        assert!(
+            cache
+                .wait_for(next.mod_revision, Duration::from_secs(5))
+                .await
+        );
+        assert!(cache.read().parsed.is_empty());
     }
 }

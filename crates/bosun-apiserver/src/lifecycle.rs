@@ -12,10 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bosun_api::registry::{self, ResourceDef};
-use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::cache::{EventType, LiveItem};
+use crate::cache::{EventType, LiveItem, SlimMeta};
 use crate::handler::Handler;
 use crate::objects;
 use crate::rest::{DeleteOptions, FieldValidation, WriteOptions};
@@ -32,34 +31,27 @@ struct Indexes {
     owners: HashMap<String, Vec<String>>,
 }
 
-fn uid(obj: &Value) -> Option<String> {
-    objects::meta_str(obj, "uid").map(str::to_string)
+fn uid(meta: &SlimMeta) -> Option<String> {
+    meta.uid().map(str::to_string)
 }
 
-fn owner_uids(obj: &Value) -> Vec<String> {
-    obj["metadata"]["ownerReferences"]
-        .as_array()
-        .map(|refs| {
-            refs.iter()
-                .filter_map(|r| r["uid"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+fn owner_uids(meta: &SlimMeta) -> Vec<String> {
+    meta.owner_uids().map(str::to_string).collect()
 }
 
 impl Indexes {
-    fn add(&mut self, def: &'static ResourceDef, obj: &Value) {
-        let Some(u) = uid(obj) else { return };
+    fn add(&mut self, def: &'static ResourceDef, meta: &SlimMeta) {
+        let Some(u) = uid(meta) else { return };
         self.remove_uid(&u);
         self.by_uid.insert(
             u.clone(),
             (
                 def,
-                objects::namespace(obj).map(str::to_string),
-                objects::name(obj).to_string(),
+                meta.namespace().map(str::to_string),
+                meta.name().to_string(),
             ),
         );
-        let owners = owner_uids(obj);
+        let owners = owner_uids(meta);
         for o in &owners {
             self.dependents
                 .entry(o.clone())
@@ -115,9 +107,9 @@ async fn run(handler: &Handler) {
         let state = cache.read();
         let rx = cache.subscribe();
         for def in registry::all() {
-            for (_, obj) in state.range(def, None, None) {
-                indexes.add(def, obj);
-                note(def, obj, &mut pending);
+            for (_, entry) in state.range_entries(def, None, None) {
+                indexes.add(def, &entry.meta);
+                note(def, &entry.meta, &mut pending);
             }
         }
         rx
@@ -136,11 +128,11 @@ async fn run(handler: &Handler) {
         tokio::select! {
             item = rx.recv() => match item {
                 Ok(LiveItem::Event(event)) => {
-                    apply(&mut indexes, &mut pending, event.def, event.kind, &event.object);
+                    apply(&mut indexes, &mut pending, event.def, event.kind, &event.meta);
                     // Take whatever else is queued before working.
                     loop {
                         match rx.try_recv() {
-                            Ok(LiveItem::Event(e)) => apply(&mut indexes, &mut pending, e.def, e.kind, &e.object),
+                            Ok(LiveItem::Event(e)) => apply(&mut indexes, &mut pending, e.def, e.kind, &e.meta),
                             Ok(LiveItem::Reset) => return,
                             Err(broadcast::error::TryRecvError::Empty) => break,
                             Err(_) => return,
@@ -154,19 +146,15 @@ async fn run(handler: &Handler) {
     }
 }
 
-fn note(def: &'static ResourceDef, obj: &Value, pending: &mut Pending) {
-    if !objects::is_terminating(obj) {
+fn note(def: &'static ResourceDef, meta: &SlimMeta, pending: &mut Pending) {
+    if !meta.is_terminating() {
         return;
     }
     if def.kind == "Namespace" && def.group.is_empty() {
-        pending.namespaces.insert(objects::name(obj).to_string());
+        pending.namespaces.insert(meta.name().to_string());
     }
-    let finalizers = objects::finalizers(obj);
-    if finalizers
-        .iter()
-        .any(|f| f == "foregroundDeletion" || f == "orphan")
-    {
-        if let Some(u) = uid(obj) {
+    if meta.has_finalizer("foregroundDeletion") || meta.has_finalizer("orphan") {
+        if let Some(u) = uid(meta) {
             pending.owners.insert(u);
         }
     }
@@ -177,24 +165,21 @@ fn apply(
     pending: &mut Pending,
     def: &'static ResourceDef,
     kind: EventType,
-    obj: &Value,
+    meta: &SlimMeta,
 ) {
     match kind {
         EventType::Added | EventType::Modified => {
-            indexes.add(def, obj);
-            note(def, obj, pending);
+            indexes.add(def, meta);
+            note(def, meta, pending);
             // A dependent created pointing at a missing owner.
-            if let Some(u) = uid(obj) {
-                if owner_uids(obj)
-                    .iter()
-                    .any(|o| !indexes.by_uid.contains_key(o))
-                {
+            if let Some(u) = uid(meta) {
+                if meta.owner_uids().any(|o| !indexes.by_uid.contains_key(o)) {
                     pending.orphans.insert(u);
                 }
             }
         }
         EventType::Deleted => {
-            let Some(u) = uid(obj) else { return };
+            let Some(u) = uid(meta) else { return };
             let owners = indexes.owners.get(&u).cloned().unwrap_or_default();
             indexes.remove_uid(&u);
             // Its dependents lost an owner.
@@ -203,7 +188,7 @@ fn apply(
             }
             // Its owners may be waiting for it (foreground deletion).
             pending.owners.extend(owners);
-            if let Some(ns) = objects::namespace(obj) {
+            if let Some(ns) = meta.namespace() {
                 pending.namespaces.insert(ns.to_string());
             }
         }
@@ -259,13 +244,13 @@ async fn work(handler: &Handler, indexes: &Indexes, pending: &mut Pending) {
         let Some((def, ns, name)) = indexes.by_uid.get(&owner).cloned() else {
             continue;
         };
-        let Some(obj) = rest.cache.read().get(def, ns.as_deref(), &name) else {
+        let Some(entry) = rest.cache.read().get_entry(def, ns.as_deref(), &name) else {
             continue;
         };
-        if !objects::is_terminating(&obj) {
+        let meta = entry.meta;
+        if !meta.is_terminating() {
             continue;
         }
-        let finalizers = objects::finalizers(&obj);
         let deps: Vec<ObjRef> = indexes
             .dependents
             .get(&owner)
@@ -275,7 +260,7 @@ async fn work(handler: &Handler, indexes: &Indexes, pending: &mut Pending) {
                     .collect()
             })
             .unwrap_or_default();
-        if finalizers.iter().any(|f| f == "orphan") {
+        if meta.has_finalizer("orphan") {
             for (ddef, dns, dname) in &deps {
                 let owner = owner.clone();
                 let _ = rest
@@ -297,7 +282,7 @@ async fn work(handler: &Handler, indexes: &Indexes, pending: &mut Pending) {
                     .await;
             }
             remove_finalizer(handler, def, ns.as_deref(), &name, "orphan").await;
-        } else if finalizers.iter().any(|f| f == "foregroundDeletion") {
+        } else if meta.has_finalizer("foregroundDeletion") {
             if deps.is_empty() {
                 remove_finalizer(handler, def, ns.as_deref(), &name, "foregroundDeletion").await;
             } else {
@@ -368,18 +353,18 @@ async fn finalize_namespace(handler: &Handler, ns: &str) -> bool {
     let Some(namespaces) = registry::lookup("", "v1", "namespaces") else {
         return true;
     };
-    let Some(nsobj) = rest.cache.read().get(namespaces, None, ns) else {
+    let Some(nsobj) = rest.cache.read().get_entry(namespaces, None, ns) else {
         return true;
     };
-    if !objects::is_terminating(&nsobj) {
+    if !nsobj.meta.is_terminating() {
         return true;
     }
     let mut remaining: Vec<ObjRef> = Vec::new();
     {
         let state = rest.cache.read();
         for def in registry::all().iter().filter(|d| d.namespaced) {
-            for (_, obj) in state.range(def, Some(ns), None) {
-                remaining.push((def, Some(ns.to_string()), objects::name(obj).to_string()));
+            for (_, entry) in state.range_entries(def, Some(ns), None) {
+                remaining.push((def, Some(ns.to_string()), entry.meta.name().to_string()));
             }
         }
     }
@@ -413,9 +398,6 @@ async fn finalize_namespace(handler: &Handler, ns: &str) -> bool {
         ..Default::default()
     };
     for (def, dns, name) in remaining {
-        if objects::is_terminating(&json!(null)) {
-            continue;
-        }
         let _ = rest.delete(def, dns.as_deref(), &name, &opts).await;
     }
     false

@@ -27,8 +27,10 @@ const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
 const REVISION_KEY: &str = "revision";
 /// Most write requests folded into one transaction.
 const MAX_BATCH: usize = 4096;
-/// Events kept in memory for watchers to resume from.
-const HISTORY: usize = 200_000;
+/// Events kept in memory for watchers to resume from. The API server
+/// follows the store live from the revision it listed at, so a short
+/// history only has to cover a brief lag.
+const HISTORY: usize = 10_000;
 
 pub struct RedbStore {
     db: Arc<Database>,

@@ -10,6 +10,7 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::{json_response, Handler, RequestContext};
+use crate::cache::{Entry, SlimMeta};
 use crate::error::{ApiError, Result};
 use crate::negotiate::Shape;
 use crate::objects;
@@ -18,6 +19,17 @@ use crate::objects;
 pub struct Filter {
     labels: Selector,
     fields: FieldSelector,
+    /// Where each field requirement's value comes from, in the order of
+    /// `fields.requirements()`.
+    sources: Vec<FieldSource>,
+}
+
+#[derive(Clone, Copy)]
+enum FieldSource {
+    Name,
+    Namespace,
+    /// Index into the resource's `selectable_fields`.
+    Selectable(usize),
 }
 
 impl Filter {
@@ -34,25 +46,41 @@ impl Filter {
                 .parse()
                 .map_err(|e| ApiError::bad_request(format!("invalid field selector: {e}")))?,
         };
-        let def = ctx.info.def;
+        Self::new(ctx.info.def, labels, fields)
+    }
+
+    /// A filter for `def` from parsed selectors; fails for fields `def`
+    /// cannot be selected by.
+    pub(super) fn new(def: &ResourceDef, labels: Selector, fields: FieldSelector) -> Result<Self> {
+        let mut sources = Vec::with_capacity(fields.requirements().len());
         for req in fields.requirements() {
             let f = req.field.as_str();
-            if f != "metadata.name"
-                && f != "metadata.namespace"
-                && !def.selectable_fields.contains(&f)
-            {
-                return Err(ApiError::bad_request(format!(
-                    "\"{f}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
-                )));
-            }
+            let source = match f {
+                "metadata.name" => FieldSource::Name,
+                "metadata.namespace" => FieldSource::Namespace,
+                _ => match def.selectable_fields.iter().position(|s| *s == f) {
+                    Some(i) => FieldSource::Selectable(i),
+                    None => {
+                        return Err(ApiError::bad_request(format!(
+                            "\"{f}\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+                        )))
+                    }
+                },
+            };
+            sources.push(source);
         }
-        Ok(Filter { labels, fields })
+        Ok(Filter {
+            labels,
+            fields,
+            sources,
+        })
     }
 
     pub fn is_everything(&self) -> bool {
         self.labels.is_empty() && self.fields.is_empty()
     }
 
+    /// Whether a decoded object matches.
     pub fn matches(&self, obj: &Value) -> bool {
         if !self.labels.is_empty() && !self.labels.matches_object(obj) {
             return false;
@@ -66,6 +94,24 @@ impl Filter {
             other => objects::field_string(obj, other),
         })
     }
+
+    /// Whether a cached object matches, by its index alone.
+    pub fn matches_meta(&self, meta: &SlimMeta) -> bool {
+        if !self.labels.is_empty() && !self.labels.matches_labels(|k| meta.label(k)) {
+            return false;
+        }
+        self.fields
+            .requirements()
+            .iter()
+            .zip(&self.sources)
+            .all(|(req, source)| {
+                req.matches(match source {
+                    FieldSource::Name => Some(meta.name()),
+                    FieldSource::Namespace => Some(meta.namespace().unwrap_or("")),
+                    FieldSource::Selectable(i) => meta.field(*i),
+                })
+            })
+    }
 }
 
 const CONTINUE_EXPIRED: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.";
@@ -77,10 +123,15 @@ struct ContinueToken {
 }
 
 pub fn to_partial(obj: &Value) -> Value {
+    partial_metadata(obj.get("metadata").cloned().unwrap_or(json!({})))
+}
+
+/// A PartialObjectMetadata wrapping `metadata`.
+pub fn partial_metadata(metadata: Value) -> Value {
     json!({
         "kind": "PartialObjectMetadata",
         "apiVersion": "meta.k8s.io/v1",
-        "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
+        "metadata": metadata,
     })
 }
 
@@ -144,13 +195,21 @@ impl Handler {
     pub(super) async fn get(&self, ctx: &RequestContext) -> Result<Response> {
         let def = ctx.info.def;
         self.read_revision(ctx).await?;
-        let obj = self
+        let entry = self
             .rest
             .cache
             .read()
-            .get(def, ctx.namespace(), ctx.name())
+            .get_entry(def, ctx.namespace(), ctx.name())
             .ok_or_else(|| ApiError::not_found(def.group, def.plural, ctx.name()))?;
-        respond_object(ctx, def, &obj, StatusCode::OK)
+        if ctx.shape()? == Shape::Object {
+            // The cached encoding is the answer.
+            return Ok(axum::response::IntoResponse::into_response((
+                StatusCode::OK,
+                [(http::header::CONTENT_TYPE, "application/json")],
+                entry.json,
+            )));
+        }
+        respond_object(ctx, def, &entry.value(), StatusCode::OK)
     }
 
     pub(super) async fn list(&self, ctx: &RequestContext) -> Result<Response> {
@@ -170,7 +229,7 @@ impl Handler {
         }
         let state = self.rest.cache.read();
         let revision = token.as_ref().map(|t| t.rv).unwrap_or(state.revision);
-        let mut items: Vec<crate::cache::Entry> = Vec::new();
+        let mut items: Vec<Entry> = Vec::new();
         let mut next = None;
         let start = token.as_ref().map(|t| t.start.as_str());
         let everything = filter.is_everything();
@@ -183,13 +242,12 @@ impl Handler {
             ),
             _ => None,
         };
-        let mut iter: Box<dyn Iterator<Item = (&String, &crate::cache::Entry)> + '_> =
-            match &snapshot {
-                Some(view) => Box::new(view.iter().map(|(k, e)| (k, e))),
-                None => Box::new(state.range_entries(def, ctx.namespace(), start)),
-            };
+        let mut iter: Box<dyn Iterator<Item = (&String, &Entry)> + '_> = match &snapshot {
+            Some(view) => Box::new(view.iter().map(|(k, e)| (k, e))),
+            None => Box::new(state.range_entries(def, ctx.namespace(), start)),
+        };
         for (key, entry) in iter.by_ref() {
-            if !everything && !filter.matches(&entry.value) {
+            if !everything && !filter.matches_meta(&entry.meta) {
                 continue;
             }
             if let Some(l) = limit {
@@ -202,7 +260,7 @@ impl Handler {
         }
         let remaining = if next.is_some() {
             // The one we stopped at plus whatever follows it.
-            Some(1 + iter.filter(|(_, e)| filter.matches(&e.value)).count() as i64)
+            Some(1 + iter.filter(|(_, e)| filter.matches_meta(&e.meta)).count() as i64)
         } else {
             drop(iter);
             None
@@ -211,9 +269,7 @@ impl Handler {
         let continue_token = next.map(|_| {
             let last = items
                 .last()
-                .map(|e| {
-                    crate::cache::object_key(objects::namespace(&e.value), objects::name(&e.value))
-                })
+                .map(|e| crate::cache::object_key(e.meta.namespace(), e.meta.name()))
                 .unwrap_or_default();
             encode_continue(&ContinueToken {
                 rv: revision,
@@ -223,7 +279,7 @@ impl Handler {
         let rv = revision.to_string();
         let body = match ctx.shape()? {
             Shape::Table => {
-                let objs: Vec<Value> = items.iter().map(|e| (*e.value).clone()).collect();
+                let objs: Vec<Value> = items.iter().map(Entry::value).collect();
                 let mut opts = bosun_printers::TableOptions::new(chrono::Utc::now());
                 opts.resource_version = &rv;
                 opts.continue_token = continue_token.as_deref();
@@ -240,7 +296,7 @@ impl Handler {
                     "kind": "PartialObjectMetadataList",
                     "apiVersion": "meta.k8s.io/v1",
                     "metadata": meta,
-                    "items": items.iter().map(|e| to_partial(&e.value)).collect::<Vec<_>>(),
+                    "items": items.iter().map(|e| partial_metadata(e.metadata())).collect::<Vec<_>>(),
                 })
             }
             Shape::Object => {
@@ -259,11 +315,7 @@ impl Handler {
 }
 
 /// Writes a list without cloning the items into one big value.
-fn list_response(
-    def: &ResourceDef,
-    meta: Value,
-    items: Vec<crate::cache::Entry>,
-) -> Result<Response> {
+fn list_response(def: &ResourceDef, meta: Value, items: Vec<Entry>) -> Result<Response> {
     // Streamed in chunks of about CHUNK bytes straight from the cached
     // encodings: no whole-list buffer, and the first bytes leave at once.
     const CHUNK: usize = 256 * 1024;
@@ -367,5 +419,81 @@ impl ApiError {
     fn with_retry(mut self) -> Self {
         self.details = Some(json!({"retryAfterSeconds": 1}));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bosun_api::registry;
+
+    fn filter(def: &ResourceDef, labels: &str, fields: &str) -> Result<Filter> {
+        let labels = if labels.is_empty() {
+            Selector::everything()
+        } else {
+            labels.parse().unwrap()
+        };
+        let fields = if fields.is_empty() {
+            FieldSelector::everything()
+        } else {
+            fields.parse().unwrap()
+        };
+        Filter::new(def, labels, fields)
+    }
+
+    #[test]
+    fn index_matching_agrees_with_object_matching() {
+        let pods = registry::lookup("", "v1", "pods").unwrap();
+        let objs = [
+            json!({"metadata": {"name": "a", "namespace": "x", "labels": {"app": "web", "v": "2"}},
+                   "spec": {"nodeName": "n1", "hostNetwork": true}, "status": {"phase": "Running"}}),
+            json!({"metadata": {"name": "b", "namespace": "y", "labels": {"app": "db", "n": 7}},
+                   "spec": {"restartPolicy": "Never"}, "status": {"phase": "Pending"}}),
+            json!({"metadata": {"name": "c"}}),
+        ];
+        // (labels, fields, which of a, b, c match)
+        let cases: &[(&str, &str, [bool; 3])] = &[
+            ("", "", [true, true, true]),
+            ("app=web", "", [true, false, false]),
+            ("app!=web", "", [false, true, true]),
+            ("app in (web,db)", "", [true, true, false]),
+            ("!app", "", [false, false, true]),
+            ("n", "", [false, false, false]),
+            ("v>1", "", [true, false, false]),
+            ("", "metadata.name=b", [false, true, false]),
+            ("", "metadata.namespace=x", [true, false, false]),
+            ("", "metadata.namespace=", [false, false, true]),
+            ("", "spec.nodeName=n1", [true, false, false]),
+            ("", "spec.nodeName=", [false, true, true]),
+            ("", "spec.nodeName!=n1", [false, true, true]),
+            ("", "spec.hostNetwork=true", [true, false, false]),
+            (
+                "",
+                "status.phase!=Running,metadata.name!=c",
+                [false, true, false],
+            ),
+            ("app", "status.phase=Pending", [false, true, false]),
+        ];
+        for (labels, fields, want) in cases {
+            let f = filter(pods, labels, fields).unwrap();
+            for (obj, want) in objs.iter().zip(want) {
+                let meta = SlimMeta::extract(pods, obj);
+                assert_eq!(f.matches(obj), *want, "{labels:?} {fields:?} {obj}");
+                assert_eq!(f.matches_meta(&meta), *want, "{labels:?} {fields:?} {obj}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let pods = registry::lookup("", "v1", "pods").unwrap();
+        let configmaps = registry::lookup("", "v1", "configmaps").unwrap();
+        assert!(filter(pods, "", "spec.nodeName=a").is_ok());
+        let err = filter(configmaps, "", "spec.nodeName=a").err().unwrap();
+        assert_eq!(err.code, 400);
+        assert!(err
+            .message
+            .contains("\"spec.nodeName\" is not a known field selector"));
+        assert!(filter(configmaps, "", "metadata.name=a").is_ok());
     }
 }

@@ -34,10 +34,14 @@ pub(super) struct Encoder {
 }
 
 impl Encoder {
-    /// An event line reusing the object's already encoded JSON.
-    fn event_json(&self, kind: &str, obj: &Value, json: &[u8]) -> Bytes {
-        if self.shape != Shape::Object || json.is_empty() {
-            return self.event(kind, obj);
+    /// An event line for a cached object, reusing its encoding when the
+    /// whole object is wanted and decoding it otherwise.
+    fn event_json(&self, kind: &str, json: &[u8]) -> Bytes {
+        if self.shape != Shape::Object {
+            return match serde_json::from_slice::<Value>(json) {
+                Ok(obj) => self.event(kind, &obj),
+                Err(_) => Bytes::new(),
+            };
         }
         let mut out = Vec::with_capacity(json.len() + 32);
         out.extend_from_slice(b"{\"type\":\"");
@@ -153,11 +157,11 @@ impl Handler {
             let from = state.revision;
             let synthetic = rv.is_empty() || rv == "0" || send_initial;
             if synthetic {
-                for (_, obj) in state.range(def, namespace.as_deref(), None) {
-                    if filter.matches(obj)
-                        && name.as_deref().is_none_or(|n| objects::name(obj) == n)
+                for (_, entry) in state.range_entries(def, namespace.as_deref(), None) {
+                    if filter.matches_meta(&entry.meta)
+                        && name.as_deref().is_none_or(|n| entry.meta.name() == n)
                     {
-                        initial.push(encoder.event("ADDED", obj));
+                        initial.push(encoder.event_json("ADDED", &entry.json));
                     }
                 }
                 if send_initial && bookmarks {
@@ -267,12 +271,12 @@ fn filter_event(
     encoder: &Encoder,
 ) -> Option<Bytes> {
     if let Some(ns) = namespace {
-        if objects::namespace(&event.object) != Some(ns) {
+        if event.meta.namespace() != Some(ns) {
             return None;
         }
     }
-    let now = filter.matches(&event.object);
-    let before = event.prev.as_ref().is_some_and(|p| filter.matches(p));
+    let now = filter.matches_meta(&event.meta);
+    let before = event.prev_meta().is_some_and(|p| filter.matches_meta(p));
     let kind = match (event.kind, before, now) {
         (EventType::Added, _, true) => "ADDED",
         (EventType::Deleted, _, _) if before || now => "DELETED",
@@ -281,15 +285,93 @@ fn filter_event(
         (EventType::Modified, true, false) => "DELETED",
         _ => return None,
     };
-    let object = if event.kind == EventType::Deleted {
-        // The DELETED event carries the last state at the delete revision.
-        let mut obj = (*event.object).clone();
-        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.insert("resourceVersion".into(), json!(event.revision.to_string()));
+    if let (EventType::Modified, Some(prev)) = (event.kind, &event.prev) {
+        if kind == "DELETED" {
+            // Leaving the selector: the state it was seen in, at this
+            // event's revision (as upstream's cacher).
+            return Some(encoder.event_json(kind, &prev.with_revision(event.revision).json));
         }
-        return Some(encoder.event(kind, &obj));
-    } else {
-        &event.object
-    };
-    Some(encoder.event_json(kind, object, &event.json))
+    }
+    // A deletion's encoding already carries the deletion's revision.
+    Some(encoder.event_json(kind, &event.json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::{CacheEvent, Entry};
+    use bosun_api::registry;
+    use bosun_core::{FieldSelector, Selector};
+
+    fn pod(app: &str, rv: i64) -> Entry {
+        let def = registry::lookup("", "v1", "pods").unwrap();
+        let obj = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "d", "labels": {"app": app}}});
+        Entry::new(def, obj, rv)
+    }
+
+    #[test]
+    fn selector_transitions_become_added_and_deleted() {
+        let def = registry::lookup("", "v1", "pods").unwrap();
+        let encoder = Encoder {
+            def,
+            shape: Shape::Object,
+            include: bosun_printers::IncludeObject::Metadata,
+        };
+        let labels: Selector = "app=web".parse().unwrap();
+        let filter = Filter::new(def, labels, FieldSelector::everything()).unwrap();
+        // (event, previous app, current app, expected type)
+        let cases: &[(EventType, Option<&str>, &str, Option<&str>)] = &[
+            (EventType::Added, None, "web", Some("ADDED")),
+            (EventType::Added, None, "db", None),
+            (EventType::Modified, Some("web"), "web", Some("MODIFIED")),
+            (EventType::Modified, Some("db"), "web", Some("ADDED")),
+            (EventType::Modified, Some("web"), "db", Some("DELETED")),
+            (EventType::Modified, Some("db"), "db", None),
+            (EventType::Deleted, Some("web"), "web", Some("DELETED")),
+            (EventType::Deleted, Some("db"), "db", None),
+        ];
+        for (kind, before, now, want) in cases {
+            let object = pod(now, 9);
+            let event = Arc::new(CacheEvent {
+                revision: 9,
+                kind: *kind,
+                def,
+                json: object.json.clone(),
+                meta: object.meta.clone(),
+                prev: before.map(|b| pod(b, 5)),
+            });
+            let got = filter_event(&event, &filter, None, &encoder);
+            let got = got.map(|line| {
+                assert!(line.ends_with(b"\n"));
+                let v: Value = serde_json::from_slice(&line).unwrap();
+                // Leaving the selector shows the state that matched.
+                let shown = if *kind == EventType::Modified && *want == Some("DELETED") {
+                    before.unwrap()
+                } else {
+                    now
+                };
+                assert_eq!(v["object"]["metadata"]["labels"]["app"], *shown);
+                assert_eq!(v["object"]["metadata"]["resourceVersion"], "9");
+                v["type"].as_str().unwrap().to_string()
+            });
+            assert_eq!(got.as_deref(), *want, "{kind:?} {before:?} {now}");
+            // Another namespace's watcher sees nothing.
+            assert!(filter_event(&event, &filter, Some("other"), &encoder).is_none());
+        }
+    }
+
+    #[test]
+    fn other_shapes_decode_the_object() {
+        let def = registry::lookup("", "v1", "pods").unwrap();
+        let encoder = Encoder {
+            def,
+            shape: Shape::PartialMetadata,
+            include: bosun_printers::IncludeObject::Metadata,
+        };
+        let line = encoder.event_json("ADDED", &pod("web", 3).json);
+        let v: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["object"]["kind"], "PartialObjectMetadata");
+        assert_eq!(v["object"]["metadata"]["resourceVersion"], "3");
+    }
 }

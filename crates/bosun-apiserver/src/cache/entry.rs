@@ -1,0 +1,243 @@
+//! One cached object: its JSON encoding plus a [`SlimMeta`] index.
+//!
+//! The encoding is produced once per write, with `metadata.resourceVersion`
+//! set, and shared by every list, watch and history event that sends it.
+//! Decoded trees are built only on demand, one object at a time.
+
+use std::sync::Arc;
+
+use bosun_api::registry::ResourceDef;
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::meta::SlimMeta;
+
+/// An object as the cache keeps it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The object, compact JSON, with its resourceVersion.
+    pub json: Bytes,
+    pub meta: Arc<SlimMeta>,
+    /// Where the text of `metadata.resourceVersion` sits in `json`.
+    rv: Option<(u32, u32)>,
+}
+
+impl Entry {
+    /// Builds the entry for `value`, a decoded object of `def`, stamping
+    /// `revision` as its resourceVersion.
+    pub fn new(def: &ResourceDef, value: Value, revision: i64) -> Self {
+        Self::build(def, value, revision, 0)
+    }
+
+    /// Decodes a stored object of `def` once: indexes it, stamps
+    /// `revision` as its resourceVersion and encodes it again.
+    pub fn decode(def: &ResourceDef, raw: &[u8], revision: i64) -> serde_json::Result<Self> {
+        let value: Value = serde_json::from_slice(raw)?;
+        // Room for the stamped version, so the buffer never grows.
+        Ok(Self::build(def, value, revision, raw.len() + 48))
+    }
+
+    fn build(def: &ResourceDef, mut value: Value, revision: i64, size_hint: usize) -> Self {
+        let meta = Arc::new(SlimMeta::extract(def, &value));
+        if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert(
+                "resourceVersion".into(),
+                Value::String(revision.to_string()),
+            );
+        }
+        let (json, rv) = encode(&value, size_hint);
+        Entry { json, meta, rv }
+    }
+
+    /// Decodes the object.
+    pub fn value(&self) -> Value {
+        match serde_json::from_slice(&self.json) {
+            Ok(v) => v,
+            Err(err) => {
+                // The bytes were encoded from a Value by this module.
+                tracing::error!(%err, "cached object does not decode");
+                Value::Null
+            }
+        }
+    }
+
+    /// Decodes only `metadata` (an empty object when missing).
+    pub fn metadata(&self) -> Value {
+        #[derive(serde::Deserialize)]
+        struct OnlyMeta {
+            #[serde(default)]
+            metadata: Option<Value>,
+        }
+        serde_json::from_slice::<OnlyMeta>(&self.json)
+            .ok()
+            .and_then(|m| m.metadata)
+            .unwrap_or_else(|| Value::Object(Default::default()))
+    }
+
+    /// The same object with another resourceVersion, e.g. the revision of
+    /// its deletion. Splices the encoding instead of decoding it.
+    pub fn with_revision(&self, revision: i64) -> Entry {
+        let rv = revision.to_string();
+        let Some((start, end)) = self.rv else {
+            let mut value = self.value();
+            if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("resourceVersion".into(), Value::String(rv));
+            }
+            let (json, rv) = encode(&value, self.json.len() + 24);
+            return Entry {
+                json,
+                meta: self.meta.clone(),
+                rv,
+            };
+        };
+        let (start, end) = (start as usize, end as usize);
+        let mut out = Vec::with_capacity(self.json.len() - (end - start) + rv.len());
+        out.extend_from_slice(&self.json[..start]);
+        out.extend_from_slice(rv.as_bytes());
+        out.extend_from_slice(&self.json[end..]);
+        Entry {
+            json: Bytes::from(out),
+            meta: self.meta.clone(),
+            rv: span(start, start + rv.len()),
+        }
+    }
+}
+
+fn span(start: usize, end: usize) -> Option<(u32, u32)> {
+    Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+}
+
+/// Encodes `value` exactly as `serde_json::to_vec` does, noting where the
+/// text of `metadata.resourceVersion` lands. The buffer starts at
+/// `size_hint` bytes and is trimmed to fit, so the cache keeps no spare
+/// capacity.
+fn encode(value: &Value, size_hint: usize) -> (Bytes, Option<(u32, u32)>) {
+    let mut out = Vec::with_capacity(size_hint);
+    let mut rv = None;
+    let written = match value {
+        Value::Object(top) => encode_top(&mut out, top, &mut rv),
+        other => serde_json::to_writer(&mut out, other),
+    };
+    if let Err(err) = written {
+        // Writing a Value into memory does not fail.
+        tracing::error!(%err, "cannot encode object");
+        return (Bytes::new(), None);
+    }
+    if out.capacity() > out.len() {
+        out.shrink_to_fit();
+    }
+    (Bytes::from(out), rv)
+}
+
+fn encode_top(
+    out: &mut Vec<u8>,
+    top: &serde_json::Map<String, Value>,
+    rv: &mut Option<(u32, u32)>,
+) -> serde_json::Result<()> {
+    out.push(b'{');
+    for (i, (key, value)) in top.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key)?;
+        out.push(b':');
+        match value {
+            Value::Object(meta) if key == "metadata" => {
+                out.push(b'{');
+                for (j, (k, v)) in meta.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, k)?;
+                    out.push(b':');
+                    let start = out.len();
+                    serde_json::to_writer(&mut *out, v)?;
+                    if k == "resourceVersion" && v.is_string() {
+                        // Inside the quotes; versions need no escaping.
+                        *rv = span(start + 1, out.len() - 1);
+                    }
+                }
+                out.push(b'}');
+            }
+            _ => serde_json::to_writer(&mut *out, value)?,
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bosun_api::registry;
+    use serde_json::json;
+
+    fn pods() -> &'static ResourceDef {
+        registry::lookup("", "v1", "pods").unwrap()
+    }
+
+    #[test]
+    fn encoding_matches_serde_json() {
+        let cases = [
+            json!({"kind": "Pod", "metadata": {"name": "a", "resourceVersion": "1"}}),
+            json!({"metadata": {}, "spec": {"x": [1, 2.5, null, "q\"uote"]}}),
+            json!({"metadata": {"resourceVersion": 7}}),
+            json!({"metadata": "odd"}),
+            json!([1, 2]),
+            json!({}),
+            json!({"z": 1, "a": {"metadata": {"resourceVersion": "9"}}, "metadata": {"ü": "ß"}}),
+        ];
+        for v in cases {
+            let (json, _) = encode(&v, 0);
+            assert_eq!(
+                json.as_ref(),
+                serde_json::to_vec(&v).unwrap().as_slice(),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn stamps_revision_and_keeps_key_order() {
+        let obj = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "d", "resourceVersion": "3", "uid": "u"},
+            "spec": {"nodeName": "n"}});
+        let e = Entry::new(pods(), obj.clone(), 42);
+        let mut want = obj;
+        want["metadata"]["resourceVersion"] = json!("42");
+        assert_eq!(
+            e.json.as_ref(),
+            serde_json::to_vec(&want).unwrap().as_slice()
+        );
+        assert_eq!(e.value(), want);
+        assert_eq!(e.metadata(), want["metadata"]);
+        assert_eq!(e.meta.name(), "p");
+        assert_eq!(e.meta.namespace(), Some("d"));
+    }
+
+    #[test]
+    fn with_revision_splices_the_version() {
+        let obj = json!({"metadata": {"name": "p", "annotations": {"resourceVersion": "5"}},
+            "involvedObject": {"resourceVersion": "5"}});
+        // Before and after the digit count changes, and without metadata.
+        for (rev, next) in [(5, 6), (9, 10), (100, 7)] {
+            let e = Entry::new(pods(), obj.clone(), rev);
+            let moved = e.with_revision(next);
+            let mut want = obj.clone();
+            want["metadata"]["resourceVersion"] = json!(next.to_string());
+            assert_eq!(moved.value(), want);
+            assert_eq!(
+                moved.json.as_ref(),
+                serde_json::to_vec(&want).unwrap().as_slice()
+            );
+            // And again from the spliced one.
+            let again = moved.with_revision(rev);
+            assert_eq!(again.json, e.json);
+            assert!(Arc::ptr_eq(&again.meta, &e.meta));
+        }
+        let bare = Entry::new(pods(), json!({"kind": "Pod"}), 4);
+        assert_eq!(bare.value(), json!({"kind": "Pod"}));
+        assert_eq!(bare.with_revision(8).value(), json!({"kind": "Pod"}));
+        assert_eq!(bare.metadata(), json!({}));
+    }
+}
