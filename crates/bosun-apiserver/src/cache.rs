@@ -16,6 +16,7 @@
 mod entry;
 mod meta;
 mod parsed;
+mod scan;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;

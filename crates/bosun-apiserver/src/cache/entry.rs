@@ -11,6 +11,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::meta::SlimMeta;
+use super::scan;
 
 /// An object as the cache keeps it.
 #[derive(Clone, Debug)]
@@ -32,6 +33,14 @@ impl Entry {
     /// Decodes a stored object of `def` once: indexes it, stamps
     /// `revision` as its resourceVersion and encodes it again.
     pub fn decode(def: &ResourceDef, raw: &[u8], revision: i64) -> serde_json::Result<Self> {
+        if let Some(mut scanned) = scan::scan(def, raw, &revision.to_string()) {
+            scanned.json.shrink_to_fit();
+            return Ok(Entry {
+                json: Bytes::from(scanned.json),
+                meta: Arc::new(scanned.meta),
+                rv: scanned.version.and_then(|(start, end)| span(start, end)),
+            });
+        }
         let value: Value = serde_json::from_slice(raw)?;
         // Room for the stamped version, so the buffer never grows.
         Ok(Self::build(def, value, revision, raw.len() + 48))
