@@ -436,26 +436,12 @@ impl Rest {
             }
             let key = def.key(namespace, name);
             // A terminating object whose last finalizer went away is deleted.
-            if objects::is_terminating(&new) && objects::finalizers(&new).is_empty() {
-                match self.store.delete(&key, Some(current_rv)).await {
-                    Ok(kv) => {
-                        self.wait_cache(kv.mod_revision).await?;
-                        return Ok(Written {
-                            object: with_revision(new, kv.mod_revision),
-                            warnings,
-                        });
-                    }
-                    Err(StoreError::Conflict { .. }) if pinned.is_none() => continue,
-                    Err(StoreError::Conflict { .. }) => {
-                        return Err(ApiError::modified(def.group, def.plural, name))
-                    }
-                    Err(StoreError::NotFound { .. }) => {
-                        return Err(ApiError::not_found(def.group, def.plural, name))
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            match self.store.update(&key, to_bytes(&new)?, current_rv).await {
+            let written = if objects::is_terminating(&new) && objects::finalizers(&new).is_empty() {
+                self.store.delete(&key, Some(current_rv)).await
+            } else {
+                self.store.update(&key, to_bytes(&new)?, current_rv).await
+            };
+            match written {
                 Ok(kv) => {
                     self.wait_cache(kv.mod_revision).await?;
                     return Ok(Written {
