@@ -56,6 +56,19 @@ pub struct WriteOptions {
 pub struct Written {
     pub object: Value,
     pub warnings: Vec<String>,
+    /// `object` as the watch cache encoded it, when the cache holds exactly
+    /// this revision: the response body without encoding it again.
+    pub encoded: Option<Bytes>,
+}
+
+impl Written {
+    fn unstored(object: Value, warnings: Vec<String>) -> Self {
+        Written {
+            object,
+            warnings,
+            encoded: None,
+        }
+    }
 }
 
 /// DeleteOptions that matter to storage.
@@ -118,13 +131,13 @@ pub struct Rest {
     pub cache: Arc<WatchCache>,
 }
 
-fn to_bytes(obj: &Value) -> Result<Bytes> {
-    // resourceVersion is derived from the store revision, never stored.
-    let mut stored = obj.clone();
-    if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
+/// The stored encoding of `obj`. resourceVersion is derived from the store
+/// revision, never stored, so it is taken out of `obj` first.
+fn to_bytes(obj: &mut Value) -> Result<Bytes> {
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.shift_remove("resourceVersion");
     }
-    serde_json::to_vec(&stored)
+    serde_json::to_vec(obj)
         .map(Bytes::from)
         .map_err(|e| ApiError::internal(e.to_string()))
 }
@@ -171,6 +184,20 @@ impl Rest {
         let revision = self.store.current_revision().await?;
         self.wait_cache(revision).await?;
         Ok(self.cache.read().get(def, namespace, name))
+    }
+
+    /// The cache's encoding of an object, if the cache holds exactly
+    /// `revision` of it (a later write may already have replaced it).
+    fn cached_encoding(
+        &self,
+        def: &ResourceDef,
+        namespace: Option<&str>,
+        name: &str,
+        revision: i64,
+    ) -> Option<Bytes> {
+        let entry = self.cache.read().get_entry(def, namespace, name)?;
+        let rv = revision.to_string();
+        (entry.resource_version() == Some(rv.as_str())).then_some(entry.json)
     }
 
     async fn wait_cache(&self, revision: i64) -> Result<()> {
@@ -275,6 +302,36 @@ impl Rest {
         Ok(())
     }
 
+    /// NamespaceLifecycle admission: refuses creates in a missing or
+    /// terminating namespace. Like upstream's plugin it answers from the
+    /// cache's index, and only a miss waits for the latest revision.
+    async fn admit_namespace(&self, def: &ResourceDef, ns: &str, name: &str) -> Result<()> {
+        let namespaces = bosun_api::registry::lookup("", "v1", "namespaces")
+            .ok_or_else(|| ApiError::internal("namespaces not registered"))?;
+        let cached = |rest: &Self| {
+            rest.cache
+                .read()
+                .get_entry(namespaces, None, ns)
+                .map(|e| e.meta.is_terminating())
+        };
+        let terminating = match cached(self) {
+            Some(t) => t,
+            None => {
+                let revision = self.store.current_revision().await?;
+                self.wait_cache(revision).await?;
+                cached(self).ok_or_else(|| ApiError::not_found("", "namespaces", ns))?
+            }
+        };
+        if terminating {
+            return Err(ApiError::forbidden(format!(
+                "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                def.group_resource(),
+            ))
+            .with_reason("Forbidden"));
+        }
+        Ok(())
+    }
+
     /// Creates an object (POST, or a server-side apply of a missing object).
     pub async fn create(
         &self,
@@ -292,20 +349,7 @@ impl Rest {
         };
         self.validate_namespace(def, namespace, &mut obj)?;
         if let Some(ns) = namespace.filter(|_| def.namespaced) {
-            let namespaces = bosun_api::registry::lookup("", "v1", "namespaces")
-                .ok_or_else(|| ApiError::internal("namespaces not registered"))?;
-            match self.get_latest(namespaces, None, ns).await? {
-                None => return Err(ApiError::not_found("", "namespaces", ns)),
-                Some(nsobj) if objects::is_terminating(&nsobj) => {
-                    return Err(ApiError::forbidden(format!(
-                        "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                        def.group_resource(),
-                        objects::name(&obj)
-                    ))
-                    .with_reason("Forbidden"));
-                }
-                Some(_) => {}
-            }
+            self.admit_namespace(def, ns, objects::name(&obj)).await?;
         }
         let name = objects::name(&obj).to_string();
         if name.is_empty() {
@@ -338,15 +382,14 @@ impl Rest {
         let mut obj = if opts.managed_fields_done {
             obj
         } else {
-            bosun_patch::update_managed_fields(
-                None,
-                &obj,
-                &opts.field_manager,
-                "Update",
-                def.group,
-                def.kind,
-                &now,
-            )
+            let ctx = bosun_patch::FieldManagerContext {
+                manager: &opts.field_manager,
+                group: def.group,
+                kind: def.kind,
+                now: &now,
+                subresource: "",
+            };
+            bosun_patch::update_with(&ctx, None, obj, "Update")
         };
         if def.group == "batch" && def.kind == "Job" {
             let uid = objects::meta_str(&obj, "uid").unwrap_or("").to_string();
@@ -367,19 +410,19 @@ impl Rest {
             admission::allocate_service(&mut obj, &state, def)?;
         }
         if opts.dry_run {
-            return Ok(Written {
-                object: obj,
-                warnings,
-            });
+            return Ok(Written::unstored(obj, warnings));
         }
         let name = objects::name(&obj).to_string();
         let key = def.key(objects::namespace(&obj), &name);
-        match self.store.create(&key, to_bytes(&obj)?).await {
+        match self.store.create(&key, to_bytes(&mut obj)?).await {
             Ok(kv) => {
                 self.wait_cache(kv.mod_revision).await?;
+                let encoded =
+                    self.cached_encoding(def, objects::namespace(&obj), &name, kv.mod_revision);
                 Ok(Written {
                     object: with_revision(obj, kv.mod_revision),
                     warnings,
+                    encoded,
                 })
             }
             Err(StoreError::AlreadyExists { .. }) => {
@@ -423,30 +466,29 @@ impl Rest {
             let new =
                 self.prepare_update(def, namespace, name, subresource, &current, requested, opts)?;
             if same_object(&new, &current) {
-                return Ok(Written {
-                    object: (*current).clone(),
-                    warnings,
-                });
+                return Ok(Written::unstored((*current).clone(), warnings));
             }
             if opts.dry_run {
-                return Ok(Written {
-                    object: new,
-                    warnings,
-                });
+                return Ok(Written::unstored(new, warnings));
             }
             let key = def.key(namespace, name);
             // A terminating object whose last finalizer went away is deleted.
+            let mut new = new;
             let written = if objects::is_terminating(&new) && objects::finalizers(&new).is_empty() {
                 self.store.delete(&key, Some(current_rv)).await
             } else {
-                self.store.update(&key, to_bytes(&new)?, current_rv).await
+                self.store
+                    .update(&key, to_bytes(&mut new)?, current_rv)
+                    .await
             };
             match written {
                 Ok(kv) => {
                     self.wait_cache(kv.mod_revision).await?;
+                    let encoded = self.cached_encoding(def, namespace, name, kv.mod_revision);
                     return Ok(Written {
                         object: with_revision(new, kv.mod_revision),
                         warnings,
+                        encoded,
                     });
                 }
                 Err(StoreError::Conflict { .. }) if pinned.is_none() => continue,
@@ -573,12 +615,7 @@ impl Rest {
             now: &objects::now_rfc3339(),
             subresource: subresource.unwrap_or(""),
         };
-        Ok(bosun_patch::update_with(
-            &ctx,
-            Some(current),
-            &new,
-            "Update",
-        ))
+        Ok(bosun_patch::update_with(&ctx, Some(current), new, "Update"))
     }
 
     /// Deletes an object, honouring finalizers, propagation and pods'
@@ -685,7 +722,7 @@ impl Rest {
                 let key = def.key(namespace, name);
                 match self
                     .store
-                    .update(&key, to_bytes(&updated)?, current_rv)
+                    .update(&key, to_bytes(&mut updated)?, current_rv)
                     .await
                 {
                     Ok(kv) => {

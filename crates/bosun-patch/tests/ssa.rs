@@ -406,7 +406,7 @@ fn status_subresource_update_is_tracked_separately() {
         now: T1,
         subresource: "status",
     };
-    let out = bosun_patch::update_with(&ctx, Some(&pod), &with_status, "Update");
+    let out = bosun_patch::update_with(&ctx, Some(&pod), with_status.clone(), "Update");
     assert_eq!(
         out["metadata"]["managedFields"],
         json!([{

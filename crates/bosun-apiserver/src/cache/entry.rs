@@ -58,6 +58,13 @@ impl Entry {
         Entry { json, meta, rv }
     }
 
+    /// The text of `metadata.resourceVersion`, when its place is known.
+    pub fn resource_version(&self) -> Option<&str> {
+        let (start, end) = self.rv?;
+        let text = self.json.get(start as usize..end as usize)?;
+        std::str::from_utf8(text).ok()
+    }
+
     /// Decodes the object.
     pub fn value(&self) -> Value {
         match serde_json::from_slice(&self.json) {

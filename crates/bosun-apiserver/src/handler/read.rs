@@ -375,6 +375,24 @@ pub fn include_object(ctx: &RequestContext) -> bosun_printers::IncludeObject {
 }
 
 /// Answers with one object in the requested shape.
+/// Answers with a write's result, reusing the cache's encoding when the
+/// client asked for the object itself.
+pub fn respond_written(
+    ctx: &RequestContext,
+    def: &ResourceDef,
+    written: &crate::rest::Written,
+    code: StatusCode,
+) -> Result<Response> {
+    if let (Some(json), Shape::Object) = (&written.encoded, ctx.shape()?) {
+        return Ok(axum::response::IntoResponse::into_response((
+            code,
+            [(http::header::CONTENT_TYPE, "application/json")],
+            json.clone(),
+        )));
+    }
+    respond_object(ctx, def, &written.object, code)
+}
+
 pub fn respond_object(
     ctx: &RequestContext,
     def: &ResourceDef,

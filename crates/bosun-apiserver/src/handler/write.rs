@@ -4,7 +4,7 @@ use axum::response::Response;
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::read::{respond_object, Filter};
+use super::read::{respond_object, respond_written, Filter};
 use super::{add_warnings, json_response, Handler, RequestContext};
 use crate::error::{ApiError, Result};
 use crate::objects;
@@ -93,7 +93,7 @@ impl Handler {
             .rest
             .create(def, ctx.namespace(), body, &opts, false)
             .await?;
-        let response = respond_object(ctx, def, &written.object, StatusCode::CREATED)?;
+        let response = respond_written(ctx, def, &written, StatusCode::CREATED)?;
         Ok(add_warnings(response, &written.warnings))
     }
 
@@ -131,8 +131,8 @@ impl Handler {
                 },
             )
             .await?;
-        warnings.extend(written.warnings);
-        let response = respond_object(ctx, def, &written.object, StatusCode::OK)?;
+        warnings.extend(written.warnings.iter().cloned());
+        let response = respond_written(ctx, def, &written, StatusCode::OK)?;
         Ok(add_warnings(response, &warnings))
     }
 
@@ -181,7 +181,7 @@ impl Handler {
             )
             .await?;
         opts.dry_run = false;
-        let response = respond_object(ctx, def, &written.object, StatusCode::OK)?;
+        let response = respond_written(ctx, def, &written, StatusCode::OK)?;
         Ok(add_warnings(response, &written.warnings))
     }
 
@@ -234,7 +234,7 @@ impl Handler {
                 .rest
                 .create(def, ctx.namespace(), created, &opts, true)
                 .await?;
-            let response = respond_object(ctx, def, &written.object, StatusCode::CREATED)?;
+            let response = respond_written(ctx, def, &written, StatusCode::CREATED)?;
             return Ok(add_warnings(response, &warnings));
         }
         let written = self
@@ -257,7 +257,7 @@ impl Handler {
                 },
             )
             .await?;
-        let response = respond_object(ctx, def, &written.object, StatusCode::OK)?;
+        let response = respond_written(ctx, def, &written, StatusCode::OK)?;
         Ok(add_warnings(response, &warnings))
     }
 

@@ -160,9 +160,13 @@ pub(crate) fn store(obj: &mut Value, entries: &[Entry]) {
 
 /// Removes `metadata.managedFields` from `obj`.
 pub(crate) fn strip(obj: &Value) -> Value {
-    let mut out = obj.clone();
-    if let Some(Value::Object(meta)) = out.get_mut("metadata") {
+    strip_owned(obj.clone())
+}
+
+/// [`strip`] on an object the caller gives up.
+pub(crate) fn strip_owned(mut obj: Value) -> Value {
+    if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
         meta.shift_remove("managedFields");
     }
-    out
+    obj
 }

@@ -172,7 +172,7 @@ pub fn update_managed_fields(
         now,
         subresource: "",
     };
-    update_with(&ctx, old, new, operation)
+    update_with(&ctx, old, new.clone(), operation)
 }
 
 /// [`server_side_apply`] with a full context (e.g. for `/status`).
@@ -194,7 +194,7 @@ pub fn apply_with(
 pub fn update_with(
     ctx: &FieldManagerContext<'_>,
     old: Option<&Value>,
-    new: &Value,
+    new: Value,
     operation: &str,
 ) -> Value {
     ops::update(ctx, old, new, operation)

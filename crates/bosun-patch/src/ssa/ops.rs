@@ -86,8 +86,10 @@ impl<'a> Scope<'a> {
 }
 
 fn strip_meta(set: &mut FieldSet) {
-    for p in STRIPPED {
-        set.remove(&field_path(p));
+    static PATHS: std::sync::LazyLock<Vec<Path>> =
+        std::sync::LazyLock::new(|| STRIPPED.iter().map(|p| field_path(p)).collect());
+    for p in PATHS.iter() {
+        set.remove(p);
     }
 }
 
@@ -101,7 +103,8 @@ fn record_update(
     entries: &mut Vec<Entry>,
 ) {
     let cmp = compare(old, new, scope.ty);
-    let mut changed: FieldSet = cmp.added.union(&cmp.modified).cloned().collect();
+    let mut changed: FieldSet = cmp.added;
+    changed.extend(cmp.modified);
     let mut removed = cmp.removed;
     scope.drop_reset(&mut changed);
     scope.drop_reset(&mut removed);
@@ -138,12 +141,12 @@ fn record_update(
 pub(super) fn update(
     ctx: &FieldManagerContext<'_>,
     old: Option<&Value>,
-    new: &Value,
+    new: Value,
     operation: &str,
 ) -> Value {
     let scope = Scope::new(ctx);
     let sent = if ctx.subresource.is_empty() {
-        managed::decode(new).ok().filter(|e| !e.is_empty())
+        managed::decode(&new).ok().filter(|e| !e.is_empty())
     } else {
         None
     };
@@ -155,7 +158,7 @@ pub(super) fn update(
         },
     };
     let old_clean = old.map(managed::strip);
-    let mut result = managed::strip(new);
+    let mut result = managed::strip_owned(new);
     record_update(
         &scope,
         ctx.manager,
