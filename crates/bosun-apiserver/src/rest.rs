@@ -779,22 +779,61 @@ fn pod_needs_grace(pod: &Value, opts: &DeleteOptions) -> Option<i64> {
 
 /// Equal apart from resourceVersion and managedFields timestamps: an update
 /// that changes nothing is not written (upstream skips no-op updates).
+/// Whether an update changes nothing but the resourceVersion and the
+/// times in managedFields (a no-op write is not stored, as upstream).
 fn same_object(new: &Value, current: &Value) -> bool {
-    fn strip(v: &Value) -> Value {
-        let mut v = v.clone();
-        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("resourceVersion");
-            if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
-                for e in entries {
-                    if let Some(e) = e.as_object_mut() {
-                        e.remove("time");
-                    }
-                }
-            }
+    let (Value::Object(a), Value::Object(b)) = (new, current) else {
+        return new == current;
+    };
+    same_members(a, b, &[], |key, x, y| {
+        if key != "metadata" {
+            return x == y;
         }
-        v
+        match (x, y) {
+            (Value::Object(x), Value::Object(y)) => {
+                same_members(x, y, &["resourceVersion"], |key, x, y| {
+                    if key == "managedFields" {
+                        same_managed_fields(x, y)
+                    } else {
+                        x == y
+                    }
+                })
+            }
+            _ => x == y,
+        }
+    })
+}
+
+/// Compares two maps member by member, skipping `ignored` keys, with `eq`
+/// deciding each pair.
+fn same_members(
+    a: &Map<String, Value>,
+    b: &Map<String, Value>,
+    ignored: &[&str],
+    eq: impl Fn(&str, &Value, &Value) -> bool,
+) -> bool {
+    let counted =
+        |m: &Map<String, Value>| m.keys().filter(|k| !ignored.contains(&k.as_str())).count();
+    counted(a) == counted(b)
+        && a.iter()
+            .filter(|(k, _)| !ignored.contains(&k.as_str()))
+            .all(|(k, x)| b.get(k).is_some_and(|y| eq(k, x, y)))
+}
+
+/// managedFields entries equal but for their `time`.
+fn same_managed_fields(x: &Value, y: &Value) -> bool {
+    match (x, y) {
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len()
+                && x.iter().zip(y).all(|(e, f)| match (e, f) {
+                    (Value::Object(e), Value::Object(f)) => {
+                        same_members(e, f, &["time"], |_, a, b| a == b)
+                    }
+                    _ => e == f,
+                })
+        }
+        _ => x == y,
     }
-    strip(new) == strip(current)
 }
 
 impl ApiError {
@@ -820,4 +859,36 @@ pub fn map(pairs: &[(&str, Value)]) -> Map<String, Value> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cm(rv: &str, time: &str, data: &str) -> Value {
+        json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "a",
+                "resourceVersion": rv,
+                "managedFields": [{"manager": "m", "operation": "Update", "time": time}],
+            },
+            "data": {"k": data},
+        })
+    }
+
+    #[test]
+    fn same_object_ignores_version_and_managed_times_only() {
+        let base = cm("1", "2026-01-01T00:00:00Z", "v");
+        assert!(same_object(&cm("2", "2026-01-02T00:00:00Z", "v"), &base));
+        assert!(!same_object(&cm("1", "2026-01-01T00:00:00Z", "w"), &base));
+        let mut extra = base.clone();
+        extra["metadata"]["labels"] = json!({"x": "y"});
+        assert!(!same_object(&extra, &base));
+        assert!(!same_object(&base, &extra));
+        let mut other_manager = base.clone();
+        other_manager["metadata"]["managedFields"][0]["manager"] = json!("n");
+        assert!(!same_object(&other_manager, &base));
+    }
 }

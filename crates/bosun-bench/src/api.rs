@@ -37,7 +37,19 @@ pub struct ApiArgs {
     pub duration: Duration,
     pub list_objects: usize,
     pub watch_writers: usize,
+    pub phases: Vec<Phase>,
     pub meter: Meter,
+}
+
+/// One phase of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Phase {
+    Create,
+    Update,
+    Get,
+    List,
+    Watch,
+    Sustained,
 }
 
 /// A ConfigMap a worker owns, with its latest resourceVersion.
@@ -73,25 +85,38 @@ pub async fn run(
 
     let seq = Arc::new(AtomicU64::new(1));
     let meter = &args.meter;
-    let snap = meter.snapshot();
-    let owned = create_phase(&client, args, &ns, &seq, report).await?;
-    meter.record(report, "create", snap);
-    let snap = meter.snapshot();
-    let owned = update_phase(&client, args, &ns, owned, &seq, report).await?;
-    meter.record(report, "update", snap);
-    let snap = meter.snapshot();
-    get_phase(&client, args, &ns, &owned, report).await?;
-    meter.record(report, "get", snap);
-    // The list phase meters itself, after filling its namespace.
-    list_phase(&client, args, &list_ns, &seq, report).await?;
-    // Watches get connections of their own (at most 100 streams each), so
-    // cancelling them afterwards leaves the request connections alone.
-    let watch_client = Arc::new(Client::connect(target, args.clients.div_ceil(100)).await?);
-    watch_phase(&client, &watch_client, args, &watch_ns, &seq, report).await?;
-    drop(watch_client);
-    let snap = meter.snapshot();
-    churn_phase(&client, args, &ns, &seq, report).await?;
-    meter.record(report, "sustained writes", snap);
+    let runs = |phase: Phase| args.phases.contains(&phase);
+    if runs(Phase::Create) {
+        let snap = meter.snapshot();
+        let mut owned = create_phase(&client, args, &ns, &seq, report).await?;
+        meter.record(report, "create", snap);
+        if runs(Phase::Update) {
+            let snap = meter.snapshot();
+            owned = update_phase(&client, args, &ns, owned, &seq, report).await?;
+            meter.record(report, "update", snap);
+        }
+        if runs(Phase::Get) {
+            let snap = meter.snapshot();
+            get_phase(&client, args, &ns, &owned, report).await?;
+            meter.record(report, "get", snap);
+        }
+    }
+    if runs(Phase::List) {
+        // The list phase meters itself, after filling its namespace.
+        list_phase(&client, args, &list_ns, &seq, report).await?;
+    }
+    if runs(Phase::Watch) {
+        // Watches get connections of their own (at most 100 streams each),
+        // so cancelling them afterwards leaves the request connections alone.
+        let watch_client = Arc::new(Client::connect(target, args.clients.div_ceil(100)).await?);
+        watch_phase(&client, &watch_client, args, &watch_ns, &seq, report).await?;
+        drop(watch_client);
+    }
+    if runs(Phase::Sustained) {
+        let snap = meter.snapshot();
+        churn_phase(&client, args, &ns, &seq, report).await?;
+        meter.record(report, "sustained writes", snap);
+    }
     Ok(())
 }
 

@@ -110,6 +110,14 @@ struct ApiCmd {
     /// Writers during the watch phase (the watchers number --clients).
     #[arg(long, default_value_t = 10)]
     watch_writers: usize,
+    /// Phases to run, in their fixed order (update and get need create).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "create,update,get,list,watch,sustained"
+    )]
+    phases: Vec<api::Phase>,
 }
 
 #[derive(Args)]
@@ -219,6 +227,7 @@ async fn run(cli: &Cli) -> anyhow::Result<Report> {
                 duration: cmd.duration,
                 list_objects: cmd.list_objects,
                 watch_writers: cmd.watch_writers,
+                phases: cmd.phases.clone(),
                 meter: cmd.conn.meter(),
             };
             api::run(client, &target, &args, &mut report).await?;

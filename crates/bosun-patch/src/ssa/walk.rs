@@ -174,15 +174,18 @@ fn is_leaf(lhs: Option<&Value>, rhs: Option<&Value>, ty: Ty) -> bool {
     }
 }
 
-fn walk_compare(
-    lhs: Option<&Value>,
-    rhs: Option<&Value>,
+fn walk_compare<'a>(
+    lhs: Option<&'a Value>,
+    rhs: Option<&'a Value>,
     ty: Ty,
     path: &mut Path,
     out: &mut Comparison,
 ) {
-    if lhs.is_none() && rhs.is_none() {
-        return;
+    match (lhs, rhs) {
+        (None, None) => return,
+        // Nothing below two equal values differs.
+        (Some(l), Some(r)) if deep_eq(l, r) => return,
+        _ => {}
     }
     if is_leaf(lhs, rhs, ty) {
         match (lhs, rhs) {
@@ -220,15 +223,15 @@ fn walk_compare(
                 }
             }
             for pe in order {
-                let find = |keys: &[Option<PathElement>], items: &'_ [Value]| {
+                let find = |keys: &[Option<PathElement>], items: &'a [Value]| {
                     keys.iter()
                         .position(|k| k.as_ref() == Some(&pe))
-                        .map(|i| items[i].clone())
+                        .and_then(|i| items.get(i))
                 };
                 let li = find(&lkeys, l);
                 let ri = find(&rkeys, r);
                 path.push(pe);
-                walk_compare(li.as_ref(), ri.as_ref(), ty.elem(), path, out);
+                walk_compare(li, ri, ty.elem(), path, out);
                 path.pop();
             }
         }
