@@ -157,13 +157,13 @@ pub(super) fn update(
             Err(_) => Vec::new(),
         },
     };
-    let old_clean = old.map(managed::strip);
+    // compare() skips metadata.managedFields, so `old` needs no stripping.
     let mut result = managed::strip_owned(new);
     record_update(
         &scope,
         ctx.manager,
         operation,
-        old_clean.as_ref(),
+        old,
         &result,
         &mut entries,
     );

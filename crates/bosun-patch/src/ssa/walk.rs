@@ -244,7 +244,13 @@ fn walk_compare<'a>(
                     keys.push(k);
                 }
             }
+            // managedFields is bookkeeping, never an owned field.
+            let in_metadata = path.len() == 1
+                && matches!(&path[0], PathElement::Field(f) if f == "metadata");
             for k in keys {
+                if in_metadata && k == "managedFields" {
+                    continue;
+                }
                 let info = ty.field(k);
                 let mut lc = l.and_then(|m| m.get(k));
                 let mut rc = r.and_then(|m| m.get(k));
