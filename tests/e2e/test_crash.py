@@ -32,7 +32,6 @@ def writer(
     api_args: tuple,
     ns: str,
     index: int,
-    stop: threading.Event,
     acks: list,
     lock: threading.Lock,
     errors: list,
@@ -40,7 +39,10 @@ def writer(
 ):
     api = Api(*api_args)
     i = 0
-    while not stop.is_set():
+    # Writes until the server is gone: each writer ends on the request the
+    # kill cut off (a check on a stop flag would race with an ack that
+    # arrived just before the kill).
+    while True:
         name = f"w{index}-{i}"
         i += 1
         try:
@@ -77,10 +79,9 @@ def test_acknowledged_writes_survive_kill_9(crash_server):
     errors: list = []
     cut_off: list = []
     lock = threading.Lock()
-    stop = threading.Event()
     api_args = (api.url, api.ca, api.cert[0], api.cert[1])
     threads = [
-        threading.Thread(target=writer, args=(api_args, ns, i, stop, acks, lock, errors, cut_off), daemon=True)
+        threading.Thread(target=writer, args=(api_args, ns, i, acks, lock, errors, cut_off), daemon=True)
         for i in range(WRITERS)
     ]
     for t in threads:
@@ -94,7 +95,6 @@ def test_acknowledged_writes_survive_kill_9(crash_server):
     # Crash while the writers are still going.
     os.kill(srv.proc.pid, signal.SIGKILL)
     srv.proc.wait(timeout=10)
-    stop.set()
     for t in threads:
         t.join(timeout=30)
     assert not errors, f"writes failed before the crash: {errors[:5]}"

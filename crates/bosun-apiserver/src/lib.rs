@@ -19,6 +19,7 @@ mod lifecycle;
 mod negotiate;
 mod objects;
 pub mod pki;
+mod recent;
 pub mod request;
 pub mod rest;
 mod server;

@@ -17,6 +17,7 @@ use crate::admission;
 use crate::cache::WatchCache;
 use crate::error::{ApiError, Result};
 use crate::objects::{self, meta_mut};
+use crate::recent::Recent;
 
 const CACHE_WAIT: Duration = Duration::from_secs(10);
 const MAX_RETRIES: usize = 16;
@@ -54,7 +55,7 @@ pub struct WriteOptions {
 /// A write's result: the object and warnings for the `Warning` header.
 #[derive(Debug)]
 pub struct Written {
-    pub object: Value,
+    pub object: Arc<Value>,
     pub warnings: Vec<String>,
     /// `object` as the watch cache encoded it, when the cache holds exactly
     /// this revision: the response body without encoding it again.
@@ -64,7 +65,7 @@ pub struct Written {
 impl Written {
     fn unstored(object: Value, warnings: Vec<String>) -> Self {
         Written {
-            object,
+            object: Arc::new(object),
             warnings,
             encoded: None,
         }
@@ -129,6 +130,7 @@ impl DeleteOptions {
 pub struct Rest {
     pub store: Arc<dyn Store>,
     pub cache: Arc<WatchCache>,
+    recent: Recent,
 }
 
 /// The stored encoding of `obj`. resourceVersion is derived from the store
@@ -174,6 +176,14 @@ fn unknown_fields(input: &Value, output: &Value, path: &str, out: &mut Vec<Strin
 }
 
 impl Rest {
+    pub fn new(store: Arc<dyn Store>, cache: Arc<WatchCache>) -> Self {
+        Rest {
+            store,
+            cache,
+            recent: Recent::default(),
+        }
+    }
+
     /// The object as of the latest store revision.
     pub async fn get_latest(
         &self,
@@ -183,21 +193,46 @@ impl Rest {
     ) -> Result<Option<Arc<Value>>> {
         let revision = self.store.current_revision().await?;
         self.wait_cache(revision).await?;
-        Ok(self.cache.read().get(def, namespace, name))
+        let Some(entry) = self.cache.read().get_entry(def, namespace, name) else {
+            return Ok(None);
+        };
+        if let Some(rv) = entry.resource_version() {
+            if let Some(object) = self.recent.get(&def.key(namespace, name), rv) {
+                return Ok(Some(object));
+            }
+        }
+        Ok(Some(Arc::new(entry.value())))
     }
 
-    /// The cache's encoding of an object, if the cache holds exactly
-    /// `revision` of it (a later write may already have replaced it).
-    fn cached_encoding(
+    /// The result of a stored write of `object` at `revision`: stamps the
+    /// resourceVersion, remembers the decoded object for the next
+    /// read-modify-write and takes the cache's encoding for the response
+    /// when the cache holds exactly this revision (a later write may
+    /// already have replaced it).
+    fn stored(
         &self,
         def: &ResourceDef,
         namespace: Option<&str>,
         name: &str,
+        object: Value,
         revision: i64,
-    ) -> Option<Bytes> {
-        let entry = self.cache.read().get_entry(def, namespace, name)?;
+        warnings: Vec<String>,
+    ) -> Written {
+        let object = Arc::new(with_revision(object, revision));
         let rv = revision.to_string();
-        (entry.resource_version() == Some(rv.as_str())).then_some(entry.json)
+        let encoded = self
+            .cache
+            .read()
+            .get_entry(def, namespace, name)
+            .filter(|entry| entry.resource_version() == Some(rv.as_str()))
+            .map(|entry| entry.json);
+        self.recent
+            .remember(def.key(namespace, name), rv, object.clone());
+        Written {
+            object,
+            warnings,
+            encoded,
+        }
     }
 
     async fn wait_cache(&self, revision: i64) -> Result<()> {
@@ -417,13 +452,15 @@ impl Rest {
         match self.store.create(&key, to_bytes(&mut obj)?).await {
             Ok(kv) => {
                 self.wait_cache(kv.mod_revision).await?;
-                let encoded =
-                    self.cached_encoding(def, objects::namespace(&obj), &name, kv.mod_revision);
-                Ok(Written {
-                    object: with_revision(obj, kv.mod_revision),
+                let namespace = objects::namespace(&obj).map(str::to_string);
+                Ok(self.stored(
+                    def,
+                    namespace.as_deref(),
+                    &name,
+                    obj,
+                    kv.mod_revision,
                     warnings,
-                    encoded,
-                })
+                ))
             }
             Err(StoreError::AlreadyExists { .. }) => {
                 Err(ApiError::already_exists(def.group, def.plural, &name))
@@ -466,7 +503,11 @@ impl Rest {
             let new =
                 self.prepare_update(def, namespace, name, subresource, &current, requested, opts)?;
             if same_object(&new, &current) {
-                return Ok(Written::unstored((*current).clone(), warnings));
+                return Ok(Written {
+                    object: current,
+                    warnings,
+                    encoded: None,
+                });
             }
             if opts.dry_run {
                 return Ok(Written::unstored(new, warnings));
@@ -484,12 +525,7 @@ impl Rest {
             match written {
                 Ok(kv) => {
                     self.wait_cache(kv.mod_revision).await?;
-                    let encoded = self.cached_encoding(def, namespace, name, kv.mod_revision);
-                    return Ok(Written {
-                        object: with_revision(new, kv.mod_revision),
-                        warnings,
-                        encoded,
-                    });
+                    return Ok(self.stored(def, namespace, name, new, kv.mod_revision, warnings));
                 }
                 Err(StoreError::Conflict { .. }) if pinned.is_none() => continue,
                 Err(StoreError::Conflict { .. }) => {
@@ -626,7 +662,7 @@ impl Rest {
         namespace: Option<&str>,
         name: &str,
         opts: &DeleteOptions,
-    ) -> Result<(Value, bool)> {
+    ) -> Result<(Arc<Value>, bool)> {
         for _ in 0..MAX_RETRIES {
             let Some(current) = self.get_latest(def, namespace, name).await? else {
                 return Err(ApiError::not_found(def.group, def.plural, name));
@@ -655,8 +691,7 @@ impl Rest {
                     ));
                 }
             }
-            let mut updated: Value = (*current).clone();
-            let mut finalizers = objects::finalizers(&updated);
+            let mut finalizers = objects::finalizers(&current);
             let mut changed = false;
             match opts.propagation.as_deref() {
                 Some("Orphan") if !finalizers.iter().any(|f| f == "orphan") => {
@@ -669,28 +704,23 @@ impl Rest {
                 }
                 _ => {}
             }
-            if def.kind == "Namespace" && def.group.is_empty() {
-                let spec_finalizers = updated["spec"]["finalizers"]
+            let namespace_finalizers = def.kind == "Namespace"
+                && def.group.is_empty()
+                && current["spec"]["finalizers"]
                     .as_array()
                     .is_some_and(|a| !a.is_empty());
-                if spec_finalizers && !objects::is_terminating(&updated) {
-                    updated["status"]["phase"] = json!("Terminating");
-                    changed = true;
-                }
-            }
             let graceful = if def.kind == "Pod" && def.group.is_empty() {
-                pod_needs_grace(&updated, opts)
+                pod_needs_grace(&current, opts)
             } else {
                 None
             };
-            let must_wait = !finalizers.is_empty()
-                || graceful.is_some()
-                || (def.kind == "Namespace"
-                    && def.group.is_empty()
-                    && updated["spec"]["finalizers"]
-                        .as_array()
-                        .is_some_and(|a| !a.is_empty()));
+            let must_wait = !finalizers.is_empty() || graceful.is_some() || namespace_finalizers;
             if must_wait {
+                let mut updated: Value = (*current).clone();
+                if namespace_finalizers && !objects::is_terminating(&updated) {
+                    updated["status"]["phase"] = json!("Terminating");
+                    changed = true;
+                }
                 objects::set_finalizers(&mut updated, finalizers);
                 let m = meta_mut(&mut updated);
                 if !m.contains_key("deletionTimestamp") {
@@ -717,7 +747,7 @@ impl Rest {
                     }
                 }
                 if opts.dry_run || !changed {
-                    return Ok((updated, false));
+                    return Ok((Arc::new(updated), false));
                 }
                 let key = def.key(namespace, name);
                 match self
@@ -727,7 +757,7 @@ impl Rest {
                 {
                     Ok(kv) => {
                         self.wait_cache(kv.mod_revision).await?;
-                        return Ok((with_revision(updated, kv.mod_revision), false));
+                        return Ok((Arc::new(with_revision(updated, kv.mod_revision)), false));
                     }
                     Err(StoreError::Conflict { .. }) => continue,
                     Err(StoreError::NotFound { .. }) => {
@@ -737,13 +767,13 @@ impl Rest {
                 }
             }
             if opts.dry_run {
-                return Ok(((*current).clone(), true));
+                return Ok((current, true));
             }
             let key = def.key(namespace, name);
             match self.store.delete(&key, Some(current_rv)).await {
                 Ok(kv) => {
                     self.wait_cache(kv.mod_revision).await?;
-                    return Ok(((*current).clone(), true));
+                    return Ok((current, true));
                 }
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(StoreError::NotFound { .. }) => {

@@ -110,7 +110,7 @@ impl ApiServer {
         let tls = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(&pki)?));
         let cache = WatchCache::start(store.clone()).await?;
         let handler = Arc::new(Handler {
-            rest: Rest { store, cache },
+            rest: Rest::new(store, cache),
             server_address: advertise,
         });
         crate::bootstrap::run(&handler.rest)

@@ -311,7 +311,7 @@ impl Handler {
         let mut deleted = Vec::new();
         for (ns, name) in names {
             match self.rest.delete(def, ns.as_deref(), &name, &opts).await {
-                Ok((obj, _)) => deleted.push(obj),
+                Ok((obj, _)) => deleted.push(std::sync::Arc::unwrap_or_clone(obj)),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),
             }

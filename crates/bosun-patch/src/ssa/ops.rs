@@ -159,14 +159,7 @@ pub(super) fn update(
     };
     // compare() skips metadata.managedFields, so `old` needs no stripping.
     let mut result = managed::strip_owned(new);
-    record_update(
-        &scope,
-        ctx.manager,
-        operation,
-        old,
-        &result,
-        &mut entries,
-    );
+    record_update(&scope, ctx.manager, operation, old, &result, &mut entries);
     cap_update_managers(&mut entries);
     managed::store(&mut result, &entries);
     result

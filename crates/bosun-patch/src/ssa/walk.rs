@@ -245,8 +245,8 @@ fn walk_compare<'a>(
                 }
             }
             // managedFields is bookkeeping, never an owned field.
-            let in_metadata = path.len() == 1
-                && matches!(&path[0], PathElement::Field(f) if f == "metadata");
+            let in_metadata =
+                path.len() == 1 && matches!(&path[0], PathElement::Field(f) if f == "metadata");
             for k in keys {
                 if in_metadata && k == "managedFields" {
                     continue;
