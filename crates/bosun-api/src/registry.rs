@@ -56,6 +56,11 @@ pub struct ResourceDef {
     /// Extra fields usable in `fieldSelector`, beyond metadata.name/namespace.
     pub selectable_fields: &'static [&'static str],
     pub round_trip: RoundTrip,
+    /// Set on a view of another resource's storage: the group whose
+    /// resource of the same plural stores these objects (upstream keeps
+    /// `events.k8s.io` Events in the core Events storage). Objects are
+    /// stored in that resource's form; see [`crate::convert`].
+    pub stored_as: Option<&'static str>,
 }
 
 impl ResourceDef {
@@ -92,11 +97,8 @@ impl ResourceDef {
 
     /// Prefix of every storage key of this resource.
     pub fn key_prefix(&self) -> String {
-        let group = if self.group.is_empty() {
-            "core"
-        } else {
-            self.group
-        };
+        let group = self.stored_as.unwrap_or(self.group);
+        let group = if group.is_empty() { "core" } else { self.group };
         format!("/registry/{group}/{}/", self.plural)
     }
 
@@ -133,6 +135,13 @@ macro_rules! def {
             tracks_generation: $generation,
             selectable_fields: &[$($field),*],
             round_trip: round_trip::<$ty>,
+            stored_as: None,
+        }
+    };
+    (stored_as: $storage:expr; $($rest:tt)*) => {
+        ResourceDef {
+            stored_as: Some($storage),
+            ..def!($($rest)*)
         }
     };
 }
@@ -191,7 +200,7 @@ static RESOURCES: &[ResourceDef] = &[
         short: ["pc"], cat: [], sub: [], generation: false, fields: [], scheduling::PriorityClass),
     def!("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", true,
         short: ["pdb"], cat: [], sub: [Status], generation: true, fields: [], policy::PodDisruptionBudget),
-    def!("events.k8s.io", "v1", "Event", "events", "event", true, short: ["ev"], cat: [], sub: [],
+    def!(stored_as: ""; "events.k8s.io", "v1", "Event", "events", "event", true, short: ["ev"], cat: [], sub: [],
         generation: false, fields: ["regarding.kind", "regarding.namespace", "regarding.name",
         "regarding.uid", "reason", "type", "reportingController"], events::Event),
 ];
@@ -199,6 +208,13 @@ static RESOURCES: &[ResourceDef] = &[
 /// Every served resource, core group first, in discovery order.
 pub fn all() -> &'static [ResourceDef] {
     RESOURCES
+}
+
+/// Views served from `storage`'s objects (other versions of one storage).
+pub fn views_of(storage: &ResourceDef) -> impl Iterator<Item = &'static ResourceDef> + '_ {
+    RESOURCES.iter().filter(move |d| {
+        d.stored_as == Some(storage.group) && d.plural == storage.plural && d.group != storage.group
+    })
 }
 
 /// Finds a resource by URL coordinates (`apps`, `v1`, `deployments`).

@@ -257,7 +257,9 @@ impl PluralKey for ResourceDef {
             registry::all()
                 .iter()
                 .map(|d| {
-                    let key: &'static str = Box::leak(d.key_prefix().into_boxed_str());
+                    // Not the storage prefix: views share their storage's.
+                    let key: &'static str =
+                        Box::leak(format!("{}/{}", d.group, d.plural).into_boxed_str());
                     ((d.group.as_ptr() as usize, d.plural.as_ptr() as usize), key)
                 })
                 .collect()
@@ -273,8 +275,10 @@ impl WatchCache {
     pub async fn start(store: Arc<dyn Store>) -> Result<Arc<Self>, bosun_store::StoreError> {
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
         let (revision, _) = watch::channel(0);
+        // Views of another resource's storage are fed from that resource.
         let prefixes = registry::all()
             .iter()
+            .filter(|d| d.stored_as.is_none())
             .map(|d| (d.key_prefix(), d))
             .collect();
         let cache = Arc::new(WatchCache {
@@ -308,6 +312,29 @@ impl WatchCache {
         }
     }
 
+    /// Decodes a stored object of `storage` as `def` serves it: `def` is
+    /// `storage` itself or one of its views (converted from the stored form).
+    fn decode_as(storage: &ResourceDef, def: &'static ResourceDef, kv: &KeyValue) -> Option<Entry> {
+        if std::ptr::eq(storage, def) {
+            return Self::decode(def, kv);
+        }
+        match serde_json::from_slice::<serde_json::Value>(&kv.value) {
+            Ok(value) => {
+                let value = bosun_api::convert::from_storage(def, value);
+                Some(Entry::new(def, value, kv.mod_revision))
+            }
+            Err(err) => {
+                tracing::error!(key = %kv.key, %err, "stored object is not valid JSON; skipping it");
+                None
+            }
+        }
+    }
+
+    /// `def` and the views served from its storage.
+    fn served_from(def: &'static ResourceDef) -> impl Iterator<Item = &'static ResourceDef> {
+        std::iter::once(def).chain(registry::views_of(def))
+    }
+
     async fn relist(&self, store: &dyn Store) -> Result<Revision, bosun_store::StoreError> {
         let (items, revision) = store.list("/registry/").await?;
         let count = items.len();
@@ -317,11 +344,13 @@ impl WatchCache {
             let Some((def, key)) = self.resource_of(&kv.key) else {
                 continue;
             };
-            if let Some(entry) = Self::decode(def, &kv) {
-                objects
-                    .entry(def.plural_key())
-                    .or_default()
-                    .insert(key, entry);
+            for served in Self::served_from(def) {
+                if let Some(entry) = Self::decode_as(def, served, &kv) {
+                    objects
+                        .entry(served.plural_key())
+                        .or_default()
+                        .insert(key.clone(), entry);
+                }
             }
         }
         let (old, parsed) = {
@@ -371,52 +400,67 @@ impl WatchCache {
         let revision = event.revision();
         let resource = self.resource_of(&event.kv.key);
         // Decode new states before taking the lock; a deletion reuses the
-        // cached last state instead.
-        let put = match (&resource, event.kind) {
-            (Some((def, _)), EventKind::Put) => Self::decode(def, &event.kv),
-            _ => None,
+        // cached last state instead. A storage with views yields one change
+        // per served resource, all at the same revision.
+        let changes: Vec<(&'static ResourceDef, String, Option<Entry>)> = match &resource {
+            Some((storage, key)) => Self::served_from(storage)
+                .map(|def| {
+                    let put = match event.kind {
+                        EventKind::Put => Self::decode_as(storage, def, &event.kv),
+                        EventKind::Delete => None,
+                    };
+                    (def, key.clone(), put)
+                })
+                .collect(),
+            None => Vec::new(),
         };
+        let storage = resource.map(|(storage, _)| storage);
         let mut state = self.state.write();
         let parsed = state.take_parsed();
-        let cache_event = match (resource, event.kind, put) {
-            (Some((def, key)), EventKind::Put, Some(entry)) => {
-                let table = state.objects.entry(def.plural_key()).or_default();
-                let prev = table.insert(key, entry.clone());
-                let kind = if prev.is_some() {
-                    EventType::Modified
-                } else {
-                    EventType::Added
-                };
-                Some(CacheEvent {
-                    revision,
-                    kind,
-                    def,
-                    json: entry.json,
-                    meta: entry.meta,
-                    prev,
-                })
-            }
-            (Some((def, key)), EventKind::Delete, _) => {
-                let table = state.objects.entry(def.plural_key()).or_default();
-                let prev = table.remove(&key);
-                // The deleted object carries the deletion's revision.
-                let last = match &prev {
-                    Some(p) => Some(p.with_revision(revision)),
-                    None => Self::decode(def, &event.kv),
-                };
-                last.map(|last| CacheEvent {
-                    revision,
-                    kind: EventType::Deleted,
-                    def,
-                    json: last.json,
-                    meta: last.meta,
-                    prev,
-                })
-            }
-            _ => None,
-        };
+        let mut cache_events = Vec::with_capacity(changes.len());
+        for (def, key, put) in changes {
+            let cache_event = match (event.kind, put) {
+                (EventKind::Put, Some(entry)) => {
+                    let table = state.objects.entry(def.plural_key()).or_default();
+                    let prev = table.insert(key, entry.clone());
+                    let kind = if prev.is_some() {
+                        EventType::Modified
+                    } else {
+                        EventType::Added
+                    };
+                    Some(CacheEvent {
+                        revision,
+                        kind,
+                        def,
+                        json: entry.json,
+                        meta: entry.meta,
+                        prev,
+                    })
+                }
+                (EventKind::Delete, _) => {
+                    let table = state.objects.entry(def.plural_key()).or_default();
+                    let prev = table.remove(&key);
+                    // The deleted object carries the deletion's revision.
+                    let last = match (&prev, storage) {
+                        (Some(p), _) => Some(p.with_revision(revision)),
+                        (None, Some(storage)) => Self::decode_as(storage, def, &event.kv),
+                        (None, None) => None,
+                    };
+                    last.map(|last| CacheEvent {
+                        revision,
+                        kind: EventType::Deleted,
+                        def,
+                        json: last.json,
+                        meta: last.meta,
+                        prev,
+                    })
+                }
+                _ => None,
+            };
+            cache_events.extend(cache_event);
+        }
         let mut dropped = Vec::new();
-        if let Some(cache_event) = cache_event {
+        for cache_event in cache_events {
             let cache_event = Arc::new(cache_event);
             state.history.push_back(cache_event.clone());
             while state.history.len() > HISTORY {

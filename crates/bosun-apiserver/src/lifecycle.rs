@@ -106,7 +106,7 @@ async fn run(handler: &Handler) {
     let mut rx = {
         let state = cache.read();
         let rx = cache.subscribe();
-        for def in registry::all() {
+        for def in registry::all().iter().filter(|d| d.stored_as.is_none()) {
             for (_, entry) in state.range_entries(def, None, None) {
                 indexes.add(def, &entry.meta);
                 note(def, &entry.meta, &mut pending);
@@ -362,7 +362,11 @@ async fn finalize_namespace(handler: &Handler, ns: &str) -> bool {
     let mut remaining: Vec<ObjRef> = Vec::new();
     {
         let state = rest.cache.read();
-        for def in registry::all().iter().filter(|d| d.namespaced) {
+        // Views share their storage's objects: delete each object once.
+        for def in registry::all()
+            .iter()
+            .filter(|d| d.namespaced && d.stored_as.is_none())
+        {
             for (_, entry) in state.range_entries(def, Some(ns), None) {
                 remaining.push((def, Some(ns.to_string()), entry.meta.name().to_string()));
             }

@@ -135,13 +135,26 @@ pub struct Rest {
 
 /// The stored encoding of `obj`. resourceVersion is derived from the store
 /// revision, never stored, so it is taken out of `obj` first.
-fn to_bytes(obj: &mut Value) -> Result<Bytes> {
+/// A view of another resource's storage (`def.stored_as`) is stored in
+/// that resource's form.
+fn to_bytes(def: &ResourceDef, obj: &mut Value) -> Result<Bytes> {
     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         m.shift_remove("resourceVersion");
     }
-    serde_json::to_vec(obj)
+    let encoded = if def.stored_as.is_some() {
+        serde_json::to_vec(&bosun_api::convert::to_storage(def, obj.clone()))
+    } else {
+        serde_json::to_vec(obj)
+    };
+    encoded
         .map(Bytes::from)
         .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Where [`Recent`] keeps an object: per served resource, since views of
+/// one storage share its keys but not its form.
+fn recent_key(def: &ResourceDef, namespace: Option<&str>, name: &str) -> String {
+    format!("{}{}", def.group, def.key(namespace, name))
 }
 
 fn with_revision(mut obj: Value, revision: i64) -> Value {
@@ -197,7 +210,7 @@ impl Rest {
             return Ok(None);
         };
         if let Some(rv) = entry.resource_version() {
-            if let Some(object) = self.recent.get(&def.key(namespace, name), rv) {
+            if let Some(object) = self.recent.get(&recent_key(def, namespace, name), rv) {
                 return Ok(Some(object));
             }
         }
@@ -227,7 +240,7 @@ impl Rest {
             .filter(|entry| entry.resource_version() == Some(rv.as_str()))
             .map(|entry| entry.json);
         self.recent
-            .remember(def.key(namespace, name), rv, object.clone());
+            .remember(recent_key(def, namespace, name), rv, object.clone());
         Written {
             object,
             warnings,
@@ -449,7 +462,7 @@ impl Rest {
         }
         let name = objects::name(&obj).to_string();
         let key = def.key(objects::namespace(&obj), &name);
-        match self.store.create(&key, to_bytes(&mut obj)?).await {
+        match self.store.create(&key, to_bytes(def, &mut obj)?).await {
             Ok(kv) => {
                 self.wait_cache(kv.mod_revision).await?;
                 let namespace = objects::namespace(&obj).map(str::to_string);
@@ -519,7 +532,7 @@ impl Rest {
                 self.store.delete(&key, Some(current_rv)).await
             } else {
                 self.store
-                    .update(&key, to_bytes(&mut new)?, current_rv)
+                    .update(&key, to_bytes(def, &mut new)?, current_rv)
                     .await
             };
             match written {
@@ -752,7 +765,7 @@ impl Rest {
                 let key = def.key(namespace, name);
                 match self
                     .store
-                    .update(&key, to_bytes(&mut updated)?, current_rv)
+                    .update(&key, to_bytes(def, &mut updated)?, current_rv)
                     .await
                 {
                     Ok(kv) => {
