@@ -112,7 +112,8 @@ impl ResourceDef {
 }
 
 fn round_trip<T: DeserializeOwned + Serialize>(value: &Value) -> Result<Value, serde_json::Error> {
-    let typed: T = serde_json::from_value(value.clone())?;
+    // Deserializes from the borrowed tree: no copy of the body first.
+    let typed = T::deserialize(value)?;
     serde_json::to_value(typed)
 }
 

@@ -96,13 +96,13 @@ pub fn spec_part(obj: &Value) -> Map<String, Value> {
 }
 
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    // to_rfc3339_opts writes directly; format() parses its pattern per call.
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 pub fn rfc3339_after(seconds: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(seconds))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Five characters from upstream's generateName alphabet.

@@ -1,6 +1,7 @@
 //! HTTP entry point: routes a request to discovery, OpenAPI, health or the
 //! generic resource handlers.
 
+mod eviction;
 mod read;
 mod subresource;
 mod watch;

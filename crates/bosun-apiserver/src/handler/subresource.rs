@@ -1,4 +1,4 @@
-//! `scale`, `binding` and `eviction` subresources.
+//! `scale` and `binding` subresources (`eviction` has its own module).
 
 use axum::response::Response;
 use http::StatusCode;
@@ -8,7 +8,6 @@ use super::write::{apply_patch, PatchType};
 use super::{json_response, Handler, RequestContext};
 use crate::error::{ApiError, Result};
 use crate::objects;
-use crate::rest::DeleteOptions;
 
 /// The autoscaling/v1 Scale view of a scalable object.
 fn to_scale(obj: &Value) -> Value {
@@ -41,7 +40,7 @@ fn to_scale(obj: &Value) -> Value {
     })
 }
 
-fn status_success(code: u16) -> Value {
+pub(super) fn status_success(code: u16) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code})
 }
 
@@ -183,18 +182,6 @@ impl Handler {
                 objects::meta_mut(&mut next).remove("resourceVersion");
                 Ok((next, Vec::new()))
             })
-            .await?;
-        Ok(json_response(StatusCode::CREATED, &status_success(201)))
-    }
-
-    /// `pods/{name}/eviction`: a policy-checked delete.
-    pub(super) async fn evict(&self, ctx: &RequestContext) -> Result<Response> {
-        let def = ctx.info.def;
-        let body = ctx.body_value()?;
-        let delete_options = body.get("deleteOptions").cloned();
-        let opts = DeleteOptions::from_parts(delete_options.as_ref(), &ctx.query)?;
-        self.rest
-            .delete(def, ctx.namespace(), ctx.name(), &opts)
             .await?;
         Ok(json_response(StatusCode::CREATED, &status_success(201)))
     }
