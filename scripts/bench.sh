@@ -153,6 +153,11 @@ for backend in $BACKENDS; do
   [ -n "$etcd_pid" ] && pid_args+=(--etcd-pid "$etcd_pid")
   bench "api-$backend" api --kubeconfig "$kubeconfig" --clients "$CLIENTS" --duration "$DURATION" \
     "${pid_args[@]}" --label "$backend"
+  # Sustained writes at twice the clients, and spread over 4 connections.
+  bench "sustained200-$backend" api --kubeconfig "$kubeconfig" --clients $((CLIENTS * 2)) --duration "$DURATION" \
+    --phases sustained "${pid_args[@]}" --label "$backend"
+  bench "sustained4conn-$backend" api --kubeconfig "$kubeconfig" --clients "$CLIENTS" --connections 4 \
+    --duration "$DURATION" --phases sustained "${pid_args[@]}" --label "$backend"
   bench "watch-$backend" watch --kubeconfig "$kubeconfig" --watchers "$WATCHERS" --writes "$WATCH_WRITES" \
     "${pid_args[@]}" --label "$backend"
   stop_pid "$server_pid"

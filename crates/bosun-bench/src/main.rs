@@ -76,8 +76,9 @@ struct Connection {
     /// Kubeconfig of the server to measure (its current context).
     #[arg(long, env = "KUBECONFIG")]
     kubeconfig: PathBuf,
-    /// HTTP/2 connections to spread requests over.
-    #[arg(long, default_value_t = 4)]
+    /// HTTP/2 connections to spread requests over. One by default, as a
+    /// client-go process shares one connection among all its goroutines.
+    #[arg(long, default_value_t = 1)]
     connections: usize,
     /// The API server's process id, to report its CPU use (and, for
     /// `list`, its memory).
