@@ -422,3 +422,15 @@ __all__ = [
     "unique",
     "wait_for",
 ]
+
+
+def read_events(resp, count: int) -> list:
+    """The first ``count`` events of an open watch response (newline-delimited
+    JSON); fewer if the server ends the stream first."""
+    events: list = []
+    for line in resp.iter_lines():
+        if line:
+            events.append(json.loads(line))
+        if len(events) >= count:
+            break
+    return events

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from support import Api, configmap, deployment, pod, wait_for
+from support import Api, configmap, deployment, pod, read_events, wait_for
 
 
 def watch(api: Api, path: str, until, params: dict | None = None, timeout: float = 15.0) -> list[dict]:
@@ -74,12 +74,7 @@ def test_watch_sees_live_events_with_selectors(api, ns):
         api.patch(f"{base}/other", {"metadata": {"labels": {"team": "a"}}}, "application/merge-patch+json")
         api.patch(f"{base}/match", {"metadata": {"labels": {"team": "c"}}}, "application/merge-patch+json")
         api.ok("DELETE", f"{base}/before")
-        events = []
-        for line in resp.iter_lines():
-            if line:
-                events.append(json.loads(line))
-            if len(events) >= 4:
-                break
+        events = read_events(resp, 4)
     got = [(e["type"], e["object"]["metadata"]["name"]) for e in events]
     # An object that starts matching is ADDED; one that stops is DELETED.
     assert got == [("ADDED", "match"), ("ADDED", "other"), ("DELETED", "match"), ("DELETED", "before")]
@@ -97,10 +92,7 @@ def test_watch_bookmarks_and_field_selector(api, ns):
     with api.get(base, params=query, stream=True, timeout=(5, 20)) as resp:
         api.ok("POST", base, configmap("noise"))
         api.ok("POST", base, configmap("target"))
-        for line in resp.iter_lines():
-            if line:
-                event = json.loads(line)
-                break
+        (event,) = read_events(resp, 1)
     assert event["type"] == "ADDED"
     assert event["object"]["metadata"]["name"] == "target"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from support import configmap, deployment, pod, unique, wait_for
+from support import configmap, deployment, pod, read_events, unique, wait_for
 
 
 def test_kubectl_apply_get_patch_delete(backend, tmp_path):
@@ -83,14 +83,9 @@ def test_watch_resume_and_conflict(backend, backend_ns):
     assert resp.json()["reason"] == "Conflict"
     api.ok("DELETE", f"{base}/w")
     params = {"watch": "true", "resourceVersion": first["metadata"]["resourceVersion"], "timeoutSeconds": "10"}
-    events = []
     with api.get(base, params=params, stream=True, timeout=(5, 15)) as resp:
         assert resp.status_code == 200
-        for line in resp.iter_lines():
-            if line:
-                events.append(json.loads(line))
-            if len(events) == 2:
-                break
+        events = read_events(resp, 2)
     assert [(e["type"], e["object"]["data"]["v"]) for e in events] == [("MODIFIED", "1"), ("DELETED", "1")]
     assert events[0]["object"]["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"]
     assert int(events[1]["object"]["metadata"]["resourceVersion"]) > int(second["metadata"]["resourceVersion"])

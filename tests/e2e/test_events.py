@@ -4,9 +4,7 @@ deleted through both, with the fields renamed between the versions."""
 
 from __future__ import annotations
 
-import json
-
-from support import Api
+from support import Api, read_events
 
 
 def core_event(name: str, ns: str, pod: str) -> dict:
@@ -99,12 +97,7 @@ def test_events_api_watch_sees_core_writes(api: Api, ns: str):
         assert resp.status_code == 200
         api.ok("POST", core(ns), core_event("live", ns, "web-1"))
         api.ok("DELETE", f"{core(ns)}/live")
-        events = []
-        for line in resp.iter_lines():
-            if line:
-                events.append(json.loads(line))
-            if len(events) >= 2:
-                break
+        events = read_events(resp, 2)
     assert [e["type"] for e in events] == ["ADDED", "DELETED"]
     assert all(e["object"]["apiVersion"] == "events.k8s.io/v1" for e in events)
     assert events[0]["object"]["regarding"]["name"] == "web-1"

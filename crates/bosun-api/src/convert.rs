@@ -33,26 +33,29 @@ const EVENT_RENAMES: &[(&str, &str)] = &[
 /// Converts an object of `def` (a view with `stored_as` set) to the form
 /// its storage keeps. Objects of other resources pass unchanged.
 pub fn to_storage(def: &ResourceDef, obj: Value) -> Value {
-    match (def.group, def.kind) {
-        ("events.k8s.io", "Event") => rename(obj, "v1", |k| {
-            EVENT_RENAMES
-                .iter()
-                .find(|(view, _)| *view == k)
-                .map(|(_, core)| *core)
-        }),
-        _ => obj,
-    }
+    convert(def, obj, true)
 }
 
 /// Converts a stored object into the form `def` (a view) serves.
 pub fn from_storage(def: &ResourceDef, obj: Value) -> Value {
+    convert(def, obj, false)
+}
+
+fn convert(def: &ResourceDef, obj: Value, to_storage: bool) -> Value {
     match (def.group, def.kind) {
-        ("events.k8s.io", "Event") => rename(obj, "events.k8s.io/v1", |k| {
-            EVENT_RENAMES
-                .iter()
-                .find(|(_, core)| *core == k)
-                .map(|(view, _)| *view)
-        }),
+        ("events.k8s.io", "Event") => {
+            let api_version = if to_storage { "v1" } else { "events.k8s.io/v1" };
+            rename(obj, api_version, |k| {
+                EVENT_RENAMES.iter().find_map(|&(view, core)| {
+                    let (from, to) = if to_storage {
+                        (view, core)
+                    } else {
+                        (core, view)
+                    };
+                    (from == k).then_some(to)
+                })
+            })
+        }
         _ => obj,
     }
 }
