@@ -8,6 +8,7 @@
 pub mod fields;
 pub mod labels;
 pub mod names;
+pub mod quantity;
 
 pub use fields::{FieldOperator, FieldRequirement, FieldSelector, FieldSelectorError};
 pub use labels::{from_label_selector, Operator, Requirement, Selector, SelectorError};

@@ -17,7 +17,8 @@ mod meta;
 pub mod names;
 mod others;
 mod pod;
-pub mod quantity;
+/// Quantities live in `bosun-core`, shared with the printers.
+pub use bosun_core::quantity;
 mod service;
 mod volume;
 
