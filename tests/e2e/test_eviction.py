@@ -91,3 +91,29 @@ def test_two_budgets_for_one_pod_is_an_error(api: Api, ns: str):
     resp = evict(api, ns, "web-0")
     assert resp.status_code == 500
     assert "more than one PodDisruptionBudget" in resp.json()["message"]
+
+
+def test_kubectl_drain_waits_for_the_budget(api: Api, kubectl, ns: str):
+    node = f"drain-{ns}"
+    api.ok("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
+    for name, app in (("web-0", "web"), ("other", "other")):
+        api.ok("POST", f"/api/v1/namespaces/{ns}/pods", pod(name, node=node, labels={"app": app}))
+        running(api, ns, name)
+    budget(api, ns, "web", allowed=0)
+
+    # --force: the pods have no controller; grace 0: no node agent confirms.
+    blocked = kubectl("drain", node, "--grace-period=0", "--force", "--timeout=7s", check=False)
+    assert blocked.rc != 0
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in blocked.stderr + blocked.stdout
+    assert api.get(f"/api/v1/namespaces/{ns}/pods/other").status_code == 404
+    assert api.get(f"/api/v1/namespaces/{ns}/pods/web-0").status_code == 200
+    assert api.ok("GET", f"/api/v1/nodes/{node}")["spec"]["unschedulable"] is True
+
+    pdbs = f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"
+    current = api.ok("GET", f"{pdbs}/web")
+    current["status"]["disruptionsAllowed"] = 1
+    api.ok("PUT", f"{pdbs}/web/status", current)
+    drained = kubectl("drain", node, "--grace-period=0", "--force", "--timeout=20s")
+    assert f"node/{node} drained" in drained.stdout
+    assert api.get(f"/api/v1/namespaces/{ns}/pods/web-0").status_code == 404
+    api.ok("DELETE", f"/api/v1/nodes/{node}")
