@@ -87,11 +87,20 @@ pub enum LiveItem {
     Reset,
 }
 
+/// A storage key prefix, the resource stored under it and every resource
+/// served from it (itself first, then its views).
+struct Storage {
+    prefix: String,
+    def: &'static ResourceDef,
+    served: Box<[&'static ResourceDef]>,
+}
+
 pub struct WatchCache {
     state: RwLock<State>,
     live: broadcast::Sender<LiveItem>,
     revision: watch::Sender<Revision>,
-    prefixes: Vec<(String, &'static ResourceDef)>,
+    /// One per storage key prefix, found once per store event.
+    storages: Vec<Storage>,
 }
 
 #[derive(Default)]
@@ -276,16 +285,22 @@ impl WatchCache {
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
         let (revision, _) = watch::channel(0);
         // Views of another resource's storage are fed from that resource.
-        let prefixes = registry::all()
+        let storages = registry::all()
             .iter()
             .filter(|d| d.stored_as.is_none())
-            .map(|d| (d.key_prefix(), d))
+            .map(|def| Storage {
+                prefix: def.key_prefix(),
+                def,
+                served: std::iter::once(def)
+                    .chain(registry::views_of(def))
+                    .collect(),
+            })
             .collect();
         let cache = Arc::new(WatchCache {
             state: RwLock::new(State::default()),
             live,
             revision,
-            prefixes,
+            storages,
         });
         let start = cache.relist(store.as_ref()).await?;
         let feeder = cache.clone();
@@ -293,11 +308,12 @@ impl WatchCache {
         Ok(cache)
     }
 
-    fn resource_of(&self, key: &str) -> Option<(&'static ResourceDef, String)> {
-        self.prefixes
+    /// The storage a store key belongs to, and the object's key within it.
+    fn resource_of(&self, key: &str) -> Option<(&Storage, String)> {
+        self.storages
             .iter()
-            .find(|(prefix, _)| key.starts_with(prefix.as_str()))
-            .map(|(prefix, def)| (*def, key[prefix.len()..].to_string()))
+            .find(|s| key.starts_with(s.prefix.as_str()))
+            .map(|s| (s, key[s.prefix.len()..].to_string()))
     }
 
     /// Decodes a stored object once: indexes it, stamps its
@@ -330,22 +346,17 @@ impl WatchCache {
         }
     }
 
-    /// `def` and the views served from its storage.
-    fn served_from(def: &'static ResourceDef) -> impl Iterator<Item = &'static ResourceDef> {
-        std::iter::once(def).chain(registry::views_of(def))
-    }
-
     async fn relist(&self, store: &dyn Store) -> Result<Revision, bosun_store::StoreError> {
         let (items, revision) = store.list("/registry/").await?;
         let count = items.len();
         let mut objects: HashMap<&'static str, BTreeMap<String, Entry>> = HashMap::new();
         // Consumed as it goes so raw and encoded copies do not pile up.
         for kv in items {
-            let Some((def, key)) = self.resource_of(&kv.key) else {
+            let Some((storage, key)) = self.resource_of(&kv.key) else {
                 continue;
             };
-            for served in Self::served_from(def) {
-                if let Some(entry) = Self::decode_as(def, served, &kv) {
+            for &served in storage.served.iter() {
+                if let Some(entry) = Self::decode_as(storage.def, served, &kv) {
                     objects
                         .entry(served.plural_key())
                         .or_default()
@@ -403,10 +414,12 @@ impl WatchCache {
         // cached last state instead. A storage with views yields one change
         // per served resource, all at the same revision.
         let changes: Vec<(&'static ResourceDef, String, Option<Entry>)> = match &resource {
-            Some((storage, key)) => Self::served_from(storage)
-                .map(|def| {
+            Some((storage, key)) => storage
+                .served
+                .iter()
+                .map(|&def| {
                     let put = match event.kind {
-                        EventKind::Put => Self::decode_as(storage, def, &event.kv),
+                        EventKind::Put => Self::decode_as(storage.def, def, &event.kv),
                         EventKind::Delete => None,
                     };
                     (def, key.clone(), put)
@@ -414,7 +427,7 @@ impl WatchCache {
                 .collect(),
             None => Vec::new(),
         };
-        let storage = resource.map(|(storage, _)| storage);
+        let storage = resource.map(|(storage, _)| storage.def);
         let mut state = self.state.write();
         let parsed = state.take_parsed();
         let mut cache_events = Vec::with_capacity(changes.len());

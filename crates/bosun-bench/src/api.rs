@@ -142,14 +142,13 @@ async fn create_phase(
                 let body =
                     objects::configmap(&name, &ns, seq.fetch_add(1, Ordering::Relaxed), None);
                 let t = Instant::now();
-                match client.call(Method::POST, &path, Some(body)).await {
-                    Ok((StatusCode::CREATED, b)) => {
-                        rec.ok(t.elapsed());
-                        let rv = objects::resource_version(&b).unwrap_or_default();
-                        owned.push(Owned { name, rv });
-                    }
-                    Ok((s, b)) => rec.err(|| failure(s, &b)),
-                    Err(e) => rec.err(|| e.to_string()),
+                if let Some(b) = rec.answered(
+                    t,
+                    client.call(Method::POST, &path, Some(body)).await,
+                    StatusCode::CREATED,
+                ) {
+                    let rv = objects::resource_version(&b).unwrap_or_default();
+                    owned.push(Owned { name, rv });
                 }
             }
             (rec, owned)
@@ -196,15 +195,14 @@ async fn update_phase(
                 );
                 let url = format!("{path}/{}", obj.name);
                 let t = Instant::now();
-                match client.call(Method::PUT, &url, Some(body)).await {
-                    Ok((StatusCode::OK, b)) => {
-                        rec.ok(t.elapsed());
-                        if let Some(rv) = objects::resource_version(&b) {
-                            obj.rv = rv;
-                        }
+                if let Some(b) = rec.answered(
+                    t,
+                    client.call(Method::PUT, &url, Some(body)).await,
+                    StatusCode::OK,
+                ) {
+                    if let Some(rv) = objects::resource_version(&b) {
+                        obj.rv = rv;
                     }
-                    Ok((s, b)) => rec.err(|| failure(s, &b)),
-                    Err(e) => rec.err(|| e.to_string()),
                 }
             }
             (rec, mine)
@@ -247,11 +245,11 @@ async fn get_phase(
                 i += 1;
                 let url = format!("{}/{name}", cm_path(&ns));
                 let t = Instant::now();
-                match client.call(Method::GET, &url, None).await {
-                    Ok((StatusCode::OK, _)) => rec.ok(t.elapsed()),
-                    Ok((s, b)) => rec.err(|| failure(s, &b)),
-                    Err(e) => rec.err(|| e.to_string()),
-                }
+                rec.answered(
+                    t,
+                    client.call(Method::GET, &url, None).await,
+                    StatusCode::OK,
+                );
             }
             rec
         }
@@ -309,11 +307,11 @@ async fn list_phase(
             let mut rec = Recorder::default();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                match client.call(Method::GET, &path, None).await {
-                    Ok((StatusCode::OK, _)) => rec.ok(t.elapsed()),
-                    Ok((s, b)) => rec.err(|| failure(s, &b)),
-                    Err(e) => rec.err(|| e.to_string()),
-                }
+                rec.answered(
+                    t,
+                    client.call(Method::GET, &path, None).await,
+                    StatusCode::OK,
+                );
             }
             rec
         }
@@ -386,20 +384,19 @@ async fn watch_phase(
                 let body = objects::configmap(&name, &ns, s, Some(&rv));
                 let sent_us = micros(clock.elapsed());
                 let t = Instant::now();
-                match client.call(Method::PUT, &url, Some(body)).await {
-                    Ok((StatusCode::OK, b)) => {
-                        rec.ok(t.elapsed());
-                        writes.push(Write {
-                            seq: s,
-                            sent_us,
-                            acked_us: micros(clock.elapsed()),
-                        });
-                        if let Some(new) = objects::resource_version(&b) {
-                            rv = new;
-                        }
+                if let Some(b) = rec.answered(
+                    t,
+                    client.call(Method::PUT, &url, Some(body)).await,
+                    StatusCode::OK,
+                ) {
+                    writes.push(Write {
+                        seq: s,
+                        sent_us,
+                        acked_us: micros(clock.elapsed()),
+                    });
+                    if let Some(new) = objects::resource_version(&b) {
+                        rv = new;
                     }
-                    Ok((s, b)) => rec.err(|| failure(s, &b)),
-                    Err(e) => rec.err(|| e.to_string()),
                 }
             }
             (rec, writes)
@@ -470,20 +467,11 @@ async fn churn_phase(
                 let body =
                     objects::configmap(&name, &ns, seq.fetch_add(1, Ordering::Relaxed), None);
                 let t = Instant::now();
-                let mut rv = match client.call(Method::POST, &path, Some(body)).await {
-                    Ok((StatusCode::CREATED, b)) => {
-                        recs[0].ok(t.elapsed());
-                        objects::resource_version(&b).unwrap_or_default()
-                    }
-                    Ok((s, b)) => {
-                        recs[0].err(|| failure(s, &b));
-                        continue;
-                    }
-                    Err(e) => {
-                        recs[0].err(|| e.to_string());
-                        continue;
-                    }
+                let answer = client.call(Method::POST, &path, Some(body)).await;
+                let Some(b) = recs[0].answered(t, answer, StatusCode::CREATED) else {
+                    continue;
                 };
+                let mut rv = objects::resource_version(&b).unwrap_or_default();
                 for _ in 0..2 {
                     let body = objects::configmap(
                         &name,
@@ -492,13 +480,12 @@ async fn churn_phase(
                         Some(&rv),
                     );
                     let t = Instant::now();
-                    match client.call(Method::PUT, &url, Some(body)).await {
-                        Ok((StatusCode::OK, b)) => {
-                            recs[1].ok(t.elapsed());
-                            rv = objects::resource_version(&b).unwrap_or_default();
-                        }
-                        Ok((s, b)) => recs[1].err(|| failure(s, &b)),
-                        Err(e) => recs[1].err(|| e.to_string()),
+                    if let Some(b) = recs[1].answered(
+                        t,
+                        client.call(Method::PUT, &url, Some(body)).await,
+                        StatusCode::OK,
+                    ) {
+                        rv = objects::resource_version(&b).unwrap_or_default();
                     }
                 }
                 let t = Instant::now();

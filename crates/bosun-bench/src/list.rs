@@ -15,7 +15,7 @@ use crate::cpu::Meter;
 use crate::objects;
 use crate::report::Report;
 use crate::rss;
-use crate::setup::{create_namespace, failure, run_id, workers};
+use crate::setup::{create_namespace, run_id, workers};
 use crate::stats::{median, Recorder};
 
 #[derive(Clone, Debug)]
@@ -159,13 +159,15 @@ async fn create_pods(
                 let body = objects::pod(&format!("pod-{i}"), ns, &node, i as u64);
                 let path = format!("/api/v1/namespaces/{ns}/pods");
                 let t = Instant::now();
-                match client.call(Method::POST, &path, Some(body)).await {
-                    Ok((StatusCode::CREATED, _)) => {
-                        rec.ok(t.elapsed());
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok((s, b)) => rec.err(|| failure(s, &b)),
-                    Err(e) => rec.err(|| e.to_string()),
+                if rec
+                    .answered(
+                        t,
+                        client.call(Method::POST, &path, Some(body)).await,
+                        StatusCode::CREATED,
+                    )
+                    .is_some()
+                {
+                    done.fetch_add(1, Ordering::Relaxed);
                 }
             }
             rec

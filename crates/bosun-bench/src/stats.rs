@@ -1,6 +1,12 @@
 //! Latency recording and percentiles.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::client::ClientError;
+use crate::setup::failure;
 
 /// Most error messages kept per recorder; the rest are only counted.
 const ERROR_SAMPLES: usize = 5;
@@ -18,6 +24,30 @@ pub struct Recorder {
 impl Recorder {
     pub fn ok(&mut self, elapsed: Duration) {
         self.latencies_us.push(micros(elapsed));
+    }
+
+    /// Records a request started at `start`: a success when it answered
+    /// `expected` (its body is returned), an error sample otherwise.
+    pub fn answered(
+        &mut self,
+        start: Instant,
+        answer: Result<(StatusCode, Bytes), ClientError>,
+        expected: StatusCode,
+    ) -> Option<Bytes> {
+        match answer {
+            Ok((status, body)) if status == expected => {
+                self.ok(start.elapsed());
+                Some(body)
+            }
+            Ok((status, body)) => {
+                self.err(|| failure(status, &body));
+                None
+            }
+            Err(e) => {
+                self.err(|| e.to_string());
+                None
+            }
+        }
     }
 
     pub fn err(&mut self, message: impl FnOnce() -> String) {

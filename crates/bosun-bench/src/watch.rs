@@ -12,7 +12,7 @@ use crate::client::Client;
 use crate::cpu::Meter;
 use crate::objects;
 use crate::report::{Report, Row};
-use crate::setup::{create_namespace, failure, run_id};
+use crate::setup::{create_namespace, run_id};
 use crate::stats::{micros, Recorder};
 use crate::watchers::{Delivery, WatchSet, Write};
 
@@ -61,17 +61,19 @@ pub async fn run(client: Arc<Client>, args: &WatchArgs, report: &mut Report) -> 
         let body = objects::pod(&format!("watched-{seq}"), &ns, "node-0001", seq);
         let sent_us = micros(clock.elapsed());
         let t = Instant::now();
-        match client.call(Method::POST, &path, Some(body)).await {
-            Ok((StatusCode::CREATED, _)) => {
-                rec.ok(t.elapsed());
-                writes.push(Write {
-                    seq,
-                    sent_us,
-                    acked_us: micros(clock.elapsed()),
-                });
-            }
-            Ok((s, b)) => rec.err(|| failure(s, &b)),
-            Err(e) => rec.err(|| e.to_string()),
+        if rec
+            .answered(
+                t,
+                client.call(Method::POST, &path, Some(body)).await,
+                StatusCode::CREATED,
+            )
+            .is_some()
+        {
+            writes.push(Write {
+                seq,
+                sent_us,
+                acked_us: micros(clock.elapsed()),
+            });
         }
         tokio::time::sleep(args.interval).await;
     }

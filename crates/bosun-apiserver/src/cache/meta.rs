@@ -229,10 +229,7 @@ mod tests {
     use serde_json::json;
 
     fn def(group: &str, plural: &str) -> &'static ResourceDef {
-        registry::all()
-            .iter()
-            .find(|d| d.group == group && d.plural == plural)
-            .unwrap()
+        registry::lookup(group, "v1", plural).unwrap()
     }
 
     #[test]

@@ -12,9 +12,8 @@
 //! without spending the budget when the budget is healthy (the default
 //! `IfHealthyBudget` policy) or always (`AlwaysAllow`).
 
-use std::sync::Arc;
-
 use axum::response::Response;
+use bosun_api::registry::ResourceDef;
 use http::StatusCode;
 use serde_json::{json, Value};
 
@@ -40,10 +39,15 @@ impl Handler {
             .await?
             .ok_or_else(|| ApiError::not_found(def.group, def.plural, ctx.name()))?;
         if !can_ignore_budgets(&pod) {
-            let budgets = self.budgets_of(ns, &pod)?;
+            let pdbs = bosun_api::registry::lookup("policy", "v1", "poddisruptionbudgets")
+                .ok_or_else(|| ApiError::internal("poddisruptionbudgets not registered"))?;
+            let budgets = self.budgets_of(pdbs, ns, &pod);
             match budgets.as_slice() {
                 [] => {}
-                [budget] => self.spend_budget(ctx, &pod, budget, opts.dry_run).await?,
+                [budget] => {
+                    self.spend_budget(ctx, pdbs, &pod, budget, opts.dry_run)
+                        .await?
+                }
                 _ => {
                     return Err(ApiError::internal(
                         "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
@@ -57,10 +61,8 @@ impl Handler {
         Ok(json_response(StatusCode::CREATED, &status_success(201)))
     }
 
-    /// Budgets in `ns` whose selector matches `pod`.
-    fn budgets_of(&self, ns: &str, pod: &Value) -> Result<Vec<Arc<Value>>> {
-        let pdbs = bosun_api::registry::lookup("policy", "v1", "poddisruptionbudgets")
-            .ok_or_else(|| ApiError::internal("poddisruptionbudgets not registered"))?;
+    /// Budgets (`pdbs`) in `ns` whose selector matches `pod`.
+    fn budgets_of(&self, pdbs: &'static ResourceDef, ns: &str, pod: &Value) -> Vec<Value> {
         let state = self.rest.cache.read();
         let mut out = Vec::new();
         for (_, entry) in state.range_entries(pdbs, Some(ns), None) {
@@ -74,16 +76,17 @@ impl Handler {
                 continue;
             };
             if selector.matches_object(pod) {
-                out.push(Arc::new(budget));
+                out.push(budget);
             }
         }
-        Ok(out)
+        out
     }
 
     /// Takes one disruption from `budget` for `pod`, or refuses.
     async fn spend_budget(
         &self,
         ctx: &RequestContext,
+        pdbs: &'static ResourceDef,
         pod: &Value,
         budget: &Value,
         dry_run: bool,
@@ -97,8 +100,6 @@ impl Handler {
                 return Ok(());
             }
         }
-        let pdbs = bosun_api::registry::lookup("policy", "v1", "poddisruptionbudgets")
-            .ok_or_else(|| ApiError::internal("poddisruptionbudgets not registered"))?;
         let name = objects::name(budget).to_string();
         let pod_name = objects::name(pod).to_string();
         let mut opts = ctx.write_options()?;
