@@ -1,0 +1,294 @@
+//! The scheduler's incrementally updated view of the cluster: nodes and the
+//! pods placed on them, including pods it has *assumed* (decided, binding
+//! in flight) so back-to-back decisions never double-book a node. Fed by
+//! watch events; never rebuilt by listing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+
+use crate::node_info::{NodeInfo, PodInfo};
+
+#[derive(Debug)]
+struct PodState {
+    node: String,
+    /// Placed by this scheduler, not yet seen bound through the watch.
+    assumed: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CacheError {
+    #[error("pod {0} is already in the cache")]
+    AlreadyCached(String),
+    #[error("pod {0} is not assumed")]
+    NotAssumed(String),
+}
+
+/// Nodes in a stable order (for round-robin filtering) plus pod placement.
+#[derive(Debug, Default)]
+pub struct Cache {
+    nodes: HashMap<String, NodeInfo>,
+    /// Names of nodes with a Node object, in iteration order.
+    order: Vec<String>,
+    index: HashMap<String, usize>,
+    pods: HashMap<String, PodState>,
+    /// How many nodes report each image (ImageLocality's spread factor).
+    image_nodes: HashMap<String, usize>,
+}
+
+impl Cache {
+    pub fn node_count(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The i-th schedulable node in iteration order.
+    pub fn node_at(&self, i: usize) -> Option<&NodeInfo> {
+        self.order.get(i).and_then(|name| self.nodes.get(name))
+    }
+
+    pub fn node(&self, name: &str) -> Option<&NodeInfo> {
+        self.nodes.get(name).filter(|n| n.node.is_some())
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
+        self.order.iter().filter_map(|n| self.nodes.get(n))
+    }
+
+    pub fn nodes_with_image(&self, image: &str) -> usize {
+        self.image_nodes.get(image).copied().unwrap_or(0)
+    }
+
+    pub fn pod_count(&self) -> usize {
+        self.pods.len()
+    }
+
+    pub fn is_assumed(&self, uid: &str) -> bool {
+        self.pods.get(uid).is_some_and(|p| p.assumed)
+    }
+
+    pub fn contains_pod(&self, uid: &str) -> bool {
+        self.pods.contains_key(uid)
+    }
+
+    fn images(node: &Node) -> impl Iterator<Item = &String> {
+        node.status
+            .as_ref()
+            .and_then(|s| s.images.as_ref())
+            .into_iter()
+            .flatten()
+            .flat_map(|i| i.names.iter().flatten())
+    }
+
+    pub fn add_or_update_node(&mut self, node: Arc<Node>) {
+        let Some(name) = node.metadata.name.clone() else {
+            return;
+        };
+        let info = self
+            .nodes
+            .entry(name.clone())
+            .or_insert_with(|| NodeInfo::new(&name));
+        if let Some(old) = info.node.take() {
+            for image in Self::images(&old) {
+                if let Some(c) = self.image_nodes.get_mut(image) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+        }
+        for image in Self::images(&node) {
+            *self.image_nodes.entry(image.clone()).or_default() += 1;
+        }
+        info.set_node(node);
+        if !self.index.contains_key(&name) {
+            self.index.insert(name.clone(), self.order.len());
+            self.order.push(name);
+        }
+    }
+
+    pub fn remove_node(&mut self, name: &str) {
+        if let Some(i) = self.index.remove(name) {
+            self.order.swap_remove(i);
+            if let Some(moved) = self.order.get(i) {
+                self.index.insert(moved.clone(), i);
+            }
+        }
+        let Some(info) = self.nodes.get_mut(name) else {
+            return;
+        };
+        if let Some(old) = info.node.take() {
+            for image in Self::images(&old) {
+                if let Some(c) = self.image_nodes.get_mut(image) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+        }
+        // Pods still bound there stay accounted until they are deleted.
+        if info.pods.is_empty() {
+            self.nodes.remove(name);
+        }
+    }
+
+    fn place(&mut self, info: Arc<PodInfo>, node: &str) {
+        self.nodes
+            .entry(node.to_string())
+            .or_insert_with(|| NodeInfo::new(node))
+            .add_pod(info);
+    }
+
+    fn unplace(&mut self, uid: &str, node: &str) {
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.remove_pod(uid);
+            if n.node.is_none() && n.pods.is_empty() {
+                self.nodes.remove(node);
+            }
+        }
+    }
+
+    /// Records the decision to place `pod` on `node` before the binding is
+    /// confirmed.
+    pub fn assume(&mut self, info: Arc<PodInfo>, node: &str) -> Result<(), CacheError> {
+        if self.pods.contains_key(&info.uid) {
+            return Err(CacheError::AlreadyCached(info.key.clone()));
+        }
+        self.pods.insert(
+            info.uid.clone(),
+            PodState {
+                node: node.to_string(),
+                assumed: true,
+            },
+        );
+        self.place(info, node);
+        Ok(())
+    }
+
+    /// Undoes an assumption (binding failed).
+    pub fn forget(&mut self, uid: &str) -> Result<(), CacheError> {
+        match self.pods.get(uid) {
+            Some(state) if state.assumed => {
+                let node = state.node.clone();
+                self.pods.remove(uid);
+                self.unplace(uid, &node);
+                Ok(())
+            }
+            _ => Err(CacheError::NotAssumed(uid.to_string())),
+        }
+    }
+
+    /// A bound pod seen through the watch: adds it, confirms an assumption,
+    /// or moves it when it landed elsewhere. Terminal pods leave the cache.
+    pub fn add_or_update_pod(&mut self, pod: Arc<Pod>) {
+        let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+            return;
+        };
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        if is_terminal(&pod) {
+            self.remove_pod(&uid);
+            return;
+        }
+        if let Some(state) = self.pods.get(&uid) {
+            let old = state.node.clone();
+            self.unplace(&uid, &old);
+        }
+        self.pods.insert(
+            uid,
+            PodState {
+                node: node.clone(),
+                assumed: false,
+            },
+        );
+        self.place(Arc::new(PodInfo::new(pod)), &node);
+    }
+
+    pub fn remove_pod(&mut self, uid: &str) {
+        if let Some(state) = self.pods.remove(uid) {
+            self.unplace(uid, &state.node);
+        }
+    }
+
+    /// Labels of a placed pod (to tell label changes from status updates).
+    pub fn pod_labels(&self, uid: &str) -> Option<&std::collections::BTreeMap<String, String>> {
+        let state = self.pods.get(uid)?;
+        let node = self.nodes.get(&state.node)?;
+        node.pods
+            .iter()
+            .find(|p| p.uid == uid)
+            .and_then(|p| p.pod.metadata.labels.as_ref())
+    }
+
+    /// UIDs of every pod placed in the cache (for re-list reconciliation).
+    pub fn pod_uids(&self) -> Vec<String> {
+        self.pods.keys().cloned().collect()
+    }
+
+    /// Names of every node with a Node object (for re-list reconciliation).
+    pub fn node_names(&self) -> Vec<String> {
+        self.order.clone()
+    }
+}
+
+/// Succeeded and Failed pods hold no resources.
+pub fn is_terminal(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{node, pod};
+
+    #[test]
+    fn assumed_pods_count_until_forgotten_and_confirmation_does_not_double_count() {
+        let mut cache = Cache::default();
+        cache.add_or_update_node(Arc::new(node("n1", "4", "8Gi")));
+        let p = pod("p1", "1", "1Gi");
+        let info = Arc::new(PodInfo::new(Arc::new(p.clone())));
+        cache.assume(info.clone(), "n1").unwrap();
+        assert_eq!(cache.node("n1").unwrap().requested.milli_cpu, 1000);
+        assert_eq!(
+            cache.assume(info, "n1"),
+            Err(CacheError::AlreadyCached("default/p1".into()))
+        );
+        // The watch shows it bound: confirmed, still counted once.
+        let mut bound = p.clone();
+        bound.spec.as_mut().unwrap().node_name = Some("n1".into());
+        cache.add_or_update_pod(Arc::new(bound.clone()));
+        assert_eq!(cache.node("n1").unwrap().requested.milli_cpu, 1000);
+        assert!(!cache.is_assumed("uid-p1"));
+        // Finished pods release their resources.
+        bound.status = Some(k8s_openapi::api::core::v1::PodStatus {
+            phase: Some("Succeeded".into()),
+            ..Default::default()
+        });
+        cache.add_or_update_pod(Arc::new(bound));
+        assert_eq!(cache.node("n1").unwrap().requested.milli_cpu, 0);
+    }
+
+    #[test]
+    fn forget_releases_an_assumed_pod() {
+        let mut cache = Cache::default();
+        cache.add_or_update_node(Arc::new(node("n1", "4", "8Gi")));
+        let info = Arc::new(PodInfo::new(Arc::new(pod("p1", "1", "1Gi"))));
+        cache.assume(info, "n1").unwrap();
+        cache.forget("uid-p1").unwrap();
+        assert_eq!(cache.node("n1").unwrap().requested.milli_cpu, 0);
+        assert!(cache.forget("uid-p1").is_err());
+    }
+
+    #[test]
+    fn node_removal_keeps_order_dense() {
+        let mut cache = Cache::default();
+        for n in ["a", "b", "c"] {
+            cache.add_or_update_node(Arc::new(node(n, "1", "1Gi")));
+        }
+        cache.remove_node("a");
+        assert_eq!(cache.node_count(), 2);
+        let names: Vec<_> = (0..2)
+            .map(|i| cache.node_at(i).unwrap().name.clone())
+            .collect();
+        assert_eq!(names, vec!["c", "b"]);
+        assert!(cache.node("a").is_none());
+    }
+}
