@@ -35,7 +35,9 @@ from support import (
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("bosun-embedded")
-    srv = start_bosun(base / "data")
+    # API-server tests own their pods' status: the scheduler (tested on
+    # servers of its own in test_scheduler.py) stays off here.
+    srv = start_bosun(base / "data", extra=["--disable-scheduler"])
     yield srv
     stop_process(srv.proc)
 
@@ -47,7 +49,7 @@ def etcd_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("bosun-etcd")
     etcd_proc, client_url = start_etcd(base)
     try:
-        srv = start_bosun(base / "data", extra=["--store", "etcd", "--etcd-endpoints", client_url], store="etcd")
+        srv = start_bosun(base / "data", extra=["--store", "etcd", "--etcd-endpoints", client_url, "--disable-scheduler"], store="etcd")
     except BaseException:
         stop_process(etcd_proc)
         raise

@@ -1,9 +1,9 @@
-//! Objects every cluster starts with: the four system namespaces and the
-//! `kubernetes` Service.
+//! Objects every cluster starts with: the four system namespaces, the
+//! `kubernetes` Service and the system PriorityClasses.
 
 use serde_json::json;
 
-use crate::admission::KUBERNETES_SERVICE_IP;
+use crate::admission::{priority, KUBERNETES_SERVICE_IP};
 use crate::error::{ApiError, Result};
 use crate::rest::{FieldValidation, Rest, WriteOptions};
 
@@ -47,6 +47,18 @@ pub async fn run(rest: &Rest) -> Result<()> {
             Ok(_) => {}
             Err(e) if e.code == 409 => {}
             Err(e) => return Err(e),
+        }
+    }
+    // Upstream's post-start hook creates the system priority classes.
+    let classes = priority::priority_classes()?;
+    for class in priority::system_class_objects() {
+        let name = class["metadata"]["name"].as_str().unwrap_or("").to_string();
+        if rest.get_latest(classes, None, &name).await?.is_none() {
+            match rest.create(classes, None, class, &opts, false).await {
+                Ok(_) => {}
+                Err(e) if e.code == 409 => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(())

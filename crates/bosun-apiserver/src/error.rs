@@ -57,6 +57,16 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// `pods "web" is forbidden: <why>`, as upstream's `NewForbidden`.
+    /// `resource` is the plural.
+    pub fn forbidden_object(group: &str, resource: &str, name: &str, why: &str) -> Self {
+        let qualified = qualify(group, resource);
+        ApiError {
+            details: Some(details(group, resource, name)),
+            ..Self::forbidden(format!("{qualified} \"{name}\" is forbidden: {why}"))
+        }
+    }
+
     /// `pods "web" not found`. `resource` is the group-qualified plural.
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
         let qualified = qualify(group, resource);

@@ -13,7 +13,7 @@ use bosun_store::{Store, StoreError};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use crate::admission;
+use crate::admission::{self, priority};
 use crate::cache::WatchCache;
 use crate::error::{ApiError, Result};
 use crate::objects::{self, meta_mut};
@@ -248,6 +248,12 @@ impl Rest {
         }
     }
 
+    /// Waits until the cache holds the store's latest revision.
+    pub(crate) async fn wait_latest(&self) -> Result<()> {
+        let revision = self.store.current_revision().await?;
+        self.wait_cache(revision).await
+    }
+
     async fn wait_cache(&self, revision: i64) -> Result<()> {
         if self.cache.wait_for(revision, CACHE_WAIT).await {
             Ok(())
@@ -365,8 +371,7 @@ impl Rest {
         let terminating = match cached(self) {
             Some(t) => t,
             None => {
-                let revision = self.store.current_revision().await?;
-                self.wait_cache(revision).await?;
+                self.wait_latest().await?;
                 cached(self).ok_or_else(|| ApiError::not_found("", "namespaces", ns))?
             }
         };
@@ -399,6 +404,9 @@ impl Rest {
         if let Some(ns) = namespace.filter(|_| def.namespaced) {
             self.admit_namespace(def, ns, objects::name(&obj)).await?;
         }
+        let is_pod = def.kind == "Pod" && def.group.is_empty();
+        // Admission names the object before a name is generated.
+        let admission_name = is_pod.then(|| priority::error_name(&obj));
         let name = objects::name(&obj).to_string();
         if name.is_empty() {
             let generate = objects::meta_str(&obj, "generateName")
@@ -439,6 +447,11 @@ impl Rest {
             };
             bosun_patch::update_with(&ctx, None, obj, "Update")
         };
+        // Mutating admission: after field ownership is recorded, so what it
+        // sets belongs to no manager (as upstream).
+        if let Some(admission_name) = &admission_name {
+            priority::admit_pod_create(self, &mut obj, admission_name).await?;
+        }
         if def.group == "batch" && def.kind == "Job" {
             let uid = objects::meta_str(&obj, "uid").unwrap_or("").to_string();
             bosun_api::defaults::generate_job_selector(&mut obj, &uid);
@@ -453,6 +466,7 @@ impl Rest {
                 &errors,
             ));
         }
+        priority::validate_class(&self.cache.read(), def, &obj, true)?;
         if def.kind == "Service" && def.group.is_empty() {
             let state = self.cache.read();
             admission::allocate_service(&mut obj, &state, def)?;
@@ -586,6 +600,9 @@ impl Rest {
             }
             _ => {
                 bosun_api::defaults::apply_defaults(def.group, def.kind, &mut new);
+                if subresource.is_none() {
+                    priority::keep_on_update(def, &mut new, current);
+                }
                 if def.has_status() {
                     match current.get("status") {
                         Some(s) => new["status"] = s.clone(),
@@ -653,6 +670,9 @@ impl Rest {
         let errors = bosun_api::validation::validate_update(def.group, def.kind, &new, current);
         if !errors.is_empty() {
             return Err(ApiError::invalid(def.group, def.kind, name, &errors));
+        }
+        if subresource.is_none() {
+            priority::validate_class(&self.cache.read(), def, &new, false)?;
         }
         if opts.managed_fields_done {
             return Ok(new);

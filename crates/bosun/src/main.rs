@@ -14,6 +14,9 @@ use bosun_apiserver::{ApiServer, ServerConfig};
 use bosun_store::Store;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod scheduler_cmd;
+mod sim_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "bosun",
@@ -29,6 +32,10 @@ struct Cli {
 enum Command {
     /// Runs the control plane: the Kubernetes API server on a store.
     Server(ServerArgs),
+    /// Runs the scheduler alone against any API server.
+    Scheduler(scheduler_cmd::SchedulerArgs),
+    /// Registers simulated nodes that run bound pods without containers.
+    Sim(sim_cmd::SimArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -59,6 +66,13 @@ struct ServerArgs {
     /// Comma-separated etcd client URLs, for `--store etcd`.
     #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
     etcd_endpoints: Vec<String>,
+    /// Don't run the scheduler in this process (run `bosun scheduler`
+    /// elsewhere, or another scheduler).
+    #[arg(long)]
+    disable_scheduler: bool,
+    /// A KubeSchedulerConfiguration file for the built-in scheduler.
+    #[arg(long)]
+    scheduler_config: Option<PathBuf>,
 }
 
 async fn server(args: ServerArgs) -> anyhow::Result<()> {
@@ -78,6 +92,13 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
                 .context("cannot connect to etcd")?,
         ),
     };
+    let scheduler_config = if args.disable_scheduler {
+        None
+    } else {
+        Some(scheduler_cmd::load_config(
+            args.scheduler_config.as_deref(),
+        )?)
+    };
     let config = ServerConfig {
         data_dir: args.data_dir.clone(),
         bind: args.bind,
@@ -87,6 +108,14 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let server = ApiServer::start(config, store)
         .await
         .context("API server failed to start")?;
+    if let Some(config) = scheduler_config {
+        let client = scheduler_cmd::in_process_client(server.handler.clone());
+        tokio::spawn(async move {
+            if let Err(err) = bosun_scheduler::run(client, config, std::future::pending()).await {
+                tracing::error!(%err, "scheduler stopped");
+            }
+        });
+    }
     tracing::info!(
         address = %server.local_addr,
         kubeconfig = %args.data_dir.join("admin.kubeconfig").display(),
@@ -115,5 +144,7 @@ fn main() -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server(args)),
+        Command::Scheduler(args) => runtime.block_on(scheduler_cmd::run(args)),
+        Command::Sim(args) => runtime.block_on(sim_cmd::run(args)),
     }
 }

@@ -24,8 +24,8 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<KubeSchedulerConfigura
     let Some(path) = path else {
         return Ok(KubeSchedulerConfiguration::default());
     };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let config = KubeSchedulerConfiguration::from_yaml(&text)
         .with_context(|| format!("invalid scheduler configuration {}", path.display()))?;
     // Refuse a bad profile before serving anything.

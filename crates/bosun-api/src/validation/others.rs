@@ -167,9 +167,15 @@ pub fn validate_priority_class(o: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-/// PriorityClass update: value and preemptionPolicy are immutable.
+/// PriorityClass update: value and preemptionPolicy are immutable (value
+/// with upstream's own Forbidden text).
 pub fn validate_priority_class_update(new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
-    validate_immutable(new.get("value"), old.get("value"), "value", errs);
+    if int(new, "value").unwrap_or(0) != int(old, "value").unwrap_or(0) {
+        errs.push(FieldError::forbidden(
+            "value",
+            "may not be changed in an update.",
+        ));
+    }
     validate_immutable(
         new.get("preemptionPolicy"),
         old.get("preemptionPolicy"),

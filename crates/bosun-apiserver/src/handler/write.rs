@@ -269,6 +269,7 @@ impl Handler {
             Some(ctx.body_value()?)
         };
         let opts = DeleteOptions::from_parts(body.as_ref(), &ctx.query)?;
+        crate::admission::priority::check_delete(def, ctx.name())?;
         let (obj, gone) = self
             .rest
             .delete(def, ctx.namespace(), ctx.name(), &opts)

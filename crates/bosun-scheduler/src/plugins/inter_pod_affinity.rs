@@ -211,13 +211,6 @@ impl Filter for InterPodAffinity {
                 .get(key)
                 .is_some_and(|v| counts.get(v).copied().unwrap_or(0) > 0)
         };
-        if fs
-            .existing_anti
-            .keys()
-            .any(|(k, v)| labels.get(k) == Some(v))
-        {
-            return Status::unschedulable(REASON_EXISTING_ANTI_AFFINITY);
-        }
         let affinity = required_affinity(pod);
         if !affinity.is_empty() {
             let satisfied = affinity
@@ -246,6 +239,13 @@ impl Filter for InterPodAffinity {
             .any(|(t, counts)| in_domain(&t.topology_key, counts))
         {
             return Status::unschedulable(REASON_ANTI_AFFINITY);
+        }
+        if fs
+            .existing_anti
+            .keys()
+            .any(|(k, v)| labels.get(k) == Some(v))
+        {
+            return Status::unschedulable(REASON_EXISTING_ANTI_AFFINITY);
         }
         Status::success()
     }

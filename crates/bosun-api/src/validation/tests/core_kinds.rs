@@ -378,6 +378,29 @@ fn small_kinds_cases() {
             ),
         ],
     );
+    let pc = json!({"metadata": {"name": "high"}, "value": 1000, "preemptionPolicy": "Never"});
+    let mut changed = pc.clone();
+    put(&mut changed, "/value", Some(json!(1001)));
+    put(
+        &mut changed,
+        "/preemptionPolicy",
+        Some(json!("PreemptLowerPriority")),
+    );
+    let errs = validate_update("scheduling.k8s.io", "PriorityClass", &changed, &pc);
+    let texts: Vec<String> = errs
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message()))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "value: Forbidden: may not be changed in an update.",
+            "preemptionPolicy: Invalid value: \"PreemptLowerPriority\": field is immutable",
+        ]
+    );
+    let mut described = pc.clone();
+    put(&mut described, "/description", Some(json!("now described")));
+    assert!(validate_update("scheduling.k8s.io", "PriorityClass", &described, &pc).is_empty());
     run(
         "policy",
         "PodDisruptionBudget",

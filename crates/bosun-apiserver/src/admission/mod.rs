@@ -1,6 +1,8 @@
 //! Per-kind preparation on create and update: what upstream's registry
 //! strategies do beyond defaulting (initial status, QoS class, ClusterIP and
-//! NodePort allocation).
+//! NodePort allocation), and admission plugins (`priority`).
+
+pub mod priority;
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
