@@ -71,6 +71,8 @@ def sim(server: Server, tmp_path_factory):
             server.api.delete(f"/api/v1/nodes/{name}")
             server.api.delete(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
     assert proc.returncode == 0, f"bosun sim exited with {proc.returncode}:\n{s.output()}"
+    # Nothing went wrong along the way (no failed or retried writes).
+    assert not [line for line in s.output().splitlines() if "WARN" in line or "ERROR" in line], s.output()
 
 
 def node_json(server: Server, name: str) -> dict:
@@ -254,3 +256,46 @@ def test_pods_on_other_nodes_are_left_alone(sim: Sim, server: Server, ns: str):
     server.api.ok("POST", f"/api/v1/namespaces/{ns}/pods", pod_manifest("mine", sim.names[0]))
     wait_phase(server, ns, "mine", "Running")
     assert get_pod(server, ns, "elsewhere")["status"]["phase"] == "Pending"
+
+
+def test_restarted_sim_adopts_its_nodes_and_leaves_running_pods_alone(server: Server, ns: str, tmp_path):
+    prefix = f"e2e-resim-{uuid.uuid4().hex[:6]}-"
+    name = f"{prefix}0"
+    log = tmp_path / "sim.log"
+
+    def start() -> subprocess.Popen:
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                [bosun_bin(), "sim", "--nodes", "1", "--kubeconfig", server.kubeconfig, "--name-prefix", prefix,
+                 "--taints", "sim.bosun.dev/simulated=true:NoSchedule"],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return proc
+
+    def registered(times: int) -> bool:
+        return log.read_text(errors="replace").count("bosun sim: 1 nodes registered in") >= times
+
+    proc = start()
+    try:
+        wait_for(lambda: registered(1), timeout=30, desc="first registration")
+        uid = node_json(server, name)["metadata"]["uid"]
+        server.api.ok("POST", f"/api/v1/namespaces/{ns}/pods", pod_manifest("kept", name))
+        before = wait_phase(server, ns, "kept", "Running")
+        stop_process(proc)
+        assert proc.returncode == 0, log.read_text()
+
+        proc = start()
+        wait_for(lambda: registered(2), timeout=30, desc="second registration")
+        node = node_json(server, name)
+        assert node["metadata"]["uid"] == uid
+        assert condition(node, "Ready")["status"] == "True"
+        # A new pod still gets a fresh address; the running one is not rewritten.
+        server.api.ok("POST", f"/api/v1/namespaces/{ns}/pods", pod_manifest("new", name))
+        new_ip = wait_phase(server, ns, "new", "Running")["status"]["podIP"]
+        assert new_ip != before["status"]["podIP"]
+        after = get_pod(server, ns, "kept")
+        assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    finally:
+        stop_process(proc)
+        server.api.delete(f"/api/v1/nodes/{name}")
+        server.api.delete(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")

@@ -603,7 +603,9 @@ impl Rest {
                 if subresource.is_none() {
                     priority::keep_on_update(def, &mut new, current);
                 }
-                if def.has_status() {
+                // A binding writes spec.nodeName and the PodScheduled
+                // condition together, as upstream's binding registry does.
+                if def.has_status() && subresource != Some("binding") {
                     match current.get("status") {
                         Some(s) => new["status"] = s.clone(),
                         None => {

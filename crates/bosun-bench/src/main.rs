@@ -17,6 +17,7 @@ mod list;
 mod objects;
 mod report;
 mod rss;
+mod scheduling;
 mod setup;
 mod stats;
 mod store;
@@ -69,6 +70,51 @@ enum Command {
     Watch(WatchCmd),
     /// The storage backends without a server.
     Store(StoreCmd),
+    /// Pods created through the API until the cluster's scheduler has
+    /// bound them all (scheduler_perf's SchedulingBasic).
+    Scheduler(SchedulerCmd),
+    /// The default scheduling profile alone, over an in-memory cache.
+    SchedulerAlgorithm(AlgorithmCmd),
+}
+
+#[derive(Args)]
+struct SchedulerCmd {
+    #[command(flatten)]
+    conn: Connection,
+    /// Pods to create (unbound; the cluster's scheduler binds them).
+    #[arg(long, default_value_t = 10_000)]
+    pods: usize,
+    /// Nodes that must be registered before the clock starts.
+    #[arg(long, default_value_t = 5_000)]
+    nodes: usize,
+    /// Concurrent create requests.
+    #[arg(long, default_value_t = 100)]
+    concurrency: usize,
+    /// Other processes whose memory to report, as NAME=PID (e.g.
+    /// scheduler=1234, simulator=1235).
+    #[arg(long = "memory-of", value_parser = parse_named_pid)]
+    memory_of: Vec<(String, u32)>,
+    /// Give up after this long.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    timeout: Duration,
+}
+
+#[derive(Args)]
+struct AlgorithmCmd {
+    #[arg(long, default_value_t = 10_000)]
+    pods: usize,
+    #[arg(long, default_value_t = 5_000)]
+    nodes: usize,
+}
+
+fn parse_named_pid(text: &str) -> Result<(String, u32), String> {
+    let (name, pid) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=PID"))?;
+    let pid = pid
+        .parse()
+        .map_err(|_| format!("{pid:?} is not a process id"))?;
+    Ok((name.to_string(), pid))
 }
 
 #[derive(Args)]
@@ -260,6 +306,37 @@ async fn run(cli: &Cli) -> anyhow::Result<Report> {
                 meter: cmd.conn.meter(),
             };
             watch::run(client, &args, &mut report).await?;
+            Ok(report)
+        }
+        Command::Scheduler(cmd) => {
+            let (client, target) = connect(&cmd.conn, 1).await?;
+            let mut report = Report::new("scheduler", header(&target.server, &cli.label));
+            let mut memory_of = cmd.memory_of.clone();
+            if let Some(pid) = cmd.conn.server_pid {
+                memory_of.insert(0, ("server".to_string(), pid));
+            }
+            let args = scheduling::SchedulingArgs {
+                pods: cmd.pods,
+                nodes: cmd.nodes,
+                concurrency: cmd.concurrency,
+                meter: cmd.conn.meter(),
+                memory_of,
+                timeout: cmd.timeout,
+            };
+            scheduling::run_through_api(client, &args, &mut report).await?;
+            Ok(report)
+        }
+        Command::SchedulerAlgorithm(cmd) => {
+            let mut report = Report::new("scheduler-algorithm", header("no server", &cli.label));
+            let args = scheduling::SchedulingArgs {
+                pods: cmd.pods,
+                nodes: cmd.nodes,
+                concurrency: 1,
+                meter: cpu::Meter::new(None, None),
+                memory_of: Vec::new(),
+                timeout: Duration::from_secs(600),
+            };
+            scheduling::run_algorithm(&args, &mut report)?;
             Ok(report)
         }
         Command::Store(cmd) => {

@@ -3,7 +3,7 @@
 //! in flight) so back-to-back decisions never double-book a node. Fed by
 //! watch events; never rebuilt by listing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -28,31 +28,48 @@ pub enum CacheError {
 /// Nodes in a stable order (for round-robin filtering) plus pod placement.
 #[derive(Debug, Default)]
 pub struct Cache {
-    nodes: HashMap<String, NodeInfo>,
-    /// Names of nodes with a Node object, in iteration order.
-    order: Vec<String>,
+    /// Nodes with a Node object, in iteration order.
+    nodes: Vec<NodeInfo>,
     index: HashMap<String, usize>,
+    /// Nodes that pods name but whose Node object is not (or no longer) here.
+    ghosts: HashMap<String, NodeInfo>,
     pods: HashMap<String, PodState>,
     /// How many nodes report each image (ImageLocality's spread factor).
     image_nodes: HashMap<String, usize>,
+    /// Nodes holding pods with (anti-)affinity terms, and with required
+    /// anti-affinity: InterPodAffinity visits only these.
+    with_affinity: HashSet<String>,
+    with_required_anti_affinity: HashSet<String>,
 }
 
 impl Cache {
     pub fn node_count(&self) -> usize {
-        self.order.len()
+        self.nodes.len()
     }
 
     /// The i-th schedulable node in iteration order.
     pub fn node_at(&self, i: usize) -> Option<&NodeInfo> {
-        self.order.get(i).and_then(|name| self.nodes.get(name))
+        self.nodes.get(i)
     }
 
     pub fn node(&self, name: &str) -> Option<&NodeInfo> {
-        self.nodes.get(name).filter(|n| n.node.is_some())
+        self.index.get(name).and_then(|i| self.nodes.get(*i))
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
-        self.order.iter().filter_map(|n| self.nodes.get(n))
+        self.nodes.iter()
+    }
+
+    /// Nodes with at least one pod that has (anti-)affinity terms.
+    pub fn nodes_with_affinity(&self) -> impl Iterator<Item = &NodeInfo> {
+        self.with_affinity.iter().filter_map(|n| self.node(n))
+    }
+
+    /// Nodes with at least one pod that has required anti-affinity.
+    pub fn nodes_with_required_anti_affinity(&self) -> impl Iterator<Item = &NodeInfo> {
+        self.with_required_anti_affinity
+            .iter()
+            .filter_map(|n| self.node(n))
     }
 
     pub fn nodes_with_image(&self, image: &str) -> usize {
@@ -80,67 +97,105 @@ impl Cache {
             .flat_map(|i| i.names.iter().flatten())
     }
 
+    fn forget_images(&mut self, node: &Node) {
+        for image in Self::images(node) {
+            if let Some(c) = self.image_nodes.get_mut(image) {
+                *c = c.saturating_sub(1);
+            }
+        }
+    }
+
     pub fn add_or_update_node(&mut self, node: Arc<Node>) {
         let Some(name) = node.metadata.name.clone() else {
             return;
         };
-        let info = self
-            .nodes
-            .entry(name.clone())
-            .or_insert_with(|| NodeInfo::new(&name));
-        if let Some(old) = info.node.take() {
-            for image in Self::images(&old) {
-                if let Some(c) = self.image_nodes.get_mut(image) {
-                    *c = c.saturating_sub(1);
-                }
-            }
-        }
         for image in Self::images(&node) {
             *self.image_nodes.entry(image.clone()).or_default() += 1;
         }
-        info.set_node(node);
-        if !self.index.contains_key(&name) {
-            self.index.insert(name.clone(), self.order.len());
-            self.order.push(name);
+        let i = match self.index.get(&name) {
+            Some(i) => *i,
+            None => {
+                let info = self
+                    .ghosts
+                    .remove(&name)
+                    .unwrap_or_else(|| NodeInfo::new(&name));
+                self.index.insert(name, self.nodes.len());
+                self.nodes.push(info);
+                self.nodes.len() - 1
+            }
+        };
+        if let Some(old) = self.nodes[i].node.take() {
+            self.forget_images(&old);
         }
+        self.nodes[i].set_node(node);
     }
 
     pub fn remove_node(&mut self, name: &str) {
-        if let Some(i) = self.index.remove(name) {
-            self.order.swap_remove(i);
-            if let Some(moved) = self.order.get(i) {
-                self.index.insert(moved.clone(), i);
-            }
-        }
-        let Some(info) = self.nodes.get_mut(name) else {
+        let Some(i) = self.index.remove(name) else {
             return;
         };
+        let mut info = self.nodes.swap_remove(i);
+        if let Some(moved) = self.nodes.get(i) {
+            self.index.insert(moved.name.clone(), i);
+        }
         if let Some(old) = info.node.take() {
-            for image in Self::images(&old) {
-                if let Some(c) = self.image_nodes.get_mut(image) {
-                    *c = c.saturating_sub(1);
-                }
-            }
+            self.forget_images(&old);
         }
         // Pods still bound there stay accounted until they are deleted.
-        if info.pods.is_empty() {
-            self.nodes.remove(name);
+        if !info.pods.is_empty() {
+            self.ghosts.insert(name.to_string(), info);
+        }
+    }
+
+    fn info_mut(&mut self, node: &str) -> &mut NodeInfo {
+        match self.index.get(node) {
+            Some(i) => &mut self.nodes[*i],
+            None => self
+                .ghosts
+                .entry(node.to_string())
+                .or_insert_with(|| NodeInfo::new(node)),
+        }
+    }
+
+    fn track_affinity(&mut self, node: &str) {
+        let (affinity, anti) = {
+            let info = self.info_mut(node);
+            (
+                !info.pods_with_affinity.is_empty(),
+                !info.pods_with_required_anti_affinity.is_empty(),
+            )
+        };
+        for (set, has) in [
+            (&mut self.with_affinity, affinity),
+            (&mut self.with_required_anti_affinity, anti),
+        ] {
+            if has {
+                set.insert(node.to_string());
+            } else {
+                set.remove(node);
+            }
         }
     }
 
     fn place(&mut self, info: Arc<PodInfo>, node: &str) {
-        self.nodes
-            .entry(node.to_string())
-            .or_insert_with(|| NodeInfo::new(node))
-            .add_pod(info);
+        let affinity = info.has_pod_affinity_terms();
+        self.info_mut(node).add_pod(info);
+        if affinity {
+            self.track_affinity(node);
+        }
     }
 
     fn unplace(&mut self, uid: &str, node: &str) {
-        if let Some(n) = self.nodes.get_mut(node) {
-            n.remove_pod(uid);
-            if n.node.is_none() && n.pods.is_empty() {
-                self.nodes.remove(node);
-            }
+        let info = self.info_mut(node);
+        info.remove_pod(uid);
+        let empty_ghost = info.node.is_none() && info.pods.is_empty();
+        if empty_ghost {
+            self.ghosts.remove(node);
+        }
+        self.track_affinity(node);
+        if empty_ghost {
+            self.with_affinity.remove(node);
+            self.with_required_anti_affinity.remove(node);
         }
     }
 
@@ -208,7 +263,9 @@ impl Cache {
     /// Labels of a placed pod (to tell label changes from status updates).
     pub fn pod_labels(&self, uid: &str) -> Option<&std::collections::BTreeMap<String, String>> {
         let state = self.pods.get(uid)?;
-        let node = self.nodes.get(&state.node)?;
+        let node = self
+            .node(&state.node)
+            .or_else(|| self.ghosts.get(&state.node))?;
         node.pods
             .iter()
             .find(|p| p.uid == uid)
@@ -222,7 +279,7 @@ impl Cache {
 
     /// Names of every node with a Node object (for re-list reconciliation).
     pub fn node_names(&self) -> Vec<String> {
-        self.order.clone()
+        self.nodes.iter().map(|n| n.name.clone()).collect()
     }
 }
 

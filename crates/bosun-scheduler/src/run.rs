@@ -27,6 +27,9 @@ pub enum SchedulerError {
     Config(#[from] ConfigError),
 }
 
+/// How long the loop schedules before letting other tasks run.
+const SCHEDULING_SLICE: Duration = Duration::from_millis(5);
+
 enum Input {
     Pod(Box<watcher::Event<Pod>>),
     Node(Box<watcher::Event<Node>>),
@@ -153,7 +156,13 @@ impl<C: Cluster> Scheduler<C> {
             }
             let synced = self.relist.pods_synced && self.relist.nodes_synced;
             if synced && self.queue.has_active() {
-                if let Some(p) = self.queue.pop() {
+                // A slice of attempts between yields: yielding after every
+                // pod put the loop behind every request task each time.
+                let slice = Instant::now();
+                while slice.elapsed() < SCHEDULING_SLICE {
+                    let Some(p) = self.queue.pop() else {
+                        break;
+                    };
                     self.schedule_one(p.info);
                 }
                 tokio::task::yield_now().await;

@@ -11,7 +11,7 @@ pub enum SimError {
     Register {
         node: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("cannot build the {what} object: {source}")]
     Build {

@@ -160,9 +160,11 @@ pub async fn run(client: Client, cfg: Arc<SimConfig>, nodes: Arc<Vec<SimNode>>) 
         // A late tick is caught up (never skipped): every node keeps beating.
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut k: u64 = 0;
+        let mut last_report = tokio::time::Instant::now();
         loop {
             timer.tick().await;
-            if k % lease_slots == 0 && k > 0 {
+            if last_report.elapsed() >= cfg.lease_interval {
+                last_report = tokio::time::Instant::now();
                 ctx_ref.report();
             }
             let leases = slot_range(k % lease_slots, lease_slots, n).map(Beat::Lease);

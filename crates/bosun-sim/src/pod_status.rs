@@ -49,6 +49,15 @@ pub fn planned_end(pod: &Pod) -> Result<Option<(Duration, Outcome)>, ConfigError
     })
 }
 
+type ResourceList = BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>;
+
+/// The quantity of `name` in `list` if it is above zero.
+fn positive(list: Option<&ResourceList>, name: &str) -> Option<Quantity> {
+    list.and_then(|m| m.get(name))
+        .and_then(|q| Quantity::parse(&q.0).ok())
+        .filter(|q| !q.is_zero() && !q.is_negative())
+}
+
 /// Guaranteed, Burstable or BestEffort, computed as upstream's
 /// `ComputePodQOS`: requests and limits of cpu and memory summed over all
 /// containers and init containers, zero quantities ignored; Guaranteed needs
@@ -60,14 +69,6 @@ pub fn qos_class(spec: &PodSpec) -> &'static str {
     let init = spec.init_containers.as_deref().unwrap_or_default();
     for c in spec.containers.iter().chain(init) {
         let resources = c.resources.as_ref();
-        let positive = |list: Option<
-            &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
-        >,
-                        name: &'static str| {
-            list.and_then(|m| m.get(name))
-                .and_then(|q| Quantity::parse(&q.0).ok())
-                .filter(|q| !q.is_zero() && !q.is_negative())
-        };
         let mut limits_found = 0;
         for name in ["cpu", "memory"] {
             if let Some(q) = positive(resources.and_then(|r| r.requests.as_ref()), name) {

@@ -435,16 +435,19 @@ async fn run_job(pods: &Client, job: &Job) -> bool {
             // Deleted, or replaced by a pod of the same name: moot.
             Err(e) if is_not_found(&e) => return job.kind == JobKind::Delete,
             Err(e) if is_conflict(&e) => {
-                tracing::debug!(pod = %job.name, error = %e, "pod changed identity; dropping {:?}", job.kind);
+                let kind = job.kind;
+                tracing::debug!(pod = %job.name, error = %e, ?kind, "pod replaced; job dropped");
                 return false;
             }
             Err(e) if is_transient(&e) => {
                 let delay = backoff.next_delay();
-                tracing::warn!(pod = %job.name, namespace = %job.namespace, error = %e, ?delay, "pod {:?} failed; retrying", job.kind);
+                let (pod, ns, kind) = (&job.name, &job.namespace, job.kind);
+                tracing::warn!(%pod, %ns, error = %e, ?kind, ?delay, "pod write failed; retrying");
                 tokio::time::sleep(delay).await;
             }
             Err(e) => {
-                tracing::error!(pod = %job.name, namespace = %job.namespace, error = %e, "pod {:?} failed", job.kind);
+                let (pod, ns, kind) = (&job.name, &job.namespace, job.kind);
+                tracing::error!(%pod, %ns, error = %e, ?kind, "pod write failed");
                 return false;
             }
         }
@@ -486,7 +489,14 @@ pub async fn run(
     let mut events = watcher::watcher(api, config)
         .default_backoff()
         .map_err(|e| {
-            tracing::warn!(error = %e, "pod watch failed; retrying");
+            match &e {
+                // The watch's resourceVersion left the server's history:
+                // the watcher re-lists, which is routine.
+                watcher::Error::WatchError(s) if s.code == 410 => {
+                    tracing::info!(error = %e, "pod watch expired; re-listing");
+                }
+                _ => tracing::warn!(error = %e, "pod watch failed; retrying"),
+            }
             e
         })
         .filter_map(|r| async move { r.ok() })

@@ -84,7 +84,7 @@ async fn register_with_retry(
             Err(RegisterError::Api(source)) => {
                 return Err(SimError::Register {
                     node: id.name.clone(),
-                    source,
+                    source: Box::new(source),
                 })
             }
         }

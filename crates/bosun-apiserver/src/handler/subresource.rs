@@ -132,6 +132,12 @@ impl Handler {
         let mut opts = ctx.write_options()?;
         opts.validation = crate::rest::FieldValidation::Ignore;
         let name = ctx.name().to_string();
+        // Annotations on the Binding are copied onto the pod.
+        let annotations = body["metadata"]["annotations"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let now = objects::now_rfc3339();
         self.rest
             .update(
                 def,
@@ -161,27 +167,27 @@ impl Handler {
                     }
                     let mut next = current.clone();
                     next["spec"]["nodeName"] = json!(target);
+                    for (k, v) in annotations.iter() {
+                        objects::meta_mut(&mut next)
+                            .entry("annotations")
+                            .or_insert_with(|| json!({}))[k] = v.clone();
+                    }
+                    let mut conditions: Vec<Value> = next["status"]["conditions"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    conditions.retain(|c| c["type"] != "PodScheduled");
+                    conditions.push(json!({
+                        "type": "PodScheduled",
+                        "status": "True",
+                        "lastProbeTime": null,
+                        "lastTransitionTime": now,
+                    }));
+                    next["status"]["conditions"] = json!(conditions);
                     objects::meta_mut(&mut next).remove("resourceVersion");
                     Ok((next, Vec::new()))
                 },
             )
-            .await?;
-        // PodScheduled=True, as the binding registry records it.
-        let now = objects::now_rfc3339();
-        let status_opts = ctx.write_options()?;
-        self.rest
-            .update(def, ctx.namespace(), &name, Some("status"), &status_opts, |current| {
-                let mut next = current.clone();
-                let mut conditions: Vec<Value> = next["status"]["conditions"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                conditions.retain(|c| c["type"] != "PodScheduled");
-                conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}));
-                next["status"]["conditions"] = json!(conditions);
-                objects::meta_mut(&mut next).remove("resourceVersion");
-                Ok((next, Vec::new()))
-            })
             .await?;
         Ok(json_response(StatusCode::CREATED, &status_success(201)))
     }

@@ -20,21 +20,39 @@ pub const MAX_NODE_SCORE: i64 = 100;
 
 /// Data one plugin computes in PreFilter/PreScore and reads in
 /// Filter/Score, for one scheduling cycle of one pod.
+///
+/// A handful of entries at most, read once per node: a small vector beats
+/// hashing the key every time.
 #[derive(Default)]
 pub struct CycleState {
-    data: HashMap<&'static str, Box<dyn Any + Send + Sync>>,
-    /// Plugins whose PreFilter returned Skip: their Filter is not run.
-    pub skip_filter: HashSet<&'static str>,
-    pub skip_score: HashSet<&'static str>,
+    data: Vec<(&'static str, Box<dyn Any + Send + Sync>)>,
+    /// Plugins whose PreFilter (PreScore) returned Skip: their Filter
+    /// (Score) is not run.
+    pub skip_filter: Vec<&'static str>,
+    pub skip_score: Vec<&'static str>,
 }
 
 impl CycleState {
     pub fn write<T: Any + Send + Sync>(&mut self, key: &'static str, value: T) {
-        self.data.insert(key, Box::new(value));
+        match self.data.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = Box::new(value),
+            None => self.data.push((key, Box::new(value))),
+        }
     }
 
     pub fn read<T: Any + Send + Sync>(&self, key: &'static str) -> Option<&T> {
-        self.data.get(key).and_then(|v| v.downcast_ref())
+        self.data
+            .iter()
+            .find(|(k, _)| std::ptr::eq(*k, key) || *k == key)
+            .and_then(|(_, v)| v.downcast_ref())
+    }
+
+    pub fn skips_filter(&self, plugin: &str) -> bool {
+        self.skip_filter.contains(&plugin)
+    }
+
+    pub fn skips_score(&self, plugin: &str) -> bool {
+        self.skip_score.contains(&plugin)
     }
 }
 

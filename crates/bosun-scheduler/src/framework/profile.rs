@@ -44,7 +44,7 @@ impl Framework {
             let (subset, status) = pf.pre_filter(state, pod, cache);
             match status.code {
                 super::Code::Skip => {
-                    state.skip_filter.insert(p.name());
+                    state.skip_filter.push(p.name());
                     continue;
                 }
                 super::Code::Success => {}
@@ -63,7 +63,7 @@ impl Framework {
     /// Runs Filter plugins on one node, stopping at the first rejection.
     pub fn run_filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         for p in &self.filter {
-            if state.skip_filter.contains(p.name()) {
+            if !state.skip_filter.is_empty() && state.skips_filter(p.name()) {
                 continue;
             }
             if let Some(f) = p.as_filter() {
@@ -109,14 +109,14 @@ impl Framework {
             if let Some(ps) = p.as_pre_score() {
                 let status = ps.pre_score(state, pod, nodes, cache);
                 if status.code == super::Code::Skip {
-                    state.skip_score.insert(p.name());
+                    state.skip_score.push(p.name());
                 }
             }
         }
         let mut totals = vec![0i64; nodes.len()];
         let mut scores = vec![0i64; nodes.len()];
         for sp in &self.score {
-            if state.skip_score.contains(sp.plugin.name()) {
+            if state.skips_score(sp.plugin.name()) {
                 continue;
             }
             let Some(s) = sp.plugin.as_score() else {

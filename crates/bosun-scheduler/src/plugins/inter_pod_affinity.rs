@@ -158,7 +158,7 @@ impl PreFilter for InterPodAffinity {
             ..Default::default()
         };
         let mut any_existing = false;
-        for node in cache.nodes() {
+        for node in cache.nodes_with_required_anti_affinity() {
             let labels = node.labels();
             for existing in &node.pods_with_required_anti_affinity {
                 any_existing = true;
@@ -172,21 +172,23 @@ impl PreFilter for InterPodAffinity {
                     }
                 }
             }
-            if affinity.is_empty() && anti.is_empty() {
-                continue;
-            }
-            for existing in &node.pods {
-                for (i, term) in affinity.iter().enumerate() {
-                    if let Some(v) = labels.get(&term.topology_key) {
-                        if term_selects(term, &pod.namespace, existing) {
-                            *fs.affinity[i].entry(v.clone()).or_default() += 1;
+        }
+        if !affinity.is_empty() || !anti.is_empty() {
+            for node in cache.nodes() {
+                let labels = node.labels();
+                for existing in &node.pods {
+                    for (i, term) in affinity.iter().enumerate() {
+                        if let Some(v) = labels.get(&term.topology_key) {
+                            if term_selects(term, &pod.namespace, existing) {
+                                *fs.affinity[i].entry(v.clone()).or_default() += 1;
+                            }
                         }
                     }
-                }
-                for (i, term) in anti.iter().enumerate() {
-                    if let Some(v) = labels.get(&term.topology_key) {
-                        if term_selects(term, &pod.namespace, existing) {
-                            *fs.anti_affinity[i].entry(v.clone()).or_default() += 1;
+                    for (i, term) in anti.iter().enumerate() {
+                        if let Some(v) = labels.get(&term.topology_key) {
+                            if term_selects(term, &pod.namespace, existing) {
+                                *fs.anti_affinity[i].entry(v.clone()).or_default() += 1;
+                            }
                         }
                     }
                 }
@@ -268,7 +270,13 @@ impl PreScore for InterPodAffinity {
                 *scores.entry((key.to_string(), v.clone())).or_default() += w;
             }
         };
-        for node in cache.nodes() {
+        // Without terms of its own, only pods with terms can matter.
+        let nodes: Box<dyn Iterator<Item = &NodeInfo>> = if own_terms {
+            Box::new(cache.nodes())
+        } else {
+            Box::new(cache.nodes_with_affinity())
+        };
+        for node in nodes {
             let labels = node.labels();
             let pods = if own_terms {
                 &node.pods

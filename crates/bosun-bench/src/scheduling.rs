@@ -1,0 +1,241 @@
+//! `bosun-bench scheduler`: upstream scheduler_perf's SchedulingBasic
+//! shape. With `--through-api`, pods are created through a running
+//! cluster's API (its scheduler and nodes, e.g. `bosun sim`, already up)
+//! and one watch notes every binding: pods/s from the first create to the
+//! last bind. Otherwise the algorithm alone: the default profile over an
+//! in-memory cache of N nodes, assuming each decision.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::json;
+
+use crate::client::Client;
+use crate::cpu::Meter;
+use crate::objects;
+use crate::report::Report;
+use crate::rss;
+use crate::setup::{create_namespace, run_id, workers};
+use crate::stats::Recorder;
+
+#[derive(Clone, Debug)]
+pub struct SchedulingArgs {
+    pub pods: usize,
+    pub nodes: usize,
+    pub concurrency: usize,
+    pub meter: Meter,
+    /// Processes whose memory to report: (who, pid).
+    pub memory_of: Vec<(String, u32)>,
+    pub timeout: Duration,
+}
+
+/// scheduler_perf's default pod: a pause container asking 100m / 500Mi.
+fn pod(name: &str, namespace: &str) -> Bytes {
+    let body = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": "sched-bench"}},
+        "spec": {
+            "containers": [{
+                "name": "pause",
+                "image": "registry.k8s.io/pause:3.10",
+                "resources": {"requests": {"cpu": "100m", "memory": "500Mi"}},
+            }],
+        }
+    });
+    Bytes::from(body.to_string())
+}
+
+async fn wait_for_nodes(client: &Client, want: usize, timeout: Duration) -> anyhow::Result<usize> {
+    let start = Instant::now();
+    loop {
+        let body = client.call_ok(Method::GET, "/api/v1/nodes", None).await?;
+        let have = objects::item_count(&body).unwrap_or(0);
+        if have >= want {
+            return Ok(have);
+        }
+        anyhow::ensure!(
+            start.elapsed() < timeout,
+            "only {have} of {want} nodes registered after {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Reads a pod watch until `want` distinct pods have been seen bound.
+async fn count_bindings(client: Arc<Client>, path: String, want: usize) -> anyhow::Result<Instant> {
+    let response = client.send(Method::GET, &path, None).await?;
+    anyhow::ensure!(
+        response.status() == StatusCode::OK,
+        "watch answered {}",
+        response.status()
+    );
+    let mut body = response.into_body();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut bound: HashSet<String> = HashSet::with_capacity(want);
+    while let Some(frame) = body.frame().await {
+        let frame = frame?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        buf.extend_from_slice(data);
+        while let Some(end) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=end).collect();
+            let Ok(event) = serde_json::from_slice::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let object = &event["object"];
+            let node = object["spec"]["nodeName"].as_str().unwrap_or("");
+            if !node.is_empty() {
+                if let Some(name) = object["metadata"]["name"].as_str() {
+                    bound.insert(name.to_string());
+                    if bound.len() >= want {
+                        return Ok(Instant::now());
+                    }
+                }
+            }
+        }
+    }
+    anyhow::bail!("the watch ended after {} of {want} bindings", bound.len())
+}
+
+pub async fn run_through_api(
+    client: Arc<Client>,
+    args: &SchedulingArgs,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    report.param("pods", args.pods);
+    report.param("nodes", args.nodes);
+    report.param("concurrency", args.concurrency);
+    let nodes = wait_for_nodes(&client, args.nodes, args.timeout).await?;
+    report.fact("nodes registered", nodes as f64, "nodes");
+    let ns = format!("sched-bench-{}", run_id());
+    create_namespace(&client, &ns)
+        .await
+        .with_context(|| format!("cannot create namespace {ns}"))?;
+    let path = format!("/api/v1/namespaces/{ns}/pods");
+    let list = client.call_ok(Method::GET, &path, None).await?;
+    let from = objects::resource_version(&list).unwrap_or_default();
+    let watcher = tokio::spawn(count_bindings(
+        client.clone(),
+        format!("{path}?watch=true&resourceVersion={from}"),
+        args.pods,
+    ));
+    // Let the watch open before the clock starts.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let snap = args.meter.snapshot();
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let recs = workers(args.concurrency.max(1), |_| {
+        let (client, next, path, ns, total) = (
+            client.clone(),
+            next.clone(),
+            path.clone(),
+            ns.clone(),
+            args.pods,
+        );
+        async move {
+            let mut rec = Recorder::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let t = Instant::now();
+                rec.answered(
+                    t,
+                    client
+                        .call(Method::POST, &path, Some(pod(&format!("pod-{i}"), &ns)))
+                        .await,
+                    StatusCode::CREATED,
+                );
+            }
+            rec
+        }
+    })
+    .await?;
+    let created_at = start.elapsed();
+    let mut rec = Recorder::merged(recs);
+    report.record("create pods (POST)", &mut rec, created_at);
+    let last_bind = tokio::time::timeout(args.timeout, watcher)
+        .await
+        .context("timed out waiting for every pod to be bound")???;
+    let wall = last_bind.duration_since(start);
+    args.meter.record(report, "create → bind", snap);
+    report.fact("first create to last bind", wall.as_secs_f64(), "s");
+    report.fact(
+        "scheduling throughput (end to end)",
+        args.pods as f64 / wall.as_secs_f64(),
+        "pods/s",
+    );
+    for (who, pid) in &args.memory_of {
+        let bytes = rss::vm_rss(*pid).with_context(|| format!("cannot read {who}'s memory"))?;
+        report.fact(
+            &format!("{who} RSS"),
+            bytes as f64 / (1024.0 * 1024.0),
+            "MiB",
+        );
+    }
+    Ok(())
+}
+
+/// The default profile over an in-memory cache: decisions per second.
+pub fn run_algorithm(args: &SchedulingArgs, report: &mut Report) -> anyhow::Result<()> {
+    use bosun_scheduler::cache::Cache;
+    use bosun_scheduler::node_info::PodInfo;
+    use bosun_scheduler::schedule_one::{Algorithm, Decision};
+    use k8s_openapi::api::core::v1::{Node, Pod};
+
+    report.param("pods", args.pods);
+    report.param("nodes", args.nodes);
+    let frameworks = bosun_scheduler::KubeSchedulerConfiguration::default().frameworks()?;
+    let fw = frameworks.first().context("no default profile")?;
+    let mut cache = Cache::default();
+    for i in 0..args.nodes {
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": format!("node-{i}"), "labels": {
+                "kubernetes.io/hostname": format!("node-{i}"),
+                "topology.kubernetes.io/zone": format!("zone-{}", i % 3),
+            }},
+            "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"}},
+        }))?;
+        cache.add_or_update_node(Arc::new(node));
+    }
+    let pods: Vec<Arc<PodInfo>> = (0..args.pods)
+        .map(|i| {
+            let mut pod: Pod = serde_json::from_slice(&pod(&format!("pod-{i}"), "bench"))?;
+            pod.metadata.uid = Some(format!("uid-{i}"));
+            Ok(Arc::new(PodInfo::new(Arc::new(pod))))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut algorithm = Algorithm::default();
+    let start = Instant::now();
+    let mut placed = 0usize;
+    for info in pods {
+        if let Decision::Fit { node, .. } = algorithm.schedule(fw, &cache, &info) {
+            cache.assume(info, &node)?;
+            placed += 1;
+        }
+    }
+    let wall = start.elapsed();
+    anyhow::ensure!(
+        placed == args.pods,
+        "only {placed} of {} pods fit",
+        args.pods
+    );
+    report.fact("decisions", placed as f64, "pods");
+    report.fact("algorithm wall time", wall.as_secs_f64(), "s");
+    report.fact(
+        "scheduling throughput (algorithm alone)",
+        placed as f64 / wall.as_secs_f64(),
+        "pods/s",
+    );
+    Ok(())
+}
