@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use crate::node_info::{NodeInfo, PodInfo};
 
@@ -40,6 +41,8 @@ pub struct Cache {
     /// anti-affinity: InterPodAffinity visits only these.
     with_affinity: HashSet<String>,
     with_required_anti_affinity: HashSet<String>,
+    /// PodDisruptionBudgets by `namespace/name`, for preemption.
+    pdbs: HashMap<String, Arc<PodDisruptionBudget>>,
 }
 
 impl Cache {
@@ -70,6 +73,27 @@ impl Cache {
         self.with_required_anti_affinity
             .iter()
             .filter_map(|n| self.node(n))
+    }
+
+    pub fn add_or_update_pdb(&mut self, pdb: Arc<PodDisruptionBudget>) {
+        self.pdbs.insert(pdb_key(&pdb), pdb);
+    }
+
+    pub fn remove_pdb(&mut self, pdb: &PodDisruptionBudget) {
+        self.pdbs.remove(&pdb_key(pdb));
+    }
+
+    pub fn pdbs(&self) -> impl Iterator<Item = &Arc<PodDisruptionBudget>> {
+        self.pdbs.values()
+    }
+
+    /// Keys of every budget (for re-list reconciliation).
+    pub fn pdb_keys(&self) -> Vec<String> {
+        self.pdbs.keys().cloned().collect()
+    }
+
+    pub fn remove_pdb_key(&mut self, key: &str) {
+        self.pdbs.remove(key);
     }
 
     pub fn nodes_with_image(&self, image: &str) -> usize {
@@ -281,6 +305,14 @@ impl Cache {
     pub fn node_names(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.name.clone()).collect()
     }
+}
+
+pub fn pdb_key(pdb: &PodDisruptionBudget) -> String {
+    format!(
+        "{}/{}",
+        pdb.metadata.namespace.as_deref().unwrap_or_default(),
+        pdb.metadata.name.as_deref().unwrap_or_default()
+    )
 }
 
 /// Succeeded and Failed pods hold no resources.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::watcher;
 use kube::Api;
 use tokio::sync::mpsc;
@@ -33,6 +34,7 @@ const SCHEDULING_SLICE: Duration = Duration::from_millis(5);
 enum Input {
     Pod(Box<watcher::Event<Pod>>),
     Node(Box<watcher::Event<Node>>),
+    Pdb(Box<watcher::Event<PodDisruptionBudget>>),
     Bound {
         info: Arc<PodInfo>,
         node: String,
@@ -53,8 +55,11 @@ pub async fn run(
     let pods = watch(Api::<Pod>::all(client.clone()), tx.clone(), |e| {
         Input::Pod(Box::new(e))
     });
-    let nodes = watch(Api::<Node>::all(client), tx.clone(), |e| {
+    let nodes = watch(Api::<Node>::all(client.clone()), tx.clone(), |e| {
         Input::Node(Box::new(e))
+    });
+    let pdbs = watch(Api::<PodDisruptionBudget>::all(client), tx.clone(), |e| {
+        Input::Pdb(Box::new(e))
     });
     let mut scheduler = Scheduler::new(frameworks, cluster, tx);
     tokio::select! {
@@ -63,6 +68,7 @@ pub async fn run(
     }
     pods.abort();
     nodes.abort();
+    pdbs.abort();
     Ok(())
 }
 
@@ -98,6 +104,7 @@ where
 struct Relist {
     pods: Option<HashSet<String>>,
     nodes: Option<HashSet<String>>,
+    pdbs: Option<HashSet<String>>,
     pods_synced: bool,
     nodes_synced: bool,
 }
@@ -319,6 +326,7 @@ impl<C: Cluster> Scheduler<C> {
         match input {
             Input::Pod(ev) => self.on_pod_event(*ev),
             Input::Node(ev) => self.on_node_event(*ev),
+            Input::Pdb(ev) => self.on_pdb_event(*ev),
             Input::Bound {
                 info,
                 node,
@@ -440,6 +448,29 @@ impl<C: Cluster> Scheduler<C> {
                     self.cache.remove_node(name);
                 }
             }
+        }
+    }
+
+    fn on_pdb_event(&mut self, ev: watcher::Event<PodDisruptionBudget>) {
+        match ev {
+            watcher::Event::Init => self.relist.pdbs = Some(HashSet::new()),
+            watcher::Event::InitApply(pdb) => {
+                if let Some(seen) = self.relist.pdbs.as_mut() {
+                    seen.insert(cache::pdb_key(&pdb));
+                }
+                self.cache.add_or_update_pdb(Arc::new(pdb));
+            }
+            watcher::Event::InitDone => {
+                if let Some(seen) = self.relist.pdbs.take() {
+                    for key in self.cache.pdb_keys() {
+                        if !seen.contains(&key) {
+                            self.cache.remove_pdb_key(&key);
+                        }
+                    }
+                }
+            }
+            watcher::Event::Apply(pdb) => self.cache.add_or_update_pdb(Arc::new(pdb)),
+            watcher::Event::Delete(pdb) => self.cache.remove_pdb(&pdb),
         }
     }
 

@@ -109,12 +109,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .context("API server failed to start")?;
     if let Some(config) = scheduler_config {
-        let client = scheduler_cmd::in_process_client(server.handler.clone());
-        tokio::spawn(async move {
-            if let Err(err) = bosun_scheduler::run(client, config, std::future::pending()).await {
-                tracing::error!(%err, "scheduler stopped");
-            }
-        });
+        scheduler_cmd::spawn_in_process(server.handler.clone(), config)?;
     }
     tracing::info!(
         address = %server.local_addr,

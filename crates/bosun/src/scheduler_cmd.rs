@@ -1,6 +1,5 @@
 //! `bosun scheduler` and the scheduler inside `bosun server`.
 
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -51,16 +50,55 @@ pub async fn client_from(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Clie
 }
 
 /// A client that calls the API server's handlers in this process: same
-/// requests and answers as over HTTPS, without TLS or sockets.
-pub fn in_process_client(handler: Arc<Handler>) -> kube::Client {
+/// requests and answers as over HTTPS, without TLS or sockets. Requests
+/// run on `api` (the server's runtime), whichever runtime the client is
+/// used from.
+pub fn in_process_client(handler: Arc<Handler>, api: tokio::runtime::Handle) -> kube::Client {
     let service = tower::service_fn(move |req: http::Request<kube::client::Body>| {
         let handler = handler.clone();
+        let api = api.clone();
         async move {
             let req = req.map(axum::body::Body::new);
-            Ok::<_, Infallible>(handler.handle(req).await)
+            api.spawn(async move { handler.handle(req).await })
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
         }
     });
     kube::Client::new(service, "default")
+}
+
+/// Runs the scheduler on a thread of its own (its own single-threaded
+/// runtime): scheduling cycles are CPU work and must neither wait behind
+/// nor hold up the API server's request tasks. API calls still run on the
+/// server's runtime.
+pub fn spawn_in_process(
+    handler: Arc<Handler>,
+    config: KubeSchedulerConfiguration,
+) -> anyhow::Result<()> {
+    let api = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("scheduler".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(err) => {
+                    tracing::error!(%err, "cannot start the scheduler's runtime");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let client = in_process_client(handler, api);
+                if let Err(err) = bosun_scheduler::run(client, config, std::future::pending()).await
+                {
+                    tracing::error!(%err, "scheduler stopped");
+                }
+            });
+        })
+        .context("cannot start the scheduler thread")?;
+    Ok(())
 }
 
 pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {

@@ -115,6 +115,7 @@ struct WatchState {
     deadline: tokio::time::Instant,
     bookmarks: bool,
     last_revision: i64,
+    next_bookmark: tokio::time::Instant,
     done: bool,
 }
 
@@ -203,6 +204,7 @@ impl Handler {
             deadline: tokio::time::Instant::now() + timeout,
             bookmarks,
             last_revision: from,
+            next_bookmark: tokio::time::Instant::now() + BOOKMARK_EVERY,
             done: false,
         };
         let live = futures::stream::unfold(state, |mut st| async move {
@@ -210,15 +212,22 @@ impl Handler {
                 return None;
             }
             loop {
-                let bookmark_at = tokio::time::Instant::now() + BOOKMARK_EVERY;
-                let wake = bookmark_at.min(st.deadline);
+                // Bookmarks keep their own schedule: events (most of them
+                // filtered out on a busy server) must not postpone them, or
+                // an idle watcher's revision falls out of history.
+                let wake = st.next_bookmark.min(st.deadline);
                 tokio::select! {
                     item = st.rx.recv() => match item {
                         Ok(LiveItem::Event(event)) => {
-                            if event.revision <= st.from || !std::ptr::eq(event.def, st.def) {
+                            if event.revision <= st.from {
                                 continue;
                             }
-                            st.last_revision = event.revision;
+                            // Every event moves the bookmark's revision: all
+                            // of this kind's changes up to it were seen.
+                            st.last_revision = st.last_revision.max(event.revision);
+                            if !std::ptr::eq(event.def, st.def) {
+                                continue;
+                            }
                             if let Some(bytes) = filter_event(&event, &st.filter, st.namespace.as_deref(), &st.encoder) {
                                 return Some((bytes, st));
                             }
@@ -235,6 +244,7 @@ impl Handler {
                         if tokio::time::Instant::now() >= st.deadline {
                             return None;
                         }
+                        st.next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
                         if st.bookmarks {
                             let bytes = st.encoder.bookmark(st.last_revision, false);
                             return Some((bytes, st));

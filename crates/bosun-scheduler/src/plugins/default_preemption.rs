@@ -42,6 +42,65 @@ impl Plugin for DefaultPreemption {
 struct Candidate {
     node: String,
     victims: Vec<Arc<PodInfo>>,
+    /// Victims whose eviction a PodDisruptionBudget does not allow.
+    pdb_violations: usize,
+}
+
+/// Disruptions each budget still allows, by `namespace/name`.
+type Allowance = std::collections::HashMap<String, i32>;
+
+/// Splits `pods` (most important first) into those whose eviction would
+/// break a budget and those it would not, spending allowances in order,
+/// as upstream's `filterPodsWithPDBViolation`.
+fn split_by_pdb(pods: Vec<Arc<PodInfo>>, cache: &Cache) -> (Vec<Arc<PodInfo>>, Vec<Arc<PodInfo>>) {
+    let mut allowed: Allowance = cache
+        .pdbs()
+        .map(|p| {
+            let n = p.status.as_ref().map_or(0, |s| s.disruptions_allowed);
+            (crate::cache::pdb_key(p), n)
+        })
+        .collect();
+    let (mut violating, mut fine) = (Vec::new(), Vec::new());
+    for pod in pods {
+        let labels = crate::matching::labels_of_pod(&pod.pod);
+        let mut breaks = false;
+        for pdb in cache.pdbs() {
+            if pdb.metadata.namespace.as_deref() != Some(pod.namespace.as_str()) {
+                continue;
+            }
+            let Some(selector) = pdb.spec.as_ref().and_then(|s| s.selector.as_ref()) else {
+                continue;
+            };
+            let empty = selector.match_labels.as_ref().is_none_or(|m| m.is_empty())
+                && selector
+                    .match_expressions
+                    .as_ref()
+                    .is_none_or(|e| e.is_empty());
+            if empty || !crate::matching::selector_matches(selector, labels) {
+                continue;
+            }
+            // Already being disrupted: it does not spend the budget again.
+            let disrupted = pdb
+                .status
+                .as_ref()
+                .and_then(|s| s.disrupted_pods.as_ref())
+                .is_some_and(|d| d.contains_key(pod.name()));
+            if disrupted {
+                continue;
+            }
+            let left = allowed.entry(crate::cache::pdb_key(pdb)).or_insert(0);
+            *left -= 1;
+            if *left < 0 {
+                breaks = true;
+            }
+        }
+        if breaks {
+            violating.push(pod);
+        } else {
+            fine.push(pod);
+        }
+    }
+    (violating, fine)
 }
 
 fn start_time(p: &PodInfo) -> Option<&k8s_openapi::jiff::Timestamp> {
@@ -69,7 +128,8 @@ fn select_victims(
     state: &CycleState,
     pod: &PodInfo,
     node: &NodeInfo,
-) -> Option<Vec<Arc<PodInfo>>> {
+    cache: &Cache,
+) -> Option<(Vec<Arc<PodInfo>>, usize)> {
     let mut potential: Vec<Arc<PodInfo>> = node
         .pods
         .iter()
@@ -87,15 +147,23 @@ fn select_victims(
         return None;
     }
     potential.sort_by(|a, b| more_important(a, b));
+    // Try hardest to keep the pods a budget protects.
+    let (violating, fine) = split_by_pdb(potential, cache);
     let mut victims = Vec::new();
-    for p in potential {
-        trial.add_pod(p.clone());
-        if !framework.run_filter(state, pod, &trial).is_success() {
-            trial.remove_pod(&p.uid);
-            victims.push(p);
+    let mut pdb_violations = 0;
+    for (protected, group) in [(true, violating), (false, fine)] {
+        for p in group {
+            trial.add_pod(p.clone());
+            if !framework.run_filter(state, pod, &trial).is_success() {
+                trial.remove_pod(&p.uid);
+                victims.push(p);
+                if protected {
+                    pdb_violations += 1;
+                }
+            }
         }
     }
-    Some(victims)
+    Some((victims, pdb_violations))
 }
 
 /// Upstream's `pickOneNodeForPreemption` order of preference.
@@ -122,8 +190,9 @@ fn pick(candidates: Vec<Candidate>) -> Option<Candidate> {
                 .filter_map(|v| start_time(v).copied())
                 .min()
         };
-        highest(a)
-            .cmp(&highest(b))
+        a.pdb_violations
+            .cmp(&b.pdb_violations)
+            .then_with(|| highest(a).cmp(&highest(b)))
             .then_with(|| sum(a).cmp(&sum(b)))
             .then_with(|| a.victims.len().cmp(&b.victims.len()))
             .then_with(|| earliest(b).cmp(&earliest(a)))
@@ -180,10 +249,11 @@ impl PostFilter for DefaultPreemption {
             if candidates.len() >= wanted {
                 break;
             }
-            match select_victims(framework, state, pod, node) {
-                Some(victims) => candidates.push(Candidate {
+            match select_victims(framework, state, pod, node, cache) {
+                Some((victims, pdb_violations)) => candidates.push(Candidate {
                     node: node.name.clone(),
                     victims,
+                    pdb_violations,
                 }),
                 None => no_victims += 1,
             }
@@ -199,5 +269,111 @@ impl PostFilter for DefaultPreemption {
                 &[(no_victims, NO_VICTIMS), (not_helpful, NOT_HELPFUL)],
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::KubeSchedulerConfiguration;
+    use crate::framework::Status;
+    use crate::testing::{node, pod, with_labels};
+    use k8s_openapi::api::core::v1::Pod;
+    use k8s_openapi::api::policy::v1::{
+        PodDisruptionBudget, PodDisruptionBudgetSpec, PodDisruptionBudgetStatus,
+    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+    fn bound(name: &str, cpu: &str, node: &str, priority: i32, app: &str) -> Pod {
+        let mut p = with_labels(pod(name, cpu, "1Gi"), &[("app", app)]);
+        let spec = p.spec.as_mut().unwrap();
+        spec.node_name = Some(node.into());
+        spec.priority = Some(priority);
+        p
+    }
+
+    fn preemptor(cpu: &str, policy: Option<&str>) -> PodInfo {
+        let mut p = pod("vip", cpu, "1Gi");
+        let spec = p.spec.as_mut().unwrap();
+        spec.priority = Some(1000);
+        spec.preemption_policy = policy.map(String::from);
+        PodInfo::new(Arc::new(p))
+    }
+
+    fn run(cache: &Cache, pod: &PodInfo) -> PostFilterResult {
+        let fws = KubeSchedulerConfiguration::default().frameworks().unwrap();
+        let rejected: NodeToStatus = cache
+            .nodes()
+            .map(|n| (n.name.clone(), Status::unschedulable("Insufficient cpu")))
+            .collect();
+        DefaultPreemption::default().post_filter(
+            &CycleState::default(),
+            pod,
+            cache,
+            &rejected,
+            &fws[0],
+        )
+    }
+
+    fn names(victims: &[Arc<PodInfo>]) -> Vec<String> {
+        victims.iter().map(|v| v.name().to_string()).collect()
+    }
+
+    #[test]
+    fn evicts_the_fewest_lowest_priority_pods() {
+        let mut cache = Cache::default();
+        cache.add_or_update_node(Arc::new(node("n1", "2", "16Gi")));
+        cache.add_or_update_pod(Arc::new(bound("a", "1", "n1", 10, "x")));
+        cache.add_or_update_pod(Arc::new(bound("b", "1", "n1", 5, "x")));
+        let r = run(&cache, &preemptor("1", None));
+        assert_eq!(r.nominated_node.as_deref(), Some("n1"));
+        assert_eq!(names(&r.victims), vec!["b"]);
+    }
+
+    #[test]
+    fn keeps_pods_a_budget_protects_when_others_make_room() {
+        let mut cache = Cache::default();
+        cache.add_or_update_node(Arc::new(node("n1", "2", "16Gi")));
+        cache.add_or_update_pod(Arc::new(bound("guarded", "1", "n1", 5, "db")));
+        cache.add_or_update_pod(Arc::new(bound("free", "1", "n1", 10, "web")));
+        cache.add_or_update_pdb(Arc::new(PodDisruptionBudget {
+            metadata: ObjectMeta {
+                name: Some("db".into()),
+                namespace: Some("default".into()),
+                ..Default::default()
+            },
+            spec: Some(PodDisruptionBudgetSpec {
+                selector: Some(LabelSelector {
+                    match_labels: Some([("app".to_string(), "db".to_string())].into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            status: Some(PodDisruptionBudgetStatus {
+                disruptions_allowed: 0,
+                ..Default::default()
+            }),
+        }));
+        // "guarded" has the lower priority, but its budget allows nothing.
+        let r = run(&cache, &preemptor("1", None));
+        assert_eq!(names(&r.victims), vec!["free"]);
+    }
+
+    #[test]
+    fn no_victims_and_never_policy_give_upstream_messages() {
+        let mut cache = Cache::default();
+        cache.add_or_update_node(Arc::new(node("n1", "1", "16Gi")));
+        cache.add_or_update_pod(Arc::new(bound("a", "1", "n1", 2000, "x")));
+        let r = run(&cache, &preemptor("1", None));
+        assert!(r.nominated_node.is_none());
+        assert_eq!(
+            r.status.message(),
+            "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+        );
+        let r = run(&cache, &preemptor("1", Some("Never")));
+        assert_eq!(
+            r.status.message(),
+            "not eligible due to preemptionPolicy=Never."
+        );
     }
 }
