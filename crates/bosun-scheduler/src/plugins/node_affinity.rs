@@ -59,3 +59,94 @@ impl Score for NodeAffinity {
         framework::default_normalize(scores, false);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{node, pod, with_labels};
+    use k8s_openapi::api::core::v1::{
+        Affinity, NodeAffinity as Spec, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
+        PreferredSchedulingTerm,
+    };
+    use std::sync::Arc;
+
+    fn info(labels: &[(&str, &str)]) -> NodeInfo {
+        let mut n = NodeInfo::new("n");
+        n.set_node(Arc::new(with_labels(node("n", "4", "4Gi"), labels)));
+        n
+    }
+
+    fn term(key: &str, op: &str, values: &[&str]) -> NodeSelectorTerm {
+        NodeSelectorTerm {
+            match_expressions: Some(vec![NodeSelectorRequirement {
+                key: key.into(),
+                operator: op.into(),
+                values: Some(values.iter().map(|v| v.to_string()).collect()),
+            }]),
+            match_fields: None,
+        }
+    }
+
+    #[test]
+    fn selector_and_required_terms_must_both_hold() {
+        let mut p = pod("p", "", "");
+        let spec = p.spec.as_mut().unwrap();
+        spec.node_selector = Some([("disk".to_string(), "ssd".to_string())].into());
+        spec.affinity = Some(Affinity {
+            node_affinity: Some(Spec {
+                required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                    node_selector_terms: vec![
+                        term("zone", "In", &["a"]),
+                        term("zone", "In", &["b"]),
+                    ],
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let p = PodInfo::new(Arc::new(p));
+        for (labels, fits) in [
+            (vec![("disk", "ssd"), ("zone", "a")], true),
+            (vec![("disk", "ssd"), ("zone", "b")], true),
+            (vec![("disk", "ssd"), ("zone", "c")], false),
+            (vec![("disk", "hdd"), ("zone", "a")], false),
+        ] {
+            let s = NodeAffinity.filter(&CycleState::default(), &p, &info(&labels));
+            assert_eq!(s.is_success(), fits, "{labels:?}");
+        }
+    }
+
+    #[test]
+    fn preferred_terms_add_their_weights() {
+        let mut p = pod("p", "", "");
+        p.spec.as_mut().unwrap().affinity = Some(Affinity {
+            node_affinity: Some(Spec {
+                preferred_during_scheduling_ignored_during_execution: Some(vec![
+                    PreferredSchedulingTerm {
+                        weight: 80,
+                        preference: term("disk", "In", &["ssd"]),
+                    },
+                    PreferredSchedulingTerm {
+                        weight: 20,
+                        preference: term("zone", "Exists", &[]),
+                    },
+                ]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let p = PodInfo::new(Arc::new(p));
+        let nodes = [
+            info(&[("disk", "ssd"), ("zone", "a")]),
+            info(&[("zone", "a")]),
+            info(&[]),
+        ];
+        let mut scores: Vec<i64> = nodes
+            .iter()
+            .map(|n| NodeAffinity.score(&CycleState::default(), &p, n))
+            .collect();
+        assert_eq!(scores, vec![100, 20, 0]);
+        NodeAffinity.normalize(&CycleState::default(), &p, &mut scores);
+        assert_eq!(scores, vec![100, 20, 0]);
+    }
+}

@@ -47,3 +47,60 @@ impl Filter for NodePorts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{node, pod};
+    use k8s_openapi::api::core::v1::ContainerPort;
+    use std::sync::Arc;
+
+    fn with_port(name: &str, port: i32, protocol: &str, ip: &str) -> PodInfo {
+        let mut p = pod(name, "", "");
+        p.spec.as_mut().unwrap().containers[0].ports = Some(vec![ContainerPort {
+            container_port: 80,
+            host_port: Some(port),
+            protocol: Some(protocol.into()),
+            host_ip: (!ip.is_empty()).then(|| ip.to_string()),
+            ..Default::default()
+        }]);
+        PodInfo::new(Arc::new(p))
+    }
+
+    #[test]
+    fn host_port_conflicts_as_upstream() {
+        // (existing port, protocol, ip) vs (wanted ...) → fits?
+        let cases = [
+            ((8080, "TCP", ""), (8080, "TCP", ""), false),
+            ((8080, "TCP", ""), (8080, "UDP", ""), true),
+            ((8080, "TCP", ""), (8081, "TCP", ""), true),
+            ((8080, "TCP", "10.0.0.1"), (8080, "TCP", "10.0.0.2"), true),
+            ((8080, "TCP", "10.0.0.1"), (8080, "TCP", ""), false),
+            ((8080, "TCP", ""), (8080, "TCP", "10.0.0.2"), false),
+        ];
+        for ((p1, proto1, ip1), (p2, proto2, ip2), fits) in cases {
+            let mut n = NodeInfo::new("n");
+            n.set_node(Arc::new(node("n", "4", "4Gi")));
+            n.add_pod(Arc::new(with_port("old", p1, proto1, ip1)));
+            let s = NodePorts.filter(
+                &CycleState::default(),
+                &with_port("new", p2, proto2, ip2),
+                &n,
+            );
+            assert_eq!(
+                s.is_success(),
+                fits,
+                "{p1}/{proto1}/{ip1} vs {p2}/{proto2}/{ip2}"
+            );
+            if !fits {
+                assert_eq!(s.reasons, vec![REASON]);
+            }
+        }
+        let (_, s) = NodePorts.pre_filter(
+            &mut CycleState::default(),
+            &PodInfo::new(Arc::new(pod("plain", "", ""))),
+            &Cache::default(),
+        );
+        assert_eq!(s.code, crate::framework::Code::Skip);
+    }
+}

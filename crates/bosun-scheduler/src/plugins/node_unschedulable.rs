@@ -51,3 +51,40 @@ impl Filter for NodeUnschedulable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{node, pod};
+    use k8s_openapi::api::core::v1::Toleration;
+    use std::sync::Arc;
+
+    #[test]
+    fn cordoned_nodes_take_only_pods_tolerating_the_unschedulable_taint() {
+        let tolerate = Toleration {
+            key: Some("node.kubernetes.io/unschedulable".into()),
+            operator: Some("Exists".into()),
+            effect: Some("NoSchedule".into()),
+            ..Default::default()
+        };
+        for (cordoned, tolerations, fits) in [
+            (false, vec![], true),
+            (true, vec![], false),
+            (true, vec![tolerate.clone()], true),
+        ] {
+            let mut n = node("n", "4", "4Gi");
+            n.spec.as_mut().unwrap().unschedulable = Some(cordoned);
+            let mut info = NodeInfo::new("n");
+            info.set_node(Arc::new(n));
+            let mut p = pod("p", "", "");
+            p.spec.as_mut().unwrap().tolerations = Some(tolerations);
+            let s =
+                NodeUnschedulable.filter(&CycleState::default(), &PodInfo::new(Arc::new(p)), &info);
+            assert_eq!(s.is_success(), fits);
+            if !fits {
+                assert_eq!(s.code, crate::framework::Code::UnschedulableAndUnresolvable);
+                assert_eq!(s.reasons, vec![REASON]);
+            }
+        }
+    }
+}

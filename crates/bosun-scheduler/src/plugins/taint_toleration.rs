@@ -71,3 +71,82 @@ impl Score for TaintToleration {
         framework::default_normalize(scores, true);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{node, pod};
+    use k8s_openapi::api::core::v1::{Taint, Toleration};
+    use std::sync::Arc;
+
+    fn node_with(taints: Vec<(&str, &str, &str)>) -> NodeInfo {
+        let mut n = node("n", "4", "4Gi");
+        n.spec.as_mut().unwrap().taints = Some(
+            taints
+                .into_iter()
+                .map(|(k, v, e)| Taint {
+                    key: k.into(),
+                    value: Some(v.into()),
+                    effect: e.into(),
+                    time_added: None,
+                })
+                .collect(),
+        );
+        let mut info = NodeInfo::new("n");
+        info.set_node(Arc::new(n));
+        info
+    }
+
+    fn tolerating(keys: &[&str]) -> PodInfo {
+        let mut p = pod("p", "", "");
+        p.spec.as_mut().unwrap().tolerations = Some(
+            keys.iter()
+                .map(|k| Toleration {
+                    key: Some(k.to_string()),
+                    operator: Some("Exists".into()),
+                    ..Default::default()
+                })
+                .collect(),
+        );
+        PodInfo::new(Arc::new(p))
+    }
+
+    #[test]
+    fn filter_names_the_first_untolerated_hard_taint() {
+        let n = node_with(vec![
+            ("soft", "x", "PreferNoSchedule"),
+            ("gpu", "a100", "NoSchedule"),
+        ]);
+        let s = TaintToleration.filter(&CycleState::default(), &tolerating(&[]), &n);
+        assert_eq!(s.reasons, vec!["node(s) had untolerated taint {gpu: a100}"]);
+        assert!(TaintToleration
+            .filter(&CycleState::default(), &tolerating(&["gpu"]), &n)
+            .is_success());
+        let s = TaintToleration.filter(
+            &CycleState::default(),
+            &tolerating(&[]),
+            &node_with(vec![("evict", "", "NoExecute")]),
+        );
+        assert_eq!(s.code, crate::framework::Code::UnschedulableAndUnresolvable);
+    }
+
+    #[test]
+    fn score_prefers_fewer_untolerated_prefer_no_schedule_taints() {
+        let nodes = [
+            node_with(vec![]),
+            node_with(vec![("a", "", "PreferNoSchedule")]),
+            node_with(vec![
+                ("a", "", "PreferNoSchedule"),
+                ("b", "", "PreferNoSchedule"),
+            ]),
+        ];
+        let pod = tolerating(&["b"]);
+        let mut scores: Vec<i64> = nodes
+            .iter()
+            .map(|n| TaintToleration.score(&CycleState::default(), &pod, n))
+            .collect();
+        assert_eq!(scores, vec![0, 1, 1]);
+        TaintToleration.normalize(&CycleState::default(), &pod, &mut scores);
+        assert_eq!(scores, vec![100, 0, 0]);
+    }
+}
