@@ -112,20 +112,10 @@ impl Cache {
         self.pods.contains_key(uid)
     }
 
-    fn images(node: &Node) -> impl Iterator<Item = &String> {
-        node.status
-            .as_ref()
-            .and_then(|s| s.images.as_ref())
-            .into_iter()
-            .flatten()
-            .flat_map(|i| i.names.iter().flatten())
-    }
-
-    fn forget_images(&mut self, node: &Node) {
-        for image in Self::images(node) {
-            if let Some(c) = self.image_nodes.get_mut(image) {
-                *c = c.saturating_sub(1);
-            }
+    fn count_images(&mut self, images: &[(String, i64)], delta: isize) {
+        for (image, _) in images {
+            let c = self.image_nodes.entry(image.clone()).or_default();
+            *c = c.saturating_add_signed(delta);
         }
     }
 
@@ -133,9 +123,6 @@ impl Cache {
         let Some(name) = node.metadata.name.clone() else {
             return;
         };
-        for image in Self::images(&node) {
-            *self.image_nodes.entry(image.clone()).or_default() += 1;
-        }
         let i = match self.index.get(&name) {
             Some(i) => *i,
             None => {
@@ -148,10 +135,11 @@ impl Cache {
                 self.nodes.len() - 1
             }
         };
-        if let Some(old) = self.nodes[i].node.take() {
-            self.forget_images(&old);
-        }
+        let old = std::mem::take(&mut self.nodes[i].images);
+        self.count_images(&old, -1);
         self.nodes[i].set_node(node);
+        let new = self.nodes[i].images.clone();
+        self.count_images(&new, 1);
     }
 
     pub fn remove_node(&mut self, name: &str) {
@@ -162,9 +150,9 @@ impl Cache {
         if let Some(moved) = self.nodes.get(i) {
             self.index.insert(moved.name.clone(), i);
         }
-        if let Some(old) = info.node.take() {
-            self.forget_images(&old);
-        }
+        info.node = None;
+        let old = std::mem::take(&mut info.images);
+        self.count_images(&old, -1);
         // Pods still bound there stay accounted until they are deleted.
         if !info.pods.is_empty() {
             self.ghosts.insert(name.to_string(), info);

@@ -75,8 +75,7 @@ impl ApiCluster {
 
 async fn write_events(client: kube::Client, rx: mpsc::Receiver<Event>) {
     use futures::StreamExt;
-    let stream = tokio_stream_from(rx);
-    stream
+    tokio_stream::wrappers::ReceiverStream::new(rx)
         .for_each_concurrent(EVENT_WRITERS, |ev| {
             let client = client.clone();
             async move {
@@ -88,12 +87,6 @@ async fn write_events(client: kube::Client, rx: mpsc::Receiver<Event>) {
             }
         })
         .await;
-}
-
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {

@@ -154,6 +154,33 @@ pub fn pod_tolerations(pod: &Pod) -> &[Toleration] {
         .unwrap_or_default()
 }
 
+/// Docker-style normalisation: `nginx` → `docker.io/library/nginx:latest`.
+pub fn normalize_image(name: &str) -> String {
+    let (repo, suffix) = match name.find('@') {
+        Some(i) => (&name[..i], name[i..].to_string()),
+        None => {
+            let last = name.rsplit('/').next().unwrap_or(name);
+            if last.contains(':') {
+                let i = name.rfind(':').unwrap_or(name.len());
+                (&name[..i], name[i..].to_string())
+            } else {
+                (name, ":latest".to_string())
+            }
+        }
+    };
+    let first = repo.split('/').next().unwrap_or(repo);
+    let has_domain =
+        repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let full = if has_domain {
+        repo.to_string()
+    } else if repo.contains('/') {
+        format!("docker.io/{repo}")
+    } else {
+        format!("docker.io/library/{repo}")
+    };
+    format!("{full}{suffix}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

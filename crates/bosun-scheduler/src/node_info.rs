@@ -131,6 +131,9 @@ pub struct NodeInfo {
     /// Pods here with any (anti-)affinity terms, for InterPodAffinity.
     pub pods_with_affinity: Vec<Arc<PodInfo>>,
     pub pods_with_required_anti_affinity: Vec<Arc<PodInfo>>,
+    /// Images the node reports, names normalised (`nginx` →
+    /// `docker.io/library/nginx:latest`), with their sizes in bytes.
+    pub images: Vec<(String, i64)>,
     /// Bumped on every change, so callers can tell a stale view.
     pub generation: u64,
 }
@@ -147,12 +150,27 @@ impl NodeInfo {
             used_ports: Vec::new(),
             pods_with_affinity: Vec::new(),
             pods_with_required_anti_affinity: Vec::new(),
+            images: Vec::new(),
             generation: 0,
         }
     }
 
     pub fn set_node(&mut self, node: Arc<Node>) {
         self.allocatable = resources::node_allocatable(&node);
+        self.images = node
+            .status
+            .as_ref()
+            .and_then(|s| s.images.as_ref())
+            .into_iter()
+            .flatten()
+            .flat_map(|i| {
+                let size = i.size_bytes.unwrap_or(0);
+                i.names
+                    .iter()
+                    .flatten()
+                    .map(move |n| (crate::matching::normalize_image(n), size))
+            })
+            .collect();
         self.node = Some(node);
         self.generation += 1;
     }

@@ -4,6 +4,7 @@
 
 use crate::cache::Cache;
 use crate::framework::{CycleState, Plugin, PreScore, Score, Status, MAX_NODE_SCORE};
+use crate::matching::normalize_image;
 use crate::node_info::{NodeInfo, PodInfo};
 
 pub const NAME: &str = "ImageLocality";
@@ -31,33 +32,6 @@ impl Plugin for ImageLocality {
     fn as_score(&self) -> Option<&dyn Score> {
         Some(self)
     }
-}
-
-/// Docker-style normalisation: `nginx` → `docker.io/library/nginx:latest`.
-pub fn normalize_image(name: &str) -> String {
-    let (repo, suffix) = match name.find('@') {
-        Some(i) => (&name[..i], name[i..].to_string()),
-        None => {
-            let last = name.rsplit('/').next().unwrap_or(name);
-            if last.contains(':') {
-                let i = name.rfind(':').unwrap_or(name.len());
-                (&name[..i], name[i..].to_string())
-            } else {
-                (name, ":latest".to_string())
-            }
-        }
-    };
-    let first = repo.split('/').next().unwrap_or(repo);
-    let has_domain =
-        repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    let full = if has_domain {
-        repo.to_string()
-    } else if repo.contains('/') {
-        format!("docker.io/{repo}")
-    } else {
-        format!("docker.io/library/{repo}")
-    };
-    format!("{full}{suffix}")
 }
 
 fn pod_images(pod: &PodInfo) -> Vec<String> {
@@ -104,26 +78,15 @@ impl Score for ImageLocality {
         let Some(spread) = state.read::<Spread>(STATE_KEY) else {
             return 0;
         };
-        let Some(n) = node.node.as_deref() else {
-            return 0;
-        };
-        let node_images = n.status.as_ref().and_then(|s| s.images.as_ref());
         let mut sum = 0i64;
         for (image, having) in &spread.images {
-            let size = node_images
-                .into_iter()
-                .flatten()
-                .find(|i| {
-                    i.names
-                        .iter()
-                        .flatten()
-                        .any(|name| normalize_image(name) == *image)
-                })
-                .and_then(|i| i.size_bytes);
-            if let Some(size) = size {
-                if spread.total_nodes > 0 {
-                    sum += size * *having as i64 / spread.total_nodes as i64;
-                }
+            let size = node
+                .images
+                .iter()
+                .find(|(name, _)| name == image)
+                .map(|(_, size)| *size);
+            if let (Some(size), true) = (size, spread.total_nodes > 0) {
+                sum += size * *having as i64 / spread.total_nodes as i64;
             }
         }
         let max = MAX_CONTAINER_THRESHOLD * spread.images.len().max(1) as i64;
@@ -135,6 +98,35 @@ impl Score for ImageLocality {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_holding_the_image_score_higher_whatever_name_form_they_report() {
+        use crate::cache::Cache;
+        use crate::testing::{node, pod};
+        use k8s_openapi::api::core::v1::ContainerImage;
+        use std::sync::Arc;
+
+        let mut cache = Cache::default();
+        let mut with = node("with", "4", "4Gi");
+        with.status.as_mut().unwrap().images = Some(vec![ContainerImage {
+            names: Some(vec!["nginx:1.27".into()]),
+            size_bytes: Some(500 * MB),
+        }]);
+        cache.add_or_update_node(Arc::new(with));
+        cache.add_or_update_node(Arc::new(node("without", "4", "4Gi")));
+        let mut p = pod("p", "", "");
+        p.spec.as_mut().unwrap().containers[0].image = Some("docker.io/library/nginx:1.27".into());
+        let p = PodInfo::new(Arc::new(p));
+        let nodes: Vec<_> = cache.nodes().collect();
+        let mut state = CycleState::default();
+        assert!(ImageLocality
+            .pre_score(&mut state, &p, &nodes, &cache)
+            .is_success());
+        let with = ImageLocality.score(&state, &p, cache.node("with").unwrap());
+        let without = ImageLocality.score(&state, &p, cache.node("without").unwrap());
+        // 500 MB spread over half the nodes: (250 - 23) / (1000 - 23).
+        assert_eq!((with, without), (23, 0));
+    }
 
     #[test]
     fn image_names_normalise_like_docker_references() {

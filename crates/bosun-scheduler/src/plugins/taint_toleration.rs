@@ -51,19 +51,22 @@ impl Score for TaintToleration {
             return 0;
         };
         // Only tolerations that can apply to PreferNoSchedule count.
-        let tolerations: Vec<_> = matching::pod_tolerations(&pod.pod)
-            .iter()
-            .filter(|t| {
-                matches!(
-                    t.effect.as_deref(),
-                    None | Some("") | Some("PreferNoSchedule")
-                )
-            })
-            .cloned()
-            .collect();
+        let tolerations = matching::pod_tolerations(&pod.pod);
+        let applies = |t: &&k8s_openapi::api::core::v1::Toleration| {
+            matches!(
+                t.effect.as_deref(),
+                None | Some("") | Some("PreferNoSchedule")
+            )
+        };
         matching::node_taints(n)
             .iter()
-            .filter(|t| t.effect == "PreferNoSchedule" && !matching::tolerated(&tolerations, t))
+            .filter(|taint| {
+                taint.effect == "PreferNoSchedule"
+                    && !tolerations
+                        .iter()
+                        .filter(applies)
+                        .any(|t| matching::tolerates(t, taint))
+            })
             .count() as i64
     }
 
