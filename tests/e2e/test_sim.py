@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import time
+from datetime import datetime
 import uuid
 from pathlib import Path
 
@@ -230,16 +231,17 @@ def test_pod_completes_after_its_annotation(sim: Sim, server: Server, ns: str):
     server.api.ok("POST", f"/api/v1/namespaces/{ns}/pods", pod_manifest(
         "job", sim.names[0], annotations={"sim.bosun.dev/complete-after": "1s"}, restartPolicy="Never",
     ))
-    running = wait_phase(server, ns, "job", "Running")
+    # Not polled for Running: a one-second run is easy to miss between polls.
     done = wait_phase(server, ns, "job", "Succeeded")
     (c,) = done["status"]["containerStatuses"]
     term = c["state"]["terminated"]
     assert (term["exitCode"], term["reason"], c["ready"]) == (0, "Completed", False)
     assert condition(done, "Ready")["status"] == "False"
     assert condition(done, "Ready")["reason"] == "PodCompleted"
-    # It ran for (about) the annotated time.
-    assert term["startedAt"] == running["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
-    assert term["finishedAt"] >= term["startedAt"]
+    # It ran for (at least) the annotated time.
+    started = datetime.fromisoformat(term["startedAt"].replace("Z", "+00:00"))
+    finished = datetime.fromisoformat(term["finishedAt"].replace("Z", "+00:00"))
+    assert (finished - started).total_seconds() >= 1, term
 
 
 def test_pod_fails_after_its_annotation(sim: Sim, server: Server, ns: str):
