@@ -14,6 +14,7 @@ use bosun_apiserver::{ApiServer, ServerConfig};
 use bosun_store::Store;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod controller_cmd;
 mod scheduler_cmd;
 mod sim_cmd;
 
@@ -34,6 +35,8 @@ enum Command {
     Server(ServerArgs),
     /// Runs the scheduler alone against any API server.
     Scheduler(scheduler_cmd::SchedulerArgs),
+    /// Runs the workload controllers alone against any API server.
+    ControllerManager(controller_cmd::ControllerManagerArgs),
     /// Registers simulated nodes that run bound pods without containers.
     Sim(sim_cmd::SimArgs),
 }
@@ -73,6 +76,14 @@ struct ServerArgs {
     /// A KubeSchedulerConfiguration file for the built-in scheduler.
     #[arg(long)]
     scheduler_config: Option<PathBuf>,
+    /// Don't run the controllers in this process (run `bosun
+    /// controller-manager` elsewhere).
+    #[arg(long)]
+    disable_controllers: bool,
+    /// Controllers to run, as kube-controller-manager's flag: `*` is all,
+    /// `name` enables one, `-name` disables one.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    controllers: Vec<String>,
 }
 
 async fn server(args: ServerArgs) -> anyhow::Result<()> {
@@ -99,6 +110,11 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
             args.scheduler_config.as_deref(),
         )?)
     };
+    let controllers = if args.disable_controllers {
+        None
+    } else {
+        Some(controller_cmd::parse_set(&args.controllers)?)
+    };
     let config = ServerConfig {
         data_dir: args.data_dir.clone(),
         bind: args.bind,
@@ -110,6 +126,9 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         .context("API server failed to start")?;
     if let Some(config) = scheduler_config {
         scheduler_cmd::spawn_in_process(server.handler.clone(), config)?;
+    }
+    if let Some(set) = controllers.filter(|s| !s.is_empty()) {
+        controller_cmd::spawn_in_process(server.handler.clone(), set)?;
     }
     tracing::info!(
         address = %server.local_addr,
@@ -140,6 +159,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => runtime.block_on(server(args)),
         Command::Scheduler(args) => runtime.block_on(scheduler_cmd::run(args)),
+        Command::ControllerManager(args) => runtime.block_on(controller_cmd::run(args)),
         Command::Sim(args) => runtime.block_on(sim_cmd::run(args)),
     }
 }

@@ -1,0 +1,99 @@
+//! Pod facts controllers share (upstream's podutil): activity, readiness,
+//! availability, and pods built from templates.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+
+/// Not terminal and not being deleted (upstream `IsPodActive`).
+pub fn is_active(pod: &Pod) -> bool {
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    !matches!(phase, Some("Succeeded") | Some("Failed")) && pod.metadata.deletion_timestamp.is_none()
+}
+
+/// The Ready condition's status and last transition.
+fn ready_condition(pod: &Pod) -> Option<(bool, Option<jiff::Timestamp>)> {
+    let c = pod
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")?;
+    Some((
+        c.status == "True",
+        c.last_transition_time.as_ref().map(|t| t.0),
+    ))
+}
+
+pub fn is_ready(pod: &Pod) -> bool {
+    ready_condition(pod).is_some_and(|(r, _)| r)
+}
+
+/// When the pod became ready, if it is.
+pub fn ready_since(pod: &Pod) -> Option<jiff::Timestamp> {
+    match ready_condition(pod) {
+        Some((true, t)) => t,
+        _ => None,
+    }
+}
+
+/// Ready for at least `min_ready_seconds` (upstream `IsPodAvailable`).
+pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp) -> bool {
+    match ready_condition(pod) {
+        Some((true, _)) if min_ready_seconds <= 0 => true,
+        Some((true, Some(since))) => {
+            let needed = jiff::SignedDuration::from_secs(i64::from(min_ready_seconds));
+            since.checked_add(needed).is_ok_and(|t| t <= now)
+        }
+        _ => false,
+    }
+}
+
+/// How long until a ready pod becomes available, if it is not yet.
+pub fn until_available(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp) -> Option<Duration> {
+    let since = ready_since(pod)?;
+    let at = since
+        .checked_add(jiff::SignedDuration::from_secs(i64::from(min_ready_seconds)))
+        .ok()?;
+    let left = at.duration_since(now);
+    (left.is_positive()).then(|| left.unsigned_abs())
+}
+
+/// The highest restart count among the pod's containers.
+pub fn max_restarts(pod: &Pod) -> i32 {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|c| c.restart_count)
+        .max()
+        .unwrap_or(0)
+}
+
+/// A pod from a controller's template (upstream `GetPodFromTemplate`):
+/// template labels, annotations and finalizers, a generated name from
+/// `prefix`, and the controller reference.
+pub fn pod_from_template(
+    template: &PodTemplateSpec,
+    namespace: &str,
+    prefix: &str,
+    owner: OwnerReference,
+) -> Pod {
+    let tm = template.metadata.clone().unwrap_or_default();
+    Pod {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{prefix}-")),
+            namespace: Some(namespace.to_string()),
+            labels: tm.labels,
+            annotations: tm.annotations,
+            finalizers: tm.finalizers,
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
+        spec: template.spec.clone(),
+        status: None,
+    }
+}
