@@ -9,6 +9,8 @@ certificate) or the official ``kubernetes`` Python client.
 * ``backend`` (parametrized over both): for the subset of tests that must
   pass on both stores.
 * ``ns`` / ``backend_ns``: a fresh namespace per test.
+* ``sim_cluster``: a server of the test's own (scheduler and controllers
+  running) to which the test adds simulated nodes with ``.sim(prefix, n)``.
 * ``kubectl(*args, input=None, check=True)``: kubectl 1.32 with KUBECONFIG
   set to the embedded server's admin kubeconfig; returns stdout/stderr/rc.
 """
@@ -25,6 +27,7 @@ from support import (
     Api,
     KubectlResult,
     Server,
+    SimCluster,
     make_namespace,
     start_bosun,
     start_etcd,
@@ -37,7 +40,7 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("bosun-embedded")
     # API-server tests own their pods' status: the scheduler (tested on
     # servers of its own in test_scheduler.py) stays off here.
-    srv = start_bosun(base / "data", extra=["--disable-scheduler"])
+    srv = start_bosun(base / "data", extra=["--disable-scheduler", "--disable-controllers"])
     yield srv
     stop_process(srv.proc)
 
@@ -49,7 +52,7 @@ def etcd_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("bosun-etcd")
     etcd_proc, client_url = start_etcd(base)
     try:
-        srv = start_bosun(base / "data", extra=["--store", "etcd", "--etcd-endpoints", client_url, "--disable-scheduler"], store="etcd")
+        srv = start_bosun(base / "data", extra=["--store", "etcd", "--etcd-endpoints", client_url, "--disable-scheduler", "--disable-controllers"], store="etcd")
     except BaseException:
         stop_process(etcd_proc)
         raise
@@ -90,3 +93,9 @@ def backend_ns(backend) -> str:
     return make_namespace(backend)
 
 
+@pytest.fixture
+def sim_cluster(tmp_path) -> SimCluster:
+    srv = start_bosun(tmp_path / "data")
+    c = SimCluster(srv, tmp_path)
+    yield c
+    c.stop()

@@ -434,3 +434,69 @@ def read_events(resp, count: int) -> list:
         if len(events) >= count:
             break
     return events
+
+
+class SimCluster:
+    """A server of its own plus simulated nodes (``bosun sim``)."""
+
+    def __init__(self, srv, base: Path):
+        self.srv = srv
+        self.base = base
+        self.sims: list[subprocess.Popen] = []
+
+    def sim(self, prefix: str, nodes: int, *args: str) -> None:
+        log = open(self.base / f"sim-{prefix}.log", "ab")
+        proc = subprocess.Popen(
+            [bosun_bin(), "sim", "--kubeconfig", self.srv.kubeconfig, "--name-prefix", prefix, "--nodes", str(nodes), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.sims.append(proc)
+
+        def ready() -> bool:
+            assert proc.poll() is None, (self.base / f"sim-{prefix}.log").read_text()
+            items = self.srv.api.ok("GET", "/api/v1/nodes")["items"]
+            return len([n for n in items if n["metadata"]["name"].startswith(prefix)]) == nodes
+
+        wait_for(ready, timeout=30, desc=f"{nodes} sim nodes {prefix}")
+
+    def kubectl(self, *args, **kw):
+        return self.srv.kubectl(*args, **kw)
+
+    def pod(self, name: str, cpu: str = "100m", **spec) -> dict:
+        container = {"name": "c", "image": "busybox", "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": spec.pop("labels", {"app": "test"})},
+            "spec": {"containers": [container], **spec},
+        }
+        return self.srv.api.ok("POST", "/api/v1/namespaces/default/pods", body)
+
+    def get_pod(self, name: str) -> dict:
+        return self.srv.api.ok("GET", f"/api/v1/namespaces/default/pods/{name}")
+
+    def node_of(self, name: str) -> str:
+        return self.get_pod(name)["spec"].get("nodeName", "")
+
+    def wait_bound(self, *names: str, timeout: float = 30) -> dict:
+        wait_for(lambda: all(self.node_of(n) for n in names), timeout=timeout, desc=f"pods {names} bound")
+        return {n: self.node_of(n) for n in names}
+
+    def wait_unschedulable(self, name: str, timeout: float = 30) -> str:
+        def cond():
+            conds = self.get_pod(name).get("status", {}).get("conditions", [])
+            c = [c for c in conds if c["type"] == "PodScheduled"]
+            return c[0] if c and c[0]["status"] == "False" else None
+
+        wait_for(lambda: cond() is not None, timeout=timeout, desc=f"{name} unschedulable")
+        c = cond()
+        assert c["reason"] == "Unschedulable"
+        return c["message"]
+
+    def stop(self) -> None:
+        for p in self.sims:
+            stop_process(p)
+        stop_process(self.srv.proc)
