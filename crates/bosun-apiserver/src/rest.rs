@@ -451,6 +451,7 @@ impl Rest {
         // sets belongs to no manager (as upstream).
         if let Some(admission_name) = &admission_name {
             priority::admit_pod_create(self, &mut obj, admission_name).await?;
+            admission::tolerations::admit_pod_create(&mut obj);
         }
         if def.group == "batch" && def.kind == "Job" {
             let uid = objects::meta_str(&obj, "uid").unwrap_or("").to_string();

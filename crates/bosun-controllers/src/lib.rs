@@ -12,9 +12,11 @@ pub mod events;
 pub mod expectations;
 pub mod informer;
 mod manager;
+pub mod nodelifecycle;
 pub mod pod_util;
 pub mod replicaset;
 pub mod selector;
+pub mod serviceaccount;
 pub mod workqueue;
 
 use std::sync::Arc;
@@ -22,7 +24,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use informer::{InformerFactory, ObjectKey};
-pub use manager::{run, ControllerSet, ManagerError, KNOWN_CONTROLLERS};
+pub use manager::{
+    parse_duration, run, ControllerSet, ManagerError, ManagerOptions, KNOWN_CONTROLLERS,
+};
+pub use nodelifecycle::NodeLifecycleOptions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {

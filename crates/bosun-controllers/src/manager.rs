@@ -7,12 +7,38 @@ use std::sync::Arc;
 use crate::deployment::DeploymentController;
 use crate::events::Recorder;
 use crate::informer::InformerFactory;
+use crate::nodelifecycle::taint_eviction::TaintEvictionController;
+use crate::nodelifecycle::{NodeLifecycleController, NodeLifecycleOptions};
 use crate::replicaset::ReplicaSetController;
+use crate::serviceaccount::ServiceAccountController;
 use crate::{run_workers, Reconciler};
 
 /// Every controller this manager knows, by its `--controllers` name
 /// (upstream's names).
-pub const KNOWN_CONTROLLERS: &[&str] = &["deployment", "replicaset"];
+pub const KNOWN_CONTROLLERS: &[&str] = &[
+    "deployment",
+    "nodelifecycle",
+    "replicaset",
+    "serviceaccount",
+    "taint-eviction-controller",
+];
+
+/// Settings of individual controllers (kube-controller-manager's flags).
+#[derive(Debug, Clone, Default)]
+pub struct ManagerOptions {
+    pub node_lifecycle: NodeLifecycleOptions,
+}
+
+/// Parses a flag duration such as `50s`, `5m` or `1h30m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d: jiff::SignedDuration = s
+        .parse()
+        .map_err(|e| format!("invalid duration {s:?}: {e}"))?;
+    if d.is_negative() {
+        return Err(format!("invalid duration {s:?}: must not be negative"));
+    }
+    Ok(d.unsigned_abs())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
@@ -83,14 +109,30 @@ impl ControllerSet {
     }
 }
 
-fn spawn<R: Reconciler>(r: Arc<R>, queue: crate::workqueue::WorkQueue<crate::ObjectKey>, workers: usize) -> tokio::task::JoinHandle<()> {
+fn spawn<R: Reconciler>(
+    r: Arc<R>,
+    queue: crate::workqueue::WorkQueue<crate::ObjectKey>,
+    workers: usize,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(run_workers(r, queue, workers))
+}
+
+type Start = Box<dyn FnOnce() -> tokio::task::JoinHandle<()> + Send>;
+
+/// Workers to start once the informers have synced.
+fn spawn_later<R: Reconciler>(
+    r: Arc<R>,
+    queue: crate::workqueue::WorkQueue<crate::ObjectKey>,
+    workers: usize,
+) -> Start {
+    Box::new(move || spawn(r, queue, workers))
 }
 
 /// Runs the enabled controllers until `shutdown` resolves.
 pub async fn run(
     client: kube::Client,
     controllers: ControllerSet,
+    options: ManagerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ManagerError> {
     let factory = InformerFactory::new();
@@ -107,6 +149,28 @@ pub async fn run(
         let c = DeploymentController::new(client.clone(), &factory, rec);
         deployments.push((c.clone(), c.queue()));
     }
+    let mut keyed = Vec::new();
+    if controllers.is_enabled(ServiceAccountController::NAME) {
+        let c = ServiceAccountController::new(client.clone(), &factory);
+        keyed.push(spawn_later(c.clone(), c.queue(), 2));
+    }
+    let mut node_lifecycle = None;
+    if controllers.is_enabled("nodelifecycle") {
+        let rec = Recorder::new(client.clone(), "node-controller");
+        node_lifecycle = Some(NodeLifecycleController::new(
+            client.clone(),
+            &factory,
+            rec,
+            options.node_lifecycle.clone(),
+        ));
+    }
+    let mut taint_eviction = None;
+    if controllers.is_enabled(TaintEvictionController::NAME) {
+        let rec = Recorder::new(client.clone(), "taint-eviction-controller");
+        let c = TaintEvictionController::new(client.clone(), &factory, rec);
+        keyed.push(spawn_later(c.clone(), c.queue(), 5));
+        taint_eviction = Some(c);
+    }
     tasks.extend(factory.start(&client));
     factory.wait_synced().await;
     tracing::info!(controllers = ?controllers.enabled, "controllers started");
@@ -115,6 +179,15 @@ pub async fn run(
     }
     for (c, q) in deployments {
         tasks.push(spawn(c, q, 5));
+    }
+    for start in keyed {
+        tasks.push(start());
+    }
+    if let Some(c) = node_lifecycle {
+        tasks.push(tokio::spawn(c.run()));
+    }
+    if let Some(c) = taint_eviction {
+        tasks.push(tokio::spawn(c.sweep_dirty_nodes()));
     }
     shutdown.await;
     for t in tasks {

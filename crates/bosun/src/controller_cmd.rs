@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use bosun_apiserver::handler::Handler;
-use bosun_controllers::ControllerSet;
+use bosun_controllers::{parse_duration, ControllerSet, ManagerOptions, NodeLifecycleOptions};
 
 use crate::scheduler_cmd::{client_from, in_process_client, shutdown_signal};
 
@@ -15,19 +16,69 @@ pub struct ControllerManagerArgs {
     /// ~/.kube/config).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    flags: ControllerFlags,
+}
+
+/// kube-controller-manager's flags, shared by `bosun server` and `bosun
+/// controller-manager`.
+#[derive(clap::Args, Clone)]
+pub struct ControllerFlags {
     /// Controllers to run, as kube-controller-manager's flag: `*` is all,
     /// `name` enables one, `-name` disables one.
     #[arg(long, value_delimiter = ',', default_value = "*")]
     controllers: Vec<String>,
+    /// How long a node may stay silent (no Lease renewal, no status)
+    /// before its conditions become Unknown.
+    #[arg(long, default_value = "50s", value_parser = parse_duration)]
+    node_monitor_grace_period: Duration,
+    /// How often node health is checked.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    node_monitor_period: Duration,
+    /// Grace for a node that never posted status.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    node_startup_grace_period: Duration,
+    /// Nodes per second tainted for eviction in a healthy zone.
+    #[arg(long, default_value_t = 0.1)]
+    node_eviction_rate: f64,
+    /// Nodes per second tainted for eviction in a partly disrupted zone.
+    #[arg(long, default_value_t = 0.01)]
+    secondary_node_eviction_rate: f64,
+    /// Zones up to this many nodes get no evictions when partly disrupted.
+    #[arg(long, default_value_t = 50)]
+    large_cluster_size_threshold: usize,
+    /// Fraction of not-ready nodes that makes a zone partly disrupted.
+    #[arg(long, default_value_t = 0.55)]
+    unhealthy_zone_threshold: f64,
 }
 
-pub fn parse_set(items: &[String]) -> anyhow::Result<ControllerSet> {
-    Ok(ControllerSet::parse(items)?)
+impl ControllerFlags {
+    pub fn set(&self) -> anyhow::Result<ControllerSet> {
+        Ok(ControllerSet::parse(&self.controllers)?)
+    }
+
+    pub fn options(&self) -> ManagerOptions {
+        ManagerOptions {
+            node_lifecycle: NodeLifecycleOptions {
+                monitor_period: self.node_monitor_period,
+                grace_period: self.node_monitor_grace_period,
+                startup_grace_period: self.node_startup_grace_period,
+                eviction_rate: self.node_eviction_rate,
+                secondary_eviction_rate: self.secondary_node_eviction_rate,
+                large_cluster_threshold: self.large_cluster_size_threshold,
+                unhealthy_zone_threshold: self.unhealthy_zone_threshold,
+            },
+        }
+    }
 }
 
 /// Runs the controllers on a thread and runtime of their own, calling the
 /// API server's handlers in this process.
-pub fn spawn_in_process(handler: Arc<Handler>, set: ControllerSet) -> anyhow::Result<()> {
+pub fn spawn_in_process(
+    handler: Arc<Handler>,
+    set: ControllerSet,
+    options: ManagerOptions,
+) -> anyhow::Result<()> {
     let api = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name("controllers".into())
@@ -44,7 +95,8 @@ pub fn spawn_in_process(handler: Arc<Handler>, set: ControllerSet) -> anyhow::Re
             };
             runtime.block_on(async move {
                 let client = in_process_client(handler, api);
-                if let Err(err) = bosun_controllers::run(client, set, std::future::pending()).await
+                if let Err(err) =
+                    bosun_controllers::run(client, set, options, std::future::pending()).await
                 {
                     tracing::error!(%err, "controllers stopped");
                 }
@@ -55,9 +107,9 @@ pub fn spawn_in_process(handler: Arc<Handler>, set: ControllerSet) -> anyhow::Re
 }
 
 pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
-    let set = parse_set(&args.controllers)?;
+    let set = args.flags.set()?;
     let client = client_from(args.kubeconfig.as_deref()).await?;
     eprintln!("bosun controller-manager: running");
-    bosun_controllers::run(client, set, shutdown_signal()).await?;
+    bosun_controllers::run(client, set, args.flags.options(), shutdown_signal()).await?;
     Ok(())
 }

@@ -80,10 +80,8 @@ struct ServerArgs {
     /// controller-manager` elsewhere).
     #[arg(long)]
     disable_controllers: bool,
-    /// Controllers to run, as kube-controller-manager's flag: `*` is all,
-    /// `name` enables one, `-name` disables one.
-    #[arg(long, value_delimiter = ',', default_value = "*")]
-    controllers: Vec<String>,
+    #[command(flatten)]
+    controller_flags: controller_cmd::ControllerFlags,
 }
 
 async fn server(args: ServerArgs) -> anyhow::Result<()> {
@@ -113,7 +111,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let controllers = if args.disable_controllers {
         None
     } else {
-        Some(controller_cmd::parse_set(&args.controllers)?)
+        Some(args.controller_flags.set()?)
     };
     let config = ServerConfig {
         data_dir: args.data_dir.clone(),
@@ -128,7 +126,11 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         scheduler_cmd::spawn_in_process(server.handler.clone(), config)?;
     }
     if let Some(set) = controllers.filter(|s| !s.is_empty()) {
-        controller_cmd::spawn_in_process(server.handler.clone(), set)?;
+        controller_cmd::spawn_in_process(
+            server.handler.clone(),
+            set,
+            args.controller_flags.options(),
+        )?;
     }
     tracing::info!(
         address = %server.local_addr,

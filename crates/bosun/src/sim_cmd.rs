@@ -42,6 +42,13 @@ pub struct SimArgs {
     /// Extra capacity: nvidia.com/gpu=8,example.com/foo=2.
     #[arg(long, default_value = "")]
     extended_resources: String,
+    /// How often each node renews its Lease (kubelet: 10s).
+    #[arg(long, default_value = "10s", value_parser = bosun_controllers::parse_duration)]
+    lease_interval: std::time::Duration,
+    /// How often each node posts its Ready condition (kubelet: 1m when
+    /// nothing changes).
+    #[arg(long, default_value = "1m", value_parser = bosun_controllers::parse_duration)]
+    status_interval: std::time::Duration,
 }
 
 impl SimArgs {
@@ -57,6 +64,8 @@ impl SimArgs {
             labels: config::parse_labels(&self.labels)?,
             taints: config::parse_taints(&self.taints)?,
             zones: self.zones,
+            lease_interval: self.lease_interval,
+            status_interval: self.status_interval,
             ..SimConfig::default()
         };
         cfg.validate()?;
