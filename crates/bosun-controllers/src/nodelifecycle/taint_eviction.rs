@@ -270,11 +270,11 @@ mod tests {
     #[test]
     fn verdicts_as_upstream() {
         let now = jiff::Timestamp::now();
-        let unreachable = taint("node.kubernetes.io/unreachable", 10, now);
-        assert_eq!(verdict(&[unreachable.clone()], &[], now), Verdict::EvictNow);
+        let unreachable = [taint("node.kubernetes.io/unreachable", 10, now)];
+        assert_eq!(verdict(&unreachable, &[], now), Verdict::EvictNow);
         assert_eq!(
             verdict(
-                &[unreachable.clone()],
+                &unreachable,
                 &[toleration("node.kubernetes.io/unreachable", None)],
                 now
             ),
@@ -282,7 +282,7 @@ mod tests {
         );
         assert_eq!(
             verdict(
-                &[unreachable.clone()],
+                &unreachable,
                 &[toleration("node.kubernetes.io/unreachable", Some(5))],
                 now
             ),
@@ -290,7 +290,7 @@ mod tests {
             "added 10 s ago, tolerated for 5"
         );
         match verdict(
-            &[unreachable.clone()],
+            &unreachable,
             &[toleration("node.kubernetes.io/unreachable", Some(300))],
             now,
         ) {
@@ -302,6 +302,6 @@ mod tests {
             operator: Some("Exists".into()),
             ..Default::default()
         };
-        assert_eq!(verdict(&[unreachable], &[all], now), Verdict::Keep);
+        assert_eq!(verdict(&unreachable, &[all], now), Verdict::Keep);
     }
 }
