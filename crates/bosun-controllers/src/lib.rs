@@ -8,6 +8,7 @@
 
 pub mod controller_ref;
 pub mod deployment;
+pub mod endpoints;
 pub mod events;
 pub mod expectations;
 pub mod informer;

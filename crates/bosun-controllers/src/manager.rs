@@ -5,6 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::deployment::DeploymentController;
+use crate::endpoints::endpoints::EndpointsController;
+use crate::endpoints::slices::EndpointSliceController;
 use crate::events::Recorder;
 use crate::informer::InformerFactory;
 use crate::nodelifecycle::taint_eviction::TaintEvictionController;
@@ -17,6 +19,8 @@ use crate::{run_workers, Reconciler};
 /// (upstream's names).
 pub const KNOWN_CONTROLLERS: &[&str] = &[
     "deployment",
+    "endpoint",
+    "endpointslice",
     "nodelifecycle",
     "replicaset",
     "serviceaccount",
@@ -153,6 +157,14 @@ pub async fn run(
     if controllers.is_enabled(ServiceAccountController::NAME) {
         let c = ServiceAccountController::new(client.clone(), &factory);
         keyed.push(spawn_later(c.clone(), c.queue(), 2));
+    }
+    if controllers.is_enabled(EndpointsController::NAME) {
+        let c = EndpointsController::new(client.clone(), &factory);
+        keyed.push(spawn_later(c.clone(), c.queue(), 5));
+    }
+    if controllers.is_enabled(EndpointSliceController::NAME) {
+        let c = EndpointSliceController::new(client.clone(), &factory);
+        keyed.push(spawn_later(c.clone(), c.queue(), 5));
     }
     let mut node_lifecycle = None;
     if controllers.is_enabled("nodelifecycle") {

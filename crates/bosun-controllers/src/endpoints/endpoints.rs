@@ -1,0 +1,186 @@
+//! The Endpoints controller: one `Endpoints` object per selecting Service,
+//! its subsets grouped by port set, ready pods as addresses and the rest
+//! as notReadyAddresses (terminating pods left out).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::{
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, ResourceExt};
+
+use super::{backends, pod_handler, selector, Backend};
+use crate::informer::{Change, InformerFactory, ObjectKey, Store};
+use crate::workqueue::WorkQueue;
+use crate::{Reconciler, SyncError};
+
+pub struct EndpointsController {
+    client: kube::Client,
+    services: Arc<Store<Service>>,
+    pods: Arc<Store<Pod>>,
+    endpoints: Arc<Store<Endpoints>>,
+    queue: WorkQueue<ObjectKey>,
+}
+
+impl EndpointsController {
+    pub fn new(client: kube::Client, factory: &InformerFactory) -> Arc<Self> {
+        let svc_informer = factory.informer::<Service>();
+        let pod_informer = factory.informer::<Pod>();
+        let ep_informer = factory.informer::<Endpoints>();
+        let this = Arc::new(EndpointsController {
+            client,
+            services: svc_informer.store(),
+            pods: pod_informer.store(),
+            endpoints: ep_informer.store(),
+            queue: WorkQueue::new(),
+        });
+        let queue = this.queue.clone();
+        svc_informer.on_change(move |change| match change {
+            Change::Added(s) | Change::Updated { new: s, .. } | Change::Deleted(s) => {
+                queue.add(ObjectKey::of(s.as_ref()))
+            }
+        });
+        pod_informer.on_change(pod_handler(this.services.clone(), this.queue.clone()));
+        let queue = this.queue.clone();
+        ep_informer.on_change(move |change| {
+            if let Change::Deleted(e) = change {
+                queue.add(ObjectKey::of(e.as_ref()));
+            }
+        });
+        this
+    }
+
+    pub fn queue(&self) -> WorkQueue<ObjectKey> {
+        self.queue.clone()
+    }
+}
+
+type PortKey = Vec<(Option<String>, i32, String, Option<String>)>;
+
+/// Subsets as upstream repacks them: one per distinct port set, addresses
+/// sorted by IP.
+pub fn subsets(backends: &[Backend]) -> Vec<EndpointSubset> {
+    let mut groups: BTreeMap<PortKey, (Vec<EndpointAddress>, Vec<EndpointAddress>)> =
+        BTreeMap::new();
+    for b in backends.iter().filter(|b| !b.terminating || b.ready) {
+        if b.terminating {
+            continue;
+        }
+        let mut ports = b.ports.clone();
+        ports.sort();
+        let address = EndpointAddress {
+            ip: b.ip.clone(),
+            hostname: b.hostname.clone(),
+            node_name: b.node.clone(),
+            target_ref: Some(ObjectReference {
+                kind: Some("Pod".into()),
+                name: Some(b.pod.clone()),
+                uid: b.uid.clone(),
+                ..Default::default()
+            }),
+        };
+        let g = groups.entry(ports).or_default();
+        if b.ready {
+            g.0.push(address);
+        } else {
+            g.1.push(address);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(ports, (ready, not_ready))| EndpointSubset {
+            addresses: (!ready.is_empty()).then_some(ready),
+            not_ready_addresses: (!not_ready.is_empty()).then_some(not_ready),
+            ports: (!ports.is_empty()).then(|| {
+                ports
+                    .into_iter()
+                    .map(|(name, port, protocol, app_protocol)| EndpointPort {
+                        name: name.filter(|n| !n.is_empty()),
+                        port,
+                        protocol: Some(protocol),
+                        app_protocol,
+                    })
+                    .collect()
+            }),
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Reconciler for EndpointsController {
+    const NAME: &'static str = "endpoint";
+
+    async fn sync(&self, key: &ObjectKey) -> Result<(), SyncError> {
+        let api: Api<Endpoints> = Api::namespaced(self.client.clone(), &key.namespace);
+        let Some(svc) = self.services.get(key) else {
+            if self.endpoints.get(key).is_some() {
+                match api.delete(&key.name, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            return Ok(());
+        };
+        if selector(&svc).is_none() {
+            return Ok(());
+        }
+        let mut pods = self.pods.list_namespace(&key.namespace);
+        pods.retain(|p| p.metadata.namespace.as_deref() == Some(key.namespace.as_str()));
+        let mut subsets = subsets(&backends(&svc, &pods));
+        for s in subsets.iter_mut() {
+            for a in s
+                .addresses
+                .iter_mut()
+                .flatten()
+                .chain(s.not_ready_addresses.iter_mut().flatten())
+            {
+                if let Some(r) = a.target_ref.as_mut() {
+                    r.namespace = Some(key.namespace.clone());
+                }
+            }
+        }
+        let mut labels = svc.labels().clone();
+        if svc.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None") {
+            labels.insert("service.kubernetes.io/headless".into(), String::new());
+        }
+        let subsets = (!subsets.is_empty()).then_some(subsets);
+        match self.endpoints.get(key) {
+            Some(current) => {
+                if current.subsets == subsets && current.labels() == &labels {
+                    return Ok(());
+                }
+                let mut updated = (*current).clone();
+                updated.subsets = subsets;
+                updated.metadata.labels = Some(labels);
+                api.replace(&key.name, &PostParams::default(), &updated)
+                    .await?;
+            }
+            None => {
+                let ep = Endpoints {
+                    metadata: ObjectMeta {
+                        name: Some(key.name.clone()),
+                        namespace: Some(key.namespace.clone()),
+                        labels: Some(labels),
+                        ..Default::default()
+                    },
+                    subsets,
+                };
+                match api.create(&PostParams::default(), &ep).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        // Created meanwhile (or by hand): the next sync
+                        // updates it from the informer's copy.
+                        self.queue.add(key.clone());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+}
