@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::daemonset::DaemonSetController;
 use crate::deployment::DeploymentController;
 use crate::events::Recorder;
 use crate::informer::InformerFactory;
@@ -12,7 +13,7 @@ use crate::{run_workers, Reconciler};
 
 /// Every controller this manager knows, by its `--controllers` name
 /// (upstream's names).
-pub const KNOWN_CONTROLLERS: &[&str] = &["deployment", "replicaset"];
+pub const KNOWN_CONTROLLERS: &[&str] = &["daemonset", "deployment", "replicaset"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
@@ -107,6 +108,12 @@ pub async fn run(
         let c = DeploymentController::new(client.clone(), &factory, rec);
         deployments.push((c.clone(), c.queue()));
     }
+    let mut daemonsets = Vec::new();
+    if controllers.is_enabled(DaemonSetController::NAME) {
+        let rec = Recorder::new(client.clone(), "daemonset-controller");
+        let c = DaemonSetController::new(client.clone(), &factory, rec);
+        daemonsets.push((c.clone(), c.queue()));
+    }
     tasks.extend(factory.start(&client));
     factory.wait_synced().await;
     tracing::info!(controllers = ?controllers.enabled, "controllers started");
@@ -115,6 +122,10 @@ pub async fn run(
     }
     for (c, q) in deployments {
         tasks.push(spawn(c, q, 5));
+    }
+    // Upstream's --concurrent-daemonset-syncs default.
+    for (c, q) in daemonsets {
+        tasks.push(spawn(c, q, 2));
     }
     shutdown.await;
     for t in tasks {
@@ -131,6 +142,7 @@ mod tests {
     fn controllers_flag_as_upstream() {
         let all = ControllerSet::parse::<&str>(&[]).expect("default");
         assert!(all.is_enabled("deployment") && all.is_enabled("replicaset"));
+        assert!(all.is_enabled("daemonset"));
         let some = ControllerSet::parse(&["*", "-deployment"]).expect("valid");
         assert!(!some.is_enabled("deployment") && some.is_enabled("replicaset"));
         let one = ControllerSet::parse(&["replicaset"]).expect("valid");
