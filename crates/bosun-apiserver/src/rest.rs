@@ -458,6 +458,7 @@ impl Rest {
             bosun_api::defaults::generate_job_selector(&mut obj, &uid);
         }
         admission::initial_status(def, &mut obj);
+        admission::daemon_set_template_generation(def, &mut obj, None);
         let errors = bosun_api::validation::validate_create(def.group, def.kind, &obj);
         if !errors.is_empty() {
             return Err(ApiError::invalid(
@@ -644,6 +645,9 @@ impl Rest {
         if def.tracks_generation && objects::spec_part(&new) != objects::spec_part(current) {
             let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             meta_mut(&mut new).insert("generation".into(), json!(generation));
+        }
+        if subresource.is_none() {
+            admission::daemon_set_template_generation(def, &mut new, Some(current));
         }
         if objects::is_terminating(current) {
             // Finalizers may be removed but not added once deletion began.

@@ -62,6 +62,24 @@ impl Expectations {
         );
     }
 
+    /// Both at once (upstream SetExpectations): `adds` creations and the
+    /// deletion of `pods`.
+    pub fn expect(
+        &self,
+        owner: &ObjectKey,
+        adds: usize,
+        pods: impl IntoIterator<Item = ObjectKey>,
+    ) {
+        self.map.lock().insert(
+            owner.clone(),
+            Expected {
+                adds: adds as i64,
+                deletes: pods.into_iter().collect(),
+                since: Instant::now(),
+            },
+        );
+    }
+
     /// One creation was seen (or will never happen because it failed).
     pub fn creation_observed(&self, owner: &ObjectKey) {
         if let Some(e) = self.map.lock().get_mut(owner) {

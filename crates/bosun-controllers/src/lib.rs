@@ -7,6 +7,7 @@
 //! [`events`], and one module per controller.
 
 pub mod controller_ref;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod events;

@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::daemonset::DaemonSetController;
 use crate::deployment::DeploymentController;
-use crate::endpoints::endpoints::EndpointsController;
+use crate::endpoints::endpoint::EndpointsController;
 use crate::endpoints::slices::EndpointSliceController;
 use crate::events::Recorder;
 use crate::informer::InformerFactory;
@@ -18,6 +19,7 @@ use crate::{run_workers, Reconciler};
 /// Every controller this manager knows, by its `--controllers` name
 /// (upstream's names).
 pub const KNOWN_CONTROLLERS: &[&str] = &[
+    "daemonset",
     "deployment",
     "endpoint",
     "endpointslice",
@@ -183,6 +185,12 @@ pub async fn run(
         keyed.push(spawn_later(c.clone(), c.queue(), 5));
         taint_eviction = Some(c);
     }
+    let mut daemonsets = Vec::new();
+    if controllers.is_enabled(DaemonSetController::NAME) {
+        let rec = Recorder::new(client.clone(), "daemonset-controller");
+        let c = DaemonSetController::new(client.clone(), &factory, rec);
+        daemonsets.push((c.clone(), c.queue()));
+    }
     tasks.extend(factory.start(&client));
     factory.wait_synced().await;
     tracing::info!(controllers = ?controllers.enabled, "controllers started");
@@ -201,6 +209,10 @@ pub async fn run(
     if let Some(c) = taint_eviction {
         tasks.push(tokio::spawn(c.sweep_dirty_nodes()));
     }
+    // Upstream's --concurrent-daemonset-syncs default.
+    for (c, q) in daemonsets {
+        tasks.push(spawn(c, q, 2));
+    }
     shutdown.await;
     for t in tasks {
         t.abort();
@@ -216,6 +228,7 @@ mod tests {
     fn controllers_flag_as_upstream() {
         let all = ControllerSet::parse::<&str>(&[]).expect("default");
         assert!(all.is_enabled("deployment") && all.is_enabled("replicaset"));
+        assert!(all.is_enabled("daemonset"));
         let some = ControllerSet::parse(&["*", "-deployment"]).expect("valid");
         assert!(!some.is_enabled("deployment") && some.is_enabled("replicaset"));
         let one = ControllerSet::parse(&["replicaset"]).expect("valid");

@@ -38,6 +38,44 @@ pub fn initial_status(def: &ResourceDef, obj: &mut Value) {
     }
 }
 
+/// The annotation apps/v1 shows a DaemonSet's `spec.templateGeneration` in.
+pub const DAEMON_SET_TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
+
+/// Upstream's DaemonSet strategy keeps `spec.templateGeneration` (apps/v1
+/// shows it as an annotation, which the DaemonSet controller copies into
+/// each pod's `pod-template-generation` label): 1 on create unless the
+/// client asked for more, then carried over on every update, one more
+/// when the pod template changed.
+pub fn daemon_set_template_generation(def: &ResourceDef, obj: &mut Value, current: Option<&Value>) {
+    if def.group != "apps" || def.kind != "DaemonSet" {
+        return;
+    }
+    let read = |o: &Value| {
+        o["metadata"]["annotations"][DAEMON_SET_TEMPLATE_GENERATION]
+            .as_str()
+            .and_then(|v| v.parse::<i64>().ok())
+    };
+    let generation = match current {
+        None => read(obj).filter(|g| *g >= 1).unwrap_or(1),
+        Some(old) => {
+            let before = read(old).unwrap_or(1);
+            if obj["spec"]["template"] != old["spec"]["template"] {
+                before + 1
+            } else {
+                before
+            }
+        }
+    };
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+    if !annotations.is_object() {
+        *annotations = json!({});
+    }
+    annotations[DAEMON_SET_TEMPLATE_GENERATION] = json!(generation.to_string());
+}
+
 /// Guaranteed, Burstable or BestEffort, as upstream computes it from the
 /// containers' (and init containers') requests and limits.
 pub fn qos_class(pod: &Value) -> &'static str {
@@ -170,5 +208,28 @@ mod tests {
         let burstable = json!({"spec": {"containers": [{"name": "a", "resources": {
             "requests": {"cpu": "100m"}}}]}});
         assert_eq!(qos_class(&burstable), "Burstable");
+    }
+
+    #[test]
+    fn daemon_set_template_generation_follows_the_template() {
+        let def = bosun_api::registry::by_kind("apps", "DaemonSet").expect("DaemonSet");
+        let gen = |o: &Value| o["metadata"]["annotations"][DAEMON_SET_TEMPLATE_GENERATION].clone();
+        let mut created = json!({"metadata": {"name": "d"}, "spec": {"template": {"spec": {"containers": [{"image": "a"}]}}}});
+        daemon_set_template_generation(def, &mut created, None);
+        assert_eq!(gen(&created), json!("1"));
+        // A client may not change it on update; other spec changes keep it.
+        let mut same = created.clone();
+        same["metadata"]["annotations"][DAEMON_SET_TEMPLATE_GENERATION] = json!("7");
+        same["spec"]["minReadySeconds"] = json!(5);
+        daemon_set_template_generation(def, &mut same, Some(&created));
+        assert_eq!(gen(&same), json!("1"));
+        let mut changed = created.clone();
+        changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("b");
+        daemon_set_template_generation(def, &mut changed, Some(&created));
+        assert_eq!(gen(&changed), json!("2"));
+        let other = bosun_api::registry::by_kind("apps", "Deployment").expect("Deployment");
+        let mut d = json!({"metadata": {"name": "d"}});
+        daemon_set_template_generation(other, &mut d, None);
+        assert!(d["metadata"].get("annotations").is_none());
     }
 }

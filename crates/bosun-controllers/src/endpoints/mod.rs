@@ -1,9 +1,9 @@
 //! Service endpoints: which pods back a Service and on which ports, shared
-//! by the Endpoints controller ([`endpoints`]) and the EndpointSlice
+//! by the Endpoints controller ([`endpoint`]) and the EndpointSlice
 //! controller ([`slices`]). Services without a selector are left to their
 //! users, as upstream.
 
-pub mod endpoints;
+pub mod endpoint;
 pub mod slices;
 
 use std::sync::Arc;
@@ -16,6 +16,10 @@ use crate::informer::{Change, ObjectKey, Store};
 use crate::selector::Labels;
 use crate::workqueue::WorkQueue;
 
+/// A resolved service port: (service port name, target port number,
+/// protocol, appProtocol).
+pub type ResolvedPort = (Option<String>, i32, String, Option<String>);
+
 /// One pod as a Service endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Backend {
@@ -26,8 +30,7 @@ pub struct Backend {
     pub hostname: Option<String>,
     pub ready: bool,
     pub terminating: bool,
-    /// Resolved (service port name, target port number, protocol).
-    pub ports: Vec<(Option<String>, i32, String, Option<String>)>,
+    pub ports: Vec<ResolvedPort>,
 }
 
 /// The Service's selector, if it selects pods at all.

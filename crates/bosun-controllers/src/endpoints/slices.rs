@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, ResourceExt};
 
-use super::{backends, pod_handler, selector, Backend};
+use super::{backends, pod_handler, selector, Backend, ResolvedPort};
 use crate::controller_ref::controller_reference;
 use crate::informer::{Change, InformerFactory, ObjectKey, Store};
 use crate::workqueue::WorkQueue;
@@ -107,8 +107,7 @@ fn endpoint(b: &Backend, namespace: &str) -> Endpoint {
 
 /// The desired slices' (ports, endpoints), in a stable order.
 pub fn desired(backends: &[Backend], namespace: &str) -> Vec<(Vec<EndpointPort>, Vec<Endpoint>)> {
-    let mut groups: BTreeMap<Vec<(Option<String>, i32, String, Option<String>)>, Vec<Endpoint>> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<Vec<ResolvedPort>, Vec<Endpoint>> = BTreeMap::new();
     for b in backends {
         let mut ports = b.ports.clone();
         ports.sort();

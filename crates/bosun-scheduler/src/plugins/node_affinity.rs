@@ -117,6 +117,36 @@ mod tests {
     }
 
     #[test]
+    fn daemon_pods_are_pinned_by_match_fields_on_the_node_name() {
+        // The DaemonSet controller's term: metadata.name In [node].
+        let mut p = pod("p", "", "");
+        p.spec.as_mut().unwrap().affinity = Some(Affinity {
+            node_affinity: Some(Spec {
+                required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                    node_selector_terms: vec![NodeSelectorTerm {
+                        match_expressions: None,
+                        match_fields: Some(vec![NodeSelectorRequirement {
+                            key: "metadata.name".into(),
+                            operator: "In".into(),
+                            values: Some(vec!["n".into()]),
+                        }]),
+                    }],
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let p = PodInfo::new(Arc::new(p));
+        assert!(NodeAffinity
+            .filter(&CycleState::default(), &p, &info(&[]))
+            .is_success());
+        let mut other = NodeInfo::new("m");
+        other.set_node(Arc::new(node("m", "4", "4Gi")));
+        let s = NodeAffinity.filter(&CycleState::default(), &p, &other);
+        assert_eq!(s.reasons, vec![REASON]);
+    }
+
+    #[test]
     fn preferred_terms_add_their_weights() {
         let mut p = pod("p", "", "");
         p.spec.as_mut().unwrap().affinity = Some(Affinity {

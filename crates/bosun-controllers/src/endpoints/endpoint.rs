@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, ResourceExt};
 
-use super::{backends, pod_handler, selector, Backend};
+use super::{backends, pod_handler, selector, Backend, ResolvedPort};
 use crate::informer::{Change, InformerFactory, ObjectKey, Store};
 use crate::workqueue::WorkQueue;
 use crate::{Reconciler, SyncError};
@@ -59,7 +59,7 @@ impl EndpointsController {
     }
 }
 
-type PortKey = Vec<(Option<String>, i32, String, Option<String>)>;
+type PortKey = Vec<ResolvedPort>;
 
 /// Subsets as upstream repacks them: one per distinct port set, addresses
 /// sorted by IP.
