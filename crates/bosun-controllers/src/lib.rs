@@ -9,6 +9,7 @@
 pub mod controller_ref;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod events;
 pub mod expectations;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::daemonset::DaemonSetController;
 use crate::deployment::DeploymentController;
+use crate::disruption::DisruptionController;
 use crate::endpoints::endpoint::EndpointsController;
 use crate::endpoints::slices::EndpointSliceController;
 use crate::events::Recorder;
@@ -21,6 +22,7 @@ use crate::{run_workers, Reconciler};
 pub const KNOWN_CONTROLLERS: &[&str] = &[
     "daemonset",
     "deployment",
+    "disruption",
     "endpoint",
     "endpointslice",
     "nodelifecycle",
@@ -158,6 +160,10 @@ pub async fn run(
     let mut keyed = Vec::new();
     if controllers.is_enabled(ServiceAccountController::NAME) {
         let c = ServiceAccountController::new(client.clone(), &factory);
+        keyed.push(spawn_later(c.clone(), c.queue(), 2));
+    }
+    if controllers.is_enabled(DisruptionController::NAME) {
+        let c = DisruptionController::new(client.clone(), &factory);
         keyed.push(spawn_later(c.clone(), c.queue(), 2));
     }
     if controllers.is_enabled(EndpointsController::NAME) {
