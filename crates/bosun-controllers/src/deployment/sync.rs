@@ -29,6 +29,51 @@ impl Sets {
     }
 }
 
+/// New sizes for several active RSs when the Deployment's count changes
+/// mid-rollout (upstream's proportional scaling): each RS gets its share of
+/// the change in proportion to its size against the `max-replicas` it was
+/// last scaled for; rounding leftovers go to the largest.
+pub(super) fn proportional_sizes(d: &Deployment, actives: Vec<ReplicaSet>) -> HashMap<String, i32> {
+    let want = replicas(d);
+    let total: i32 = actives.iter().map(rs_replicas).sum();
+    let allowed = if want > 0 {
+        want + util::max_surge(d)
+    } else {
+        0
+    };
+    let to_add = allowed - total;
+    let mut order = actives;
+    // Largest first; ties to the newer when growing, the older when
+    // shrinking.
+    order.sort_by(|a, b| {
+        rs_replicas(b).cmp(&rs_replicas(a)).then_with(|| {
+            if to_add > 0 {
+                by_creation(b, a)
+            } else {
+                by_creation(a, b)
+            }
+        })
+    });
+    let mut sizes: HashMap<String, i32> = HashMap::new();
+    let mut added = 0;
+    for rs in &order {
+        let mut size = rs_replicas(rs);
+        if to_add != 0 {
+            let p = util::proportion(rs, d, to_add, added);
+            size += p;
+            added += p;
+        }
+        sizes.insert(rs.name_any(), size);
+    }
+    if to_add != 0 {
+        if let Some(first) = order.first() {
+            let e = sizes.entry(first.name_any()).or_default();
+            *e = (*e + to_add - added).max(0);
+        }
+    }
+    sizes
+}
+
 /// Oldest first, then by name (upstream ReplicaSetsByCreationTimestamp).
 pub(super) fn by_creation(a: &ReplicaSet, b: &ReplicaSet) -> std::cmp::Ordering {
     a.metadata
@@ -390,42 +435,7 @@ impl DeploymentController {
         if !util::is_rolling(d) {
             return Ok(());
         }
-        let total: i32 = actives.iter().map(rs_replicas).sum();
-        let allowed = if want > 0 {
-            want + util::max_surge(d)
-        } else {
-            0
-        };
-        let to_add = allowed - total;
-        let mut order = actives;
-        // Largest first; ties to the newer when growing, the older when
-        // shrinking.
-        order.sort_by(|a, b| {
-            rs_replicas(b).cmp(&rs_replicas(a)).then_with(|| {
-                if to_add > 0 {
-                    by_creation(b, a)
-                } else {
-                    by_creation(a, b)
-                }
-            })
-        });
-        let mut sizes: HashMap<String, i32> = HashMap::new();
-        let mut added = 0;
-        for rs in &order {
-            let mut size = rs_replicas(rs);
-            if to_add != 0 {
-                let p = util::proportion(rs, d, to_add, added);
-                size += p;
-                added += p;
-            }
-            sizes.insert(rs.name_any(), size);
-        }
-        if to_add != 0 {
-            if let Some(first) = order.first() {
-                let e = sizes.entry(first.name_any()).or_default();
-                *e = (*e + to_add - added).max(0);
-            }
-        }
+        let sizes = proportional_sizes(d, actives);
         for rs in sets.new.iter_mut().chain(sets.old.iter_mut()) {
             if let Some(size) = sizes.get(&rs.name_any()).copied() {
                 self.scale_rs(rs, size, d).await?;
@@ -579,5 +589,91 @@ impl DeploymentController {
         };
         util::set_condition(&mut status, cond);
         self.update_status(d, status).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+    fn deployment(replicas: i32, surge: i32) -> Deployment {
+        Deployment {
+            spec: Some(DeploymentSpec {
+                replicas: Some(replicas),
+                strategy: Some(DeploymentStrategy {
+                    type_: Some("RollingUpdate".into()),
+                    rolling_update: Some(RollingUpdateDeployment {
+                        max_surge: Some(IntOrString::Int(surge)),
+                        max_unavailable: Some(IntOrString::Int(0)),
+                    }),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn rs(name: &str, replicas: i32, max_annotation: i32, age: i64) -> ReplicaSet {
+        let mut r = ReplicaSet {
+            spec: Some(ReplicaSetSpec {
+                replicas: Some(replicas),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        r.metadata.name = Some(name.into());
+        r.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            jiff::Timestamp::UNIX_EPOCH
+                .checked_add(jiff::SignedDuration::from_secs(1_000_000 - age))
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        ));
+        util::set_replicas_annotations(&mut r, 0, max_annotation);
+        r
+    }
+
+    #[test]
+    fn scaling_mid_rollout_splits_in_proportion() {
+        // 10 replicas + surge 3 = 13 in flight as 8 old + 5 new; scaled to
+        // 20 (+ 3 = 23), the 10 extra split 8:5 (rounded), leftovers to the
+        // largest.
+        let sizes = proportional_sizes(
+            &deployment(20, 3),
+            vec![rs("old", 8, 13, 100), rs("new", 5, 13, 10)],
+        );
+        assert_eq!(sizes["old"] + sizes["new"], 23);
+        assert_eq!((sizes["old"], sizes["new"]), (14, 9));
+        // Scaling down to 0 empties both.
+        let sizes = proportional_sizes(
+            &deployment(0, 3),
+            vec![rs("old", 8, 13, 100), rs("new", 5, 13, 10)],
+        );
+        assert_eq!((sizes["old"], sizes["new"]), (0, 0));
+    }
+
+    #[test]
+    fn the_new_replica_set_is_the_one_with_the_deployments_template() {
+        let mut d = deployment(3, 1);
+        let mut t = k8s_openapi::api::core::v1::PodTemplateSpec::default();
+        t.metadata = Some(ObjectMeta {
+            labels: Some([("app".to_string(), "a".to_string())].into()),
+            ..Default::default()
+        });
+        if let Some(s) = d.spec.as_mut() {
+            s.template = t.clone();
+        }
+        let mut same = rs("same", 3, 4, 5);
+        let mut hashed = t.clone();
+        if let Some(m) = hashed.metadata.as_mut() {
+            m.labels
+                .get_or_insert_with(Default::default)
+                .insert(util::POD_TEMPLATE_HASH.into(), "abc".into());
+        }
+        same.spec.get_or_insert_with(Default::default).template = Some(hashed);
+        let other = rs("other", 0, 4, 50);
+        let sets = split(&d, vec![other, same]);
+        assert_eq!(sets.new.map(|r| r.name_any()), Some("same".to_string()));
+        assert_eq!(sets.old.len(), 1);
     }
 }
