@@ -655,11 +655,13 @@ mod tests {
     #[test]
     fn the_new_replica_set_is_the_one_with_the_deployments_template() {
         let mut d = deployment(3, 1);
-        let mut t = k8s_openapi::api::core::v1::PodTemplateSpec::default();
-        t.metadata = Some(ObjectMeta {
-            labels: Some([("app".to_string(), "a".to_string())].into()),
-            ..Default::default()
-        });
+        let t = k8s_openapi::api::core::v1::PodTemplateSpec {
+            metadata: Some(ObjectMeta {
+                labels: Some([("app".to_string(), "a".to_string())].into()),
+                ..Default::default()
+            }),
+            spec: None,
+        };
         if let Some(s) = d.spec.as_mut() {
             s.template = t.clone();
         }
