@@ -18,6 +18,7 @@ mod manager;
 pub mod nodelifecycle;
 pub mod pod_util;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod selector;
 pub mod serviceaccount;
 pub mod workqueue;

@@ -14,6 +14,7 @@ use crate::informer::InformerFactory;
 use crate::nodelifecycle::taint_eviction::TaintEvictionController;
 use crate::nodelifecycle::{NodeLifecycleController, NodeLifecycleOptions};
 use crate::replicaset::ReplicaSetController;
+use crate::resourcequota::ResourceQuotaController;
 use crate::serviceaccount::ServiceAccountController;
 use crate::{run_workers, Reconciler};
 
@@ -27,6 +28,7 @@ pub const KNOWN_CONTROLLERS: &[&str] = &[
     "endpointslice",
     "nodelifecycle",
     "replicaset",
+    "resourcequota",
     "serviceaccount",
     "taint-eviction-controller",
 ];
@@ -165,6 +167,10 @@ pub async fn run(
     if controllers.is_enabled(DisruptionController::NAME) {
         let c = DisruptionController::new(client.clone(), &factory);
         keyed.push(spawn_later(c.clone(), c.queue(), 2));
+    }
+    if controllers.is_enabled(ResourceQuotaController::NAME) {
+        let c = ResourceQuotaController::new(client.clone(), &factory);
+        keyed.push(spawn_later(c.clone(), c.queue(), 5));
     }
     if controllers.is_enabled(EndpointsController::NAME) {
         let c = EndpointsController::new(client.clone(), &factory);
