@@ -6,15 +6,19 @@
 //! [`workqueue`], [`expectations`], [`controller_ref`] (ownership claims),
 //! [`events`], and one module per controller.
 
+mod batch;
 pub mod controller_ref;
+pub mod cronjob;
 pub mod deployment;
 pub mod events;
 pub mod expectations;
 pub mod informer;
-mod manager;
+pub mod job;
+pub(crate) mod manager;
 pub mod pod_util;
 pub mod replicaset;
 pub mod selector;
+pub mod ttl_after_finished;
 pub mod workqueue;
 
 use std::sync::Arc;

@@ -12,7 +12,13 @@ use crate::{run_workers, Reconciler};
 
 /// Every controller this manager knows, by its `--controllers` name
 /// (upstream's names).
-pub const KNOWN_CONTROLLERS: &[&str] = &["deployment", "replicaset"];
+pub const KNOWN_CONTROLLERS: &[&str] = &[
+    "cronjob",
+    "deployment",
+    "job",
+    "replicaset",
+    "ttl-after-finished",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
@@ -83,7 +89,11 @@ impl ControllerSet {
     }
 }
 
-fn spawn<R: Reconciler>(r: Arc<R>, queue: crate::workqueue::WorkQueue<crate::ObjectKey>, workers: usize) -> tokio::task::JoinHandle<()> {
+fn spawn<R: Reconciler>(
+    r: Arc<R>,
+    queue: crate::workqueue::WorkQueue<crate::ObjectKey>,
+    workers: usize,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(run_workers(r, queue, workers))
 }
 
@@ -107,6 +117,7 @@ pub async fn run(
         let c = DeploymentController::new(client.clone(), &factory, rec);
         deployments.push((c.clone(), c.queue()));
     }
+    let batch = crate::batch::prepare(&client, &factory, &controllers);
     tasks.extend(factory.start(&client));
     factory.wait_synced().await;
     tracing::info!(controllers = ?controllers.enabled, "controllers started");
@@ -116,6 +127,7 @@ pub async fn run(
     for (c, q) in deployments {
         tasks.push(spawn(c, q, 5));
     }
+    tasks.extend(batch.into_iter().map(|run| run()));
     shutdown.await;
     for t in tasks {
         t.abort();
