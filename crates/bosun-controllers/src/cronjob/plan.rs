@@ -69,10 +69,12 @@ pub fn in_active_list(cj: &CronJob, uid: &str) -> bool {
 }
 
 fn delete_from_active_list(cj: &mut CronJob, uid: &str) {
-    if let Some(list) = cj.status.as_mut().and_then(|s| s.active.as_mut()) {
-        list.retain(|r| r.uid.as_deref() != Some(uid));
-        if list.is_empty() {
-            cj.status.as_mut().map(|s| s.active = None);
+    if let Some(status) = cj.status.as_mut() {
+        if let Some(list) = status.active.as_mut() {
+            list.retain(|r| r.uid.as_deref() != Some(uid));
+            if list.is_empty() {
+                status.active = None;
+            }
         }
     }
 }
