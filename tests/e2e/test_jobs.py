@@ -9,13 +9,14 @@ boundary.
 
 from __future__ import annotations
 
-import json
 import re
+import signal
+import subprocess
 import time
 
 import pytest
 
-from support import SimCluster, wait_for
+from support import SimCluster, bosun_bin, start_bosun, stop_process, wait_for
 
 INDEX = "batch.kubernetes.io/job-completion-index"
 
@@ -183,6 +184,52 @@ def test_ttl_after_finished_deletes_the_job(cluster: SimCluster):
     wait_for(gone, timeout=30, desc="job deleted after its TTL")
     # Background propagation: the garbage collector takes the pods too.
     wait_for(lambda: job_pods(cluster, "ttl") == [], timeout=30, desc="pods of the deleted job gone")
+
+
+def test_no_completion_lost_or_counted_twice_across_controller_restart(tmp_path):
+    """The Job controller runs in a `bosun controller-manager` of its own,
+    killed with SIGKILL while pods finish and started again."""
+    srv = start_bosun(tmp_path / "data", extra=["--controllers", "*,-job"])
+    c = SimCluster(srv, tmp_path)
+    cms = []
+
+    def start_cm():
+        log = open(tmp_path / "cm.log", "ab")
+        cm = subprocess.Popen(
+            [bosun_bin(), "controller-manager", "--kubeconfig", srv.kubeconfig, "--controllers", "job"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        cms.append(cm)
+        return cm
+
+    try:
+        c.sim("restart-", 2)
+        cm = start_cm()
+        create_job(c, job_body("rs", completions=8, parallelism=2, annotations={"sim.bosun.dev/complete-after": "1s"}))
+        wait_for(lambda: get_job(c, "rs")["status"].get("succeeded", 0) >= 2, timeout=30, desc="two completions")
+        stop_process(cm, signal.SIGKILL)
+        # Meanwhile the running pods finish, uncounted, held by the finalizer
+        # (none run if the kill came between counting and re-creating).
+        def all_terminal():
+            return all(p["status"].get("phase") in ("Succeeded", "Failed") for p in job_pods(c, "rs"))
+
+        wait_for(all_terminal, timeout=30, desc="the running pods finished while the controller was down")
+        start_cm()
+        job = wait_condition(c, "rs", "Complete", timeout=60)
+        st = job["status"]
+        assert st["succeeded"] == 8 and st.get("failed", 0) == 0, st
+        pods = job_pods(c, "rs")
+        assert len(pods) == 8, [p["metadata"]["name"] for p in pods]
+        assert all(p["status"]["phase"] == "Succeeded" for p in pods)
+        assert not any(p["metadata"].get("finalizers") for p in pods)
+    finally:
+        for cm in cms:
+            stop_process(cm)
+        c.stop()
+        stop_process(srv.proc)
 
 
 def test_cronjob_fires_and_keeps_history(cluster: SimCluster):
