@@ -55,3 +55,18 @@ pub fn prepare(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::manager::ControllerSet;
+
+    #[test]
+    fn batch_controllers_go_by_upstream_names() {
+        for name in ["job", "cronjob", "ttl-after-finished"] {
+            let one = ControllerSet::parse(&[name]).expect("known");
+            assert!(one.is_enabled(name));
+            let all_but = ControllerSet::parse(&["*", &format!("-{name}")]).expect("known");
+            assert!(!all_but.is_enabled(name) && all_but.is_enabled("replicaset"));
+        }
+    }
+}
