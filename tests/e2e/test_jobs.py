@@ -147,6 +147,35 @@ def test_pod_failure_policy_fails_job_on_exit_code(cluster: SimCluster):
     assert len(job_pods(cluster, "pfp")) == 1
 
 
+def test_active_deadline_fails_a_running_job(cluster: SimCluster):
+    create_job(cluster, job_body("late", completions=2, parallelism=2, activeDeadlineSeconds=2))
+    job = wait_condition(cluster, "late", "Failed", timeout=40)
+    failed = condition(job, "Failed")
+    assert (failed["reason"], failed["message"]) == ("DeadlineExceeded", "Job was active longer than specified deadline")
+    # The running pods were deleted, and counted as failed once gone.
+    assert job["status"].get("active", 0) == 0 and job["status"]["failed"] == 2
+    assert job_pods(cluster, "late") == []
+
+
+def test_backoff_limit_per_index_and_max_failed_indexes(cluster: SimCluster):
+    body = job_body(
+        "perix",
+        completions=3,
+        parallelism=1,
+        completionMode="Indexed",
+        backoffLimitPerIndex=0,
+        maxFailedIndexes=0,
+        annotations={"sim.bosun.dev/fail-after": "300ms"},
+    )
+    create_job(cluster, body)
+    job = wait_condition(cluster, "perix", "Failed")
+    assert condition(job, "Failed")["reason"] == "MaxFailedIndexesExceeded"
+    assert job["status"]["failedIndexes"] == "0"
+    assert job["status"]["failed"] == 1
+    pods = job_pods(cluster, "perix")
+    assert [p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"] for p in pods] == ["0"]
+
+
 def test_suspend_and_resume(cluster: SimCluster):
     create_job(cluster, job_body("sus", completions=2, parallelism=2, suspend=True))
     job = wait_condition(cluster, "sus", "Suspended")
