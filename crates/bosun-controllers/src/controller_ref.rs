@@ -145,9 +145,6 @@ mod tests {
         }
         let deleting = rs("u1", true);
         assert_eq!(classify(&deleting, &sel, &pod("web", None)), Claim::Ignore);
-        assert_eq!(
-            classify(&deleting, &sel, &pod("db", Some("u1"))),
-            Claim::Ignore
-        );
+        assert_eq!(classify(&deleting, &sel, &pod("db", Some("u1"))), Claim::Ignore);
     }
 }

@@ -83,10 +83,7 @@ impl Recorder {
             ..Default::default()
         };
         if self.tx.try_send(event).is_err() {
-            tracing::debug!(
-                component = self.component,
-                "event queue full; event dropped"
-            );
+            tracing::debug!(component = self.component, "event queue full; event dropped");
         }
     }
 }

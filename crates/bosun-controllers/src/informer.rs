@@ -154,11 +154,7 @@ impl<K: Resource> Store<K> {
         };
         names
             .iter()
-            .filter_map(|n| {
-                s.objects
-                    .get(&ObjectKey::new(namespace, n.as_str()))
-                    .cloned()
-            })
+            .filter_map(|n| s.objects.get(&ObjectKey::new(namespace, n.as_str())).cloned())
             .collect()
     }
 
@@ -186,11 +182,7 @@ impl<K: Resource> Store<K> {
         };
         names
             .iter()
-            .filter_map(|n| {
-                s.objects
-                    .get(&ObjectKey::new(namespace, n.as_str()))
-                    .cloned()
-            })
+            .filter_map(|n| s.objects.get(&ObjectKey::new(namespace, n.as_str())).cloned())
             .collect()
     }
 
@@ -307,10 +299,7 @@ where
             self.apply(obj);
         }
         for obj in missing {
-            self.store
-                .state
-                .write()
-                .remove(&ObjectKey::of(obj.as_ref()));
+            self.store.state.write().remove(&ObjectKey::of(obj.as_ref()));
             self.notify(Change::Deleted(&obj));
         }
     }
@@ -450,22 +439,12 @@ mod tests {
         assert_eq!(inf.store.controlled_by("rs1").len(), 1);
         assert_eq!(inf.store.controlled_by("rs2").len(), 1);
         // A relist without p3 reports it deleted.
-        inf.replace(vec![
-            pod("a", "p1", "4", Some("rs2")),
-            pod("a", "p2", "5", None),
-        ]);
+        inf.replace(vec![pod("a", "p1", "4", Some("rs2")), pod("a", "p2", "5", None)]);
         assert!(inf.store.controlled_by("rs1").is_empty());
         assert!(inf.store.list_namespace("b").is_empty());
         assert_eq!(
             *seen.lock(),
-            vec![
-                "add p1",
-                "add p2",
-                "add p3",
-                "update p1",
-                "update p2",
-                "delete p3"
-            ]
+            vec!["add p1", "add p2", "add p3", "update p1", "update p2", "delete p3"]
         );
     }
 }

@@ -14,7 +14,7 @@ pub mod events;
 pub mod expectations;
 pub mod informer;
 pub mod job;
-pub(crate) mod manager;
+mod manager;
 pub mod pod_util;
 pub mod replicaset;
 pub mod selector;

@@ -89,11 +89,7 @@ impl ControllerSet {
     }
 }
 
-fn spawn<R: Reconciler>(
-    r: Arc<R>,
-    queue: crate::workqueue::WorkQueue<crate::ObjectKey>,
-    workers: usize,
-) -> tokio::task::JoinHandle<()> {
+fn spawn<R: Reconciler>(r: Arc<R>, queue: crate::workqueue::WorkQueue<crate::ObjectKey>, workers: usize) -> tokio::task::JoinHandle<()> {
     tokio::spawn(run_workers(r, queue, workers))
 }
 

@@ -9,8 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 /// Not terminal and not being deleted (upstream `IsPodActive`).
 pub fn is_active(pod: &Pod) -> bool {
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-    !matches!(phase, Some("Succeeded") | Some("Failed"))
-        && pod.metadata.deletion_timestamp.is_none()
+    !matches!(phase, Some("Succeeded") | Some("Failed")) && pod.metadata.deletion_timestamp.is_none()
 }
 
 /// The Ready condition's status and last transition.
@@ -53,16 +52,10 @@ pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp) -> 
 }
 
 /// How long until a ready pod becomes available, if it is not yet.
-pub fn until_available(
-    pod: &Pod,
-    min_ready_seconds: i32,
-    now: jiff::Timestamp,
-) -> Option<Duration> {
+pub fn until_available(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp) -> Option<Duration> {
     let since = ready_since(pod)?;
     let at = since
-        .checked_add(jiff::SignedDuration::from_secs(i64::from(
-            min_ready_seconds,
-        )))
+        .checked_add(jiff::SignedDuration::from_secs(i64::from(min_ready_seconds)))
         .ok()?;
     let left = at.duration_since(now);
     (left.is_positive()).then(|| left.unsigned_abs())

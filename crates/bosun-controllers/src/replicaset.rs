@@ -82,10 +82,9 @@ impl ReplicaSetController {
         if r.kind != "ReplicaSet" || !r.api_version.starts_with("apps/") {
             return None;
         }
-        let rs = self.replicasets.get(&ObjectKey::new(
-            pod.namespace().unwrap_or_default(),
-            &r.name,
-        ))?;
+        let rs = self
+            .replicasets
+            .get(&ObjectKey::new(pod.namespace().unwrap_or_default(), &r.name))?;
         (rs.metadata.uid.as_deref() == Some(r.uid.as_str())).then_some(rs)
     }
 
@@ -149,8 +148,10 @@ impl ReplicaSetController {
                     if min_ready > 0 && !pod_util::is_ready(old) && pod_util::is_ready(new) {
                         // Recheck availability once the pod has been ready
                         // long enough.
-                        self.queue
-                            .add_after(key.clone(), Duration::from_secs(min_ready as u64 + 1));
+                        self.queue.add_after(
+                            key.clone(),
+                            Duration::from_secs(min_ready as u64 + 1),
+                        );
                     }
                     self.queue.add(key);
                 } else if new_ref.is_none() && (labels_changed || old_ref != new_ref) {
@@ -220,11 +221,8 @@ impl ReplicaSetController {
                 self.expectations.creation_observed(key);
             }
             for p in &created.pods {
-                self.recorder.normal(
-                    rs,
-                    "SuccessfulCreate",
-                    format!("Created pod: {}", p.name_any()),
-                );
+                self.recorder
+                    .normal(rs, "SuccessfulCreate", format!("Created pod: {}", p.name_any()));
             }
             if let Some(err) = created.error {
                 self.recorder
@@ -239,21 +237,15 @@ impl ReplicaSetController {
             let results = join_all(victims.iter().map(|p| {
                 let api = api.clone();
                 let name = p.name_any();
-                async move {
-                    (
-                        name.clone(),
-                        api.delete(&name, &DeleteParams::default()).await,
-                    )
-                }
+                async move { (name.clone(), api.delete(&name, &DeleteParams::default()).await) }
             }))
             .await;
             let mut first_error = None;
             for (name, result) in results {
                 match result {
-                    Ok(_) => {
-                        self.recorder
-                            .normal(rs, "SuccessfulDelete", format!("Deleted pod: {name}"))
-                    }
+                    Ok(_) => self
+                        .recorder
+                        .normal(rs, "SuccessfulDelete", format!("Deleted pod: {name}")),
                     Err(kube::Error::Api(s)) if s.code == 404 => {
                         self.expectations
                             .deletion_observed(key, &ObjectKey::new(&key.namespace, &name));
@@ -373,13 +365,7 @@ pub fn pods_to_delete(pods: &[Arc<Pod>], n: usize, now: jiff::Timestamp) -> Vec<
     ranked.into_iter().take(n).cloned().collect()
 }
 
-fn deletion_order(
-    a: &Pod,
-    b: &Pod,
-    rank_a: usize,
-    rank_b: usize,
-    now: jiff::Timestamp,
-) -> Ordering {
+fn deletion_order(a: &Pod, b: &Pod, rank_a: usize, rank_b: usize, now: jiff::Timestamp) -> Ordering {
     let assigned = |p: &Pod| {
         p.spec
             .as_ref()
@@ -589,10 +575,7 @@ mod tests {
                 "running-ready-old"
             ]
         );
-        assert_eq!(
-            names(&pods_to_delete(&pods, 2, now)),
-            ["unassigned", "pending"]
-        );
+        assert_eq!(names(&pods_to_delete(&pods, 2, now)), ["unassigned", "pending"]);
     }
 
     #[test]

@@ -270,3 +270,4 @@ impl DeploymentController {
         }
     }
 }
+

@@ -42,11 +42,7 @@ pub(super) fn by_creation(a: &ReplicaSet, b: &ReplicaSet) -> std::cmp::Ordering 
 /// Splits owned ReplicaSets into the new one and the old ones.
 pub(super) fn split(d: &Deployment, mut rs_list: Vec<ReplicaSet>) -> Sets {
     rs_list.sort_by(by_creation);
-    let template = d
-        .spec
-        .as_ref()
-        .map(|s| s.template.clone())
-        .unwrap_or_default();
+    let template = d.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
     let new_idx = rs_list.iter().position(|rs| {
         rs.spec
             .as_ref()
@@ -75,17 +71,10 @@ impl DeploymentController {
     }
 
     /// The ReplicaSets this Deployment owns after adopting and releasing.
-    pub(super) async fn claim_replica_sets(
-        &self,
-        d: &Deployment,
-    ) -> Result<Vec<ReplicaSet>, SyncError> {
+    pub(super) async fn claim_replica_sets(&self, d: &Deployment) -> Result<Vec<ReplicaSet>, SyncError> {
         let ns = d.namespace().unwrap_or_default();
         let uid = d.metadata.uid.clone().unwrap_or_default();
-        let selector = d
-            .spec
-            .as_ref()
-            .map(|s| s.selector.clone())
-            .unwrap_or_default();
+        let selector = d.spec.as_ref().map(|s| s.selector.clone()).unwrap_or_default();
         let mut candidates = self.replicasets.controlled_by(&uid);
         candidates.extend(self.replicasets.uncontrolled_in(&ns));
         let api = self.rs_api(&ns);
@@ -293,11 +282,8 @@ impl DeploymentController {
     ) -> Result<bool, SyncError> {
         let from = rs_replicas(rs);
         let mut updated = rs.clone();
-        let annotations_changed = util::set_replicas_annotations(
-            &mut updated,
-            replicas(d),
-            replicas(d) + util::max_surge(d),
-        );
+        let annotations_changed =
+            util::set_replicas_annotations(&mut updated, replicas(d), replicas(d) + util::max_surge(d));
         if from == to && !annotations_changed {
             return Ok(false);
         }
@@ -311,10 +297,7 @@ impl DeploymentController {
             self.recorder.normal(
                 d,
                 "ScalingReplicaSet",
-                format!(
-                    "Scaled {op} replica set {} to {to} from {from}",
-                    rs.name_any()
-                ),
+                format!("Scaled {op} replica set {} to {to} from {from}", rs.name_any()),
             );
         }
         Ok(from != to)
@@ -436,11 +419,7 @@ impl DeploymentController {
 
     /// Deletes the oldest fully scaled-down RSs beyond
     /// revisionHistoryLimit.
-    pub(super) async fn cleanup(
-        &self,
-        d: &Deployment,
-        old: &[ReplicaSet],
-    ) -> Result<(), SyncError> {
+    pub(super) async fn cleanup(&self, d: &Deployment, old: &[ReplicaSet]) -> Result<(), SyncError> {
         let Some(limit) = d.spec.as_ref().and_then(|s| s.revision_history_limit) else {
             return Ok(());
         };
@@ -546,10 +525,7 @@ impl DeploymentController {
     }
 
     /// Pausing and resuming show in the Progressing condition.
-    pub(super) async fn check_paused_conditions(
-        &self,
-        d: &mut Deployment,
-    ) -> Result<(), SyncError> {
+    pub(super) async fn check_paused_conditions(&self, d: &mut Deployment) -> Result<(), SyncError> {
         if !util::has_progress_deadline(d) {
             return Ok(());
         }
@@ -561,19 +537,9 @@ impl DeploymentController {
         let paused_shown = reason.as_deref() == Some(util::PAUSED);
         let paused = d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false);
         let cond = if paused && !paused_shown {
-            util::new_condition(
-                "Progressing",
-                "Unknown",
-                util::PAUSED,
-                "Deployment is paused".into(),
-            )
+            util::new_condition("Progressing", "Unknown", util::PAUSED, "Deployment is paused".into())
         } else if !paused && paused_shown {
-            util::new_condition(
-                "Progressing",
-                "Unknown",
-                util::RESUMED,
-                "Deployment is resumed".into(),
-            )
+            util::new_condition("Progressing", "Unknown", util::RESUMED, "Deployment is resumed".into())
         } else {
             return Ok(());
         };

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet,
+};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -48,10 +50,7 @@ pub fn rs_available(rs: &ReplicaSet) -> i32 {
 }
 
 pub fn rs_ready(rs: &ReplicaSet) -> i32 {
-    rs.status
-        .as_ref()
-        .and_then(|s| s.ready_replicas)
-        .unwrap_or(0)
+    rs.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0)
 }
 
 pub fn revision_of(annotations: Option<&BTreeMap<String, String>>) -> i64 {
@@ -181,12 +180,7 @@ pub fn copyable_annotation(key: &str) -> bool {
 /// Copies the Deployment's annotations and sets `new_revision` on the new
 /// RS (upstream SetNewReplicaSetAnnotations). Returns whether anything
 /// changed.
-pub fn set_new_rs_annotations(
-    d: &Deployment,
-    rs: &mut ReplicaSet,
-    new_revision: i64,
-    exists: bool,
-) -> bool {
+pub fn set_new_rs_annotations(d: &Deployment, rs: &mut ReplicaSet, new_revision: i64, exists: bool) -> bool {
     let d_ann = d.metadata.annotations.clone().unwrap_or_default();
     let ann = rs.metadata.annotations.get_or_insert_with(Default::default);
     let mut changed = false;
@@ -197,10 +191,7 @@ pub fn set_new_rs_annotations(
         }
     }
     let old_revision = ann.get(REVISION).cloned();
-    let old_number: i64 = old_revision
-        .as_deref()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let old_number: i64 = old_revision.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
     if old_number < new_revision {
         ann.insert(REVISION.into(), new_revision.to_string());
         changed = true;
@@ -295,19 +286,10 @@ fn fraction(rs: &ReplicaSet, d: &Deployment) -> i32 {
 }
 
 pub fn condition<'a>(status: &'a DeploymentStatus, type_: &str) -> Option<&'a DeploymentCondition> {
-    status
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == type_)
+    status.conditions.iter().flatten().find(|c| c.type_ == type_)
 }
 
-pub fn new_condition(
-    type_: &str,
-    status: &str,
-    reason: &str,
-    message: String,
-) -> DeploymentCondition {
+pub fn new_condition(type_: &str, status: &str, reason: &str, message: String) -> DeploymentCondition {
     let now = Time(jiff::Timestamp::now());
     DeploymentCondition {
         type_: type_.into(),
@@ -394,10 +376,8 @@ pub fn timed_out(d: &Deployment, s: &DeploymentStatus, now: jiff::Timestamp) -> 
     let Some(from) = cond.last_update_time.as_ref().map(|t| t.0) else {
         return false;
     };
-    from.checked_add(jiff::SignedDuration::from_secs(i64::from(
-        progress_deadline(d),
-    )))
-    .is_ok_and(|deadline| deadline < now)
+    from.checked_add(jiff::SignedDuration::from_secs(i64::from(progress_deadline(d))))
+        .is_ok_and(|deadline| deadline < now)
 }
 
 #[cfg(test)]
@@ -469,15 +449,9 @@ mod tests {
         let mut first = new_condition("Progressing", "True", RS_UPDATED, "a".into());
         first.last_transition_time = Some(Time(jiff::Timestamp::UNIX_EPOCH));
         set_condition(&mut s, first);
-        set_condition(
-            &mut s,
-            new_condition("Progressing", "True", NEW_RS_AVAILABLE, "b".into()),
-        );
+        set_condition(&mut s, new_condition("Progressing", "True", NEW_RS_AVAILABLE, "b".into()));
         let c = condition(&s, "Progressing").expect("set");
         assert_eq!(c.reason.as_deref(), Some(NEW_RS_AVAILABLE));
-        assert_eq!(
-            c.last_transition_time,
-            Some(Time(jiff::Timestamp::UNIX_EPOCH))
-        );
+        assert_eq!(c.last_transition_time, Some(Time(jiff::Timestamp::UNIX_EPOCH)));
     }
 }
