@@ -6,7 +6,9 @@
 //! [`workqueue`], [`expectations`], [`controller_ref`] (ownership claims),
 //! [`events`], and one module per controller.
 
+mod batch;
 pub mod controller_ref;
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
@@ -14,6 +16,7 @@ pub mod endpoints;
 pub mod events;
 pub mod expectations;
 pub mod informer;
+pub mod job;
 mod manager;
 pub mod nodelifecycle;
 pub mod pod_util;
@@ -21,6 +24,7 @@ pub mod replicaset;
 pub mod resourcequota;
 pub mod selector;
 pub mod serviceaccount;
+pub mod ttl_after_finished;
 pub mod workqueue;
 
 use std::sync::Arc;

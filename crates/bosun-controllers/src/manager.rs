@@ -21,16 +21,19 @@ use crate::{run_workers, Reconciler};
 /// Every controller this manager knows, by its `--controllers` name
 /// (upstream's names).
 pub const KNOWN_CONTROLLERS: &[&str] = &[
+    "cronjob",
     "daemonset",
     "deployment",
     "disruption",
     "endpoint",
     "endpointslice",
+    "job",
     "nodelifecycle",
     "replicaset",
     "resourcequota",
     "serviceaccount",
     "taint-eviction-controller",
+    "ttl-after-finished",
 ];
 
 /// Settings of individual controllers (kube-controller-manager's flags).
@@ -203,6 +206,7 @@ pub async fn run(
         let c = DaemonSetController::new(client.clone(), &factory, rec);
         daemonsets.push((c.clone(), c.queue()));
     }
+    let batch = crate::batch::prepare(&client, &factory, &controllers);
     tasks.extend(factory.start(&client));
     factory.wait_synced().await;
     tracing::info!(controllers = ?controllers.enabled, "controllers started");
@@ -225,6 +229,7 @@ pub async fn run(
     for (c, q) in daemonsets {
         tasks.push(spawn(c, q, 2));
     }
+    tasks.extend(batch.into_iter().map(|run| run()));
     shutdown.await;
     for t in tasks {
         t.abort();

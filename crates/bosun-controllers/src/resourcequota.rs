@@ -87,7 +87,7 @@ fn qty(q: Option<&K8sQuantity>) -> Quantity {
 /// `1Gi` prints as `1536Mi`, as upstream's quantity arithmetic does).
 fn plus(a: Quantity, b: &Quantity) -> Quantity {
     if a.is_zero() {
-        b.clone()
+        *b
     } else if b.is_zero() {
         a
     } else {
