@@ -164,6 +164,11 @@ impl DisruptionController {
                 let mut scales: HashMap<String, i32> = HashMap::new();
                 let mut missing = None;
                 for p in &pods {
+                    // Unmanaged pods count as healthy but expect nothing
+                    // (upstream only records an UnmanagedPods event).
+                    if crate::informer::controller_uid(p.as_ref()).is_none() {
+                        continue;
+                    }
                     match self.controller_scale(p) {
                         Some((uid, n)) => {
                             scales.insert(uid, n);

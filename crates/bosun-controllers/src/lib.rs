@@ -62,9 +62,10 @@ pub trait Reconciler: Send + Sync + 'static {
     async fn sync(&self, key: &ObjectKey) -> Result<(), SyncError>;
 }
 
-/// Upstream drops a key after this many failed syncs in a row (it comes
-/// back with the next change).
-const MAX_RETRIES: u32 = 15;
+/// After this many failures in a row a key is logged as a warning; it
+/// keeps being retried (back-off capped at 1000 s), since informers here
+/// have no periodic resync to bring it back.
+const WARN_AFTER: u32 = 15;
 
 /// Runs `workers` workers taking keys from `queue` until the task ends.
 pub async fn run_workers<R: Reconciler>(
@@ -82,13 +83,12 @@ pub async fn run_workers<R: Reconciler>(
                 match r.sync(&key).await {
                     Ok(()) => q.forget(&key),
                     Err(err) => {
-                        if q.requeues(&key) < MAX_RETRIES {
-                            tracing::debug!(controller = R::NAME, %key, %err, "sync failed; retrying");
-                            q.add_rate_limited(key.clone());
+                        if q.requeues(&key) == WARN_AFTER {
+                            tracing::warn!(controller = R::NAME, %key, %err, "sync keeps failing; retrying with back-off");
                         } else {
-                            tracing::warn!(controller = R::NAME, %key, %err, "sync failed; giving up until the next change");
-                            q.forget(&key);
+                            tracing::debug!(controller = R::NAME, %key, %err, "sync failed; retrying");
                         }
+                        q.add_rate_limited(key.clone());
                     }
                 }
                 q.done(&key);

@@ -44,11 +44,13 @@ pub struct ResourceQuotaController {
     queue: WorkQueue<ObjectKey>,
 }
 
-/// Queues every quota of the namespace an object changed in.
+/// Queues every quota of the namespace an object changed in, for changes
+/// `relevant` accepts.
 fn watch_kind<K>(
     factory: &InformerFactory,
     quotas: Arc<Store<ResourceQuota>>,
     queue: WorkQueue<ObjectKey>,
+    relevant: fn(&Change<'_, K>) -> bool,
 ) -> Arc<Store<K>>
 where
     K: Resource<DynamicType = ()>
@@ -61,6 +63,9 @@ where
 {
     let informer = factory.informer::<K>();
     informer.on_change(move |change| {
+        if !relevant(change) {
+            return;
+        }
         let obj = match change {
             Change::Added(o) | Change::Updated { new: o, .. } | Change::Deleted(o) => o,
         };
@@ -69,6 +74,35 @@ where
         }
     });
     informer.store()
+}
+
+fn any_change<K>(_: &Change<'_, K>) -> bool {
+    true
+}
+
+/// Object counts change only on create and delete.
+fn created_or_deleted<K>(change: &Change<'_, K>) -> bool {
+    !matches!(change, Change::Updated { .. })
+}
+
+/// Pod updates matter to usage only when the pod becomes terminal or its
+/// resources change (upstream's replenishment filter); status churn does
+/// not.
+fn pod_usage_changed(change: &Change<'_, Pod>) -> bool {
+    match change {
+        Change::Updated { old, new } => {
+            terminal(old) != terminal(new)
+                || old
+                    .spec
+                    .as_ref()
+                    .map(|s| (&s.containers, &s.init_containers, &s.overhead))
+                    != new
+                        .spec
+                        .as_ref()
+                        .map(|s| (&s.containers, &s.init_containers, &s.overhead))
+        }
+        _ => true,
+    }
 }
 
 fn terminal(pod: &Pod) -> bool {
@@ -143,17 +177,17 @@ impl ResourceQuotaController {
             Change::Deleted(_) => {}
         });
         let stores = Stores {
-            pods: watch_kind(factory, quotas.clone(), queue.clone()),
-            services: watch_kind(factory, quotas.clone(), queue.clone()),
-            configmaps: watch_kind(factory, quotas.clone(), queue.clone()),
-            secrets: watch_kind(factory, quotas.clone(), queue.clone()),
-            claims: watch_kind(factory, quotas.clone(), queue.clone()),
-            deployments: watch_kind(factory, quotas.clone(), queue.clone()),
-            replicasets: watch_kind(factory, quotas.clone(), queue.clone()),
-            statefulsets: watch_kind(factory, quotas.clone(), queue.clone()),
-            daemonsets: watch_kind(factory, quotas.clone(), queue.clone()),
-            jobs: watch_kind(factory, quotas.clone(), queue.clone()),
-            cronjobs: watch_kind(factory, quotas.clone(), queue.clone()),
+            pods: watch_kind(factory, quotas.clone(), queue.clone(), pod_usage_changed),
+            services: watch_kind(factory, quotas.clone(), queue.clone(), any_change),
+            configmaps: watch_kind(factory, quotas.clone(), queue.clone(), created_or_deleted),
+            secrets: watch_kind(factory, quotas.clone(), queue.clone(), created_or_deleted),
+            claims: watch_kind(factory, quotas.clone(), queue.clone(), any_change),
+            deployments: watch_kind(factory, quotas.clone(), queue.clone(), created_or_deleted),
+            replicasets: watch_kind(factory, quotas.clone(), queue.clone(), created_or_deleted),
+            statefulsets: watch_kind(factory, quotas.clone(), queue.clone(), created_or_deleted),
+            daemonsets: watch_kind(factory, quotas.clone(), queue.clone(), created_or_deleted),
+            jobs: watch_kind(factory, quotas.clone(), queue.clone(), created_or_deleted),
+            cronjobs: watch_kind(factory, quotas.clone(), queue.clone(), created_or_deleted),
             quotas,
         };
         Arc::new(ResourceQuotaController {
@@ -169,23 +203,16 @@ impl ResourceQuotaController {
 
     /// Usage of one quota resource name in `ns`, or None when the name is
     /// not one this controller tracks.
-    fn usage(&self, ns: &str, resource: &str) -> Option<Quantity> {
+    fn usage(&self, ns: &str, resource: &str, pods: &[Arc<Pod>]) -> Option<Quantity> {
         let s = &self.stores;
         let count = |n: usize| Some(Quantity::from_i64(n as i64, Format::DecimalSI));
-        let pods = || -> Vec<Arc<Pod>> {
-            s.pods
-                .list_namespace(ns)
-                .into_iter()
-                .filter(|p| !terminal(p))
-                .collect()
-        };
         let sum_pods = |limits: bool, r: &str| {
-            Some(pods().iter().fold(Quantity::zero(), |acc, p| {
+            Some(pods.iter().fold(Quantity::zero(), |acc, p| {
                 plus(acc, &pod_amount(p, limits, r))
             }))
         };
         match resource {
-            "pods" | "count/pods" => count(pods().len()),
+            "pods" | "count/pods" => count(pods.len()),
             "services" | "count/services" => count(s.services.list_namespace(ns).len()),
             "configmaps" | "count/configmaps" => count(s.configmaps.list_namespace(ns).len()),
             "secrets" | "count/secrets" => count(s.secrets.list_namespace(ns).len()),
@@ -264,8 +291,16 @@ impl Reconciler for ResourceQuotaController {
             .and_then(|s| s.hard.clone())
             .unwrap_or_default();
         let mut used = BTreeMap::new();
+        // The namespace's live pods, listed once for every resource name.
+        let pods: Vec<Arc<Pod>> = self
+            .stores
+            .pods
+            .list_namespace(&key.namespace)
+            .into_iter()
+            .filter(|p| !terminal(p))
+            .collect();
         for name in hard.keys() {
-            if let Some(q) = self.usage(&key.namespace, name) {
+            if let Some(q) = self.usage(&key.namespace, name, &pods) {
                 used.insert(name.clone(), K8sQuantity(q.canonical()));
             }
         }

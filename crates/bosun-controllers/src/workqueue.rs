@@ -20,6 +20,8 @@ struct State<T> {
     dirty: HashSet<T>,
     processing: HashSet<T>,
     failures: HashMap<T, u32>,
+    /// Delayed adds: the earliest deadline per item (one timer each).
+    waiting: HashMap<T, tokio::time::Instant>,
 }
 
 struct Inner<T> {
@@ -55,6 +57,7 @@ impl<T: Hash + Eq + Clone + Send + 'static> WorkQueue<T> {
                     dirty: HashSet::new(),
                     processing: HashSet::new(),
                     failures: HashMap::new(),
+                    waiting: HashMap::new(),
                 }),
                 ready: Notify::new(),
             }),
@@ -75,16 +78,41 @@ impl<T: Hash + Eq + Clone + Send + 'static> WorkQueue<T> {
         self.inner.ready.notify_one();
     }
 
-    /// Queues `item` after `delay`.
+    /// Queues `item` after `delay`. An item already waiting for an
+    /// earlier time keeps that time (one timer per item, however often it
+    /// is delayed).
     pub fn add_after(&self, item: T, delay: Duration) {
         if delay.is_zero() {
             self.add(item);
             return;
         }
+        let at = tokio::time::Instant::now() + delay;
+        {
+            let mut s = self.inner.state.lock();
+            match s.waiting.get(&item) {
+                Some(existing) if *existing <= at => return,
+                _ => {
+                    s.waiting.insert(item.clone(), at);
+                }
+            }
+        }
         let queue = self.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            queue.add(item);
+            tokio::time::sleep_until(at).await;
+            let due = {
+                let mut s = queue.inner.state.lock();
+                // A later call may have moved the deadline earlier: that
+                // timer adds the item.
+                if s.waiting.get(&item) == Some(&at) {
+                    s.waiting.remove(&item);
+                    true
+                } else {
+                    false
+                }
+            };
+            if due {
+                queue.add(item);
+            }
         });
     }
 
@@ -197,6 +225,19 @@ mod tests {
         assert_eq!(q.get().await, "k");
         q.forget(&"k");
         assert_eq!(q.requeues(&"k"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn repeated_delays_keep_the_earliest() {
+        let q = WorkQueue::new();
+        q.add_after("x", Duration::from_secs(10));
+        q.add_after("x", Duration::from_secs(600));
+        q.add_after("x", Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(q.get().await, "x");
+        q.done(&"x");
+        tokio::time::sleep(Duration::from_secs(700)).await;
+        assert!(q.is_empty(), "the superseded timers add nothing");
     }
 
     #[tokio::test(start_paused = true)]

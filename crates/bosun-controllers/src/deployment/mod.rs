@@ -115,7 +115,8 @@ impl DeploymentController {
                 match self.owner_of(new) {
                     Some(d) => self.queue.add(ObjectKey::of(d.as_ref())),
                     None if controller_uid(new.as_ref()).is_none()
-                        && old.metadata.labels != new.metadata.labels =>
+                        && (old.metadata.labels != new.metadata.labels
+                            || controller_uid(old.as_ref()).is_some()) =>
                     {
                         self.enqueue_matching(new)
                     }

@@ -250,7 +250,12 @@ impl DeploymentController {
         let Some(cond) = util::condition(status, "Progressing") else {
             return;
         };
-        if cond.reason.as_deref() == Some(util::TIMED_OUT) {
+        // Only a rollout still counting towards its deadline needs a
+        // recheck (a completed or timed-out one cannot change by waiting).
+        if matches!(
+            cond.reason.as_deref(),
+            Some(util::TIMED_OUT) | Some(util::NEW_RS_AVAILABLE)
+        ) {
             return;
         }
         let Some(from) = cond.last_update_time.as_ref().map(|t| t.0) else {

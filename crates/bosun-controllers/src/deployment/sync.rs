@@ -503,7 +503,10 @@ impl DeploymentController {
             updated_replicas: nonzero(sets.new.as_ref().map(util::rs_status_replicas).unwrap_or(0)),
             ready_replicas: nonzero(all.iter().map(util::rs_ready).sum()),
             available_replicas: nonzero(available),
-            unavailable_replicas: nonzero((want - available).max(0)),
+            // Upstream counts against the RSs' sizes (surge included).
+            unavailable_replicas: nonzero(
+                (all.iter().map(rs_replicas).sum::<i32>() - available).max(0),
+            ),
             collision_count: d.status.as_ref().and_then(|s| s.collision_count),
             conditions: d.status.as_ref().and_then(|s| s.conditions.clone()),
         };

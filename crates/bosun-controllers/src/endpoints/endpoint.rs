@@ -110,6 +110,48 @@ pub fn subsets(backends: &[Backend]) -> Vec<EndpointSubset> {
         .collect()
 }
 
+/// Upstream's cap on addresses in one Endpoints object; beyond it the
+/// object is truncated and annotated (EndpointSlices carry the rest).
+pub const MAX_ADDRESSES: usize = 1000;
+pub const OVER_CAPACITY: &str = "endpoints.kubernetes.io/over-capacity";
+
+/// Keeps at most [`MAX_ADDRESSES`] addresses, ready ones first; returns
+/// whether anything was dropped.
+pub fn truncate(subsets: &mut [EndpointSubset]) -> bool {
+    let total: usize = subsets
+        .iter()
+        .map(|s| {
+            s.addresses.as_ref().map_or(0, Vec::len)
+                + s.not_ready_addresses.as_ref().map_or(0, Vec::len)
+        })
+        .sum();
+    if total <= MAX_ADDRESSES {
+        return false;
+    }
+    let mut room = MAX_ADDRESSES;
+    for s in subsets.iter_mut() {
+        if let Some(a) = s.addresses.as_mut() {
+            a.truncate(room);
+            room -= a.len();
+        }
+    }
+    for s in subsets.iter_mut() {
+        if let Some(a) = s.not_ready_addresses.as_mut() {
+            a.truncate(room);
+            room -= a.len();
+        }
+    }
+    for s in subsets.iter_mut() {
+        if s.addresses.as_ref().is_some_and(Vec::is_empty) {
+            s.addresses = None;
+        }
+        if s.not_ready_addresses.as_ref().is_some_and(Vec::is_empty) {
+            s.not_ready_addresses = None;
+        }
+    }
+    true
+}
+
 #[async_trait]
 impl Reconciler for EndpointsController {
     const NAME: &'static str = "endpoint";
@@ -148,15 +190,28 @@ impl Reconciler for EndpointsController {
         if svc.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None") {
             labels.insert("service.kubernetes.io/headless".into(), String::new());
         }
+        let truncated = truncate(&mut subsets);
+        subsets.retain(|s| s.addresses.is_some() || s.not_ready_addresses.is_some());
         let subsets = (!subsets.is_empty()).then_some(subsets);
         match self.endpoints.get(key) {
             Some(current) => {
-                if current.subsets == subsets && current.labels() == &labels {
+                let marked = current.annotations().get(OVER_CAPACITY).is_some();
+                if current.subsets == subsets && current.labels() == &labels && marked == truncated
+                {
                     return Ok(());
                 }
                 let mut updated = (*current).clone();
                 updated.subsets = subsets;
                 updated.metadata.labels = Some(labels);
+                let annotations = updated
+                    .metadata
+                    .annotations
+                    .get_or_insert_with(Default::default);
+                if truncated {
+                    annotations.insert(OVER_CAPACITY.into(), "truncated".into());
+                } else {
+                    annotations.remove(OVER_CAPACITY);
+                }
                 api.replace(&key.name, &PostParams::default(), &updated)
                     .await?;
             }
@@ -166,6 +221,8 @@ impl Reconciler for EndpointsController {
                         name: Some(key.name.clone()),
                         namespace: Some(key.namespace.clone()),
                         labels: Some(labels),
+                        annotations: truncated
+                            .then(|| [(OVER_CAPACITY.to_string(), "truncated".to_string())].into()),
                         ..Default::default()
                     },
                     subsets,
@@ -182,5 +239,42 @@ impl Reconciler for EndpointsController {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addresses(n: usize, prefix: &str) -> Option<Vec<EndpointAddress>> {
+        Some(
+            (0..n)
+                .map(|i| EndpointAddress {
+                    ip: format!("{prefix}.{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn truncation_keeps_ready_addresses_first() {
+        let mut subsets = vec![EndpointSubset {
+            addresses: addresses(900, "r"),
+            not_ready_addresses: addresses(300, "n"),
+            ports: None,
+        }];
+        assert!(truncate(&mut subsets));
+        assert_eq!(subsets[0].addresses.as_ref().map(Vec::len), Some(900));
+        assert_eq!(
+            subsets[0].not_ready_addresses.as_ref().map(Vec::len),
+            Some(100)
+        );
+        let mut small = vec![EndpointSubset {
+            addresses: addresses(10, "r"),
+            not_ready_addresses: None,
+            ports: None,
+        }];
+        assert!(!truncate(&mut small));
     }
 }

@@ -81,6 +81,9 @@ pub struct NodeLifecycleController {
     recorder: Recorder,
     health: Mutex<HashMap<String, Health>>,
     zones: Mutex<HashMap<String, TokenBucket>>,
+    /// Nodes whose pods could not all be marked not ready; retried each
+    /// period while the node stays not ready.
+    retry_not_ready: Mutex<std::collections::HashSet<String>>,
 }
 
 fn condition<'a>(node: &'a Node, type_: &str) -> Option<&'a NodeCondition> {
@@ -210,6 +213,7 @@ impl NodeLifecycleController {
             recorder,
             health: Mutex::new(HashMap::new()),
             zones: Mutex::new(HashMap::new()),
+            retry_not_ready: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -232,6 +236,15 @@ impl NodeLifecycleController {
         for node in nodes.iter_mut() {
             if let Err(err) = self.check_health(node, now, wall).await {
                 tracing::debug!(node = %node.name_any(), %err, "node health update failed");
+            }
+        }
+        let retry: Vec<String> = self.retry_not_ready.lock().drain().collect();
+        for name in retry {
+            let still_down = nodes
+                .iter()
+                .any(|n| n.name_any() == name && ready_status(n) != "True");
+            if still_down {
+                self.mark_pods_not_ready(&name).await;
             }
         }
         // Zone states from the (possibly just updated) Ready conditions.

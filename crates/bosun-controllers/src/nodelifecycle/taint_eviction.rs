@@ -48,7 +48,14 @@ pub enum Verdict {
 /// Upstream's rule: any untolerated taint evicts now; otherwise the
 /// smallest tolerationSeconds among the tolerations used, counted from
 /// when the taint was added.
-pub fn verdict(taints: &[Taint], tolerations: &[Toleration], now: jiff::Timestamp) -> Verdict {
+/// `first_seen` stands in for the time a taint without `timeAdded` was
+/// added: when the controller first saw the pod under it.
+pub fn verdict(
+    taints: &[Taint],
+    tolerations: &[Toleration],
+    now: jiff::Timestamp,
+    first_seen: jiff::Timestamp,
+) -> Verdict {
     let mut min_seconds: Option<i64> = None;
     let mut since: Option<jiff::Timestamp> = None;
     for taint in taints.iter().filter(|t| t.effect == "NoExecute") {
@@ -59,9 +66,8 @@ pub fn verdict(taints: &[Taint], tolerations: &[Toleration], now: jiff::Timestam
         for t in used {
             if let Some(s) = t.toleration_seconds {
                 min_seconds = Some(min_seconds.map_or(s.max(0), |m| m.min(s.max(0))));
-                if let Some(added) = taint.time_added.as_ref().map(|t| t.0) {
-                    since = Some(since.map_or(added, |s| s.min(added)));
-                }
+                let added = taint.time_added.as_ref().map_or(first_seen, |t| t.0);
+                since = Some(since.map_or(added, |s| s.min(added)));
             }
         }
     }
@@ -69,9 +75,10 @@ pub fn verdict(taints: &[Taint], tolerations: &[Toleration], now: jiff::Timestam
         return Verdict::Keep;
     };
     let start = since.unwrap_or(now);
-    let deadline = start
-        .checked_add(jiff::SignedDuration::from_secs(seconds))
-        .unwrap_or(start);
+    // A toleration too long to add up is as good as forever.
+    let Ok(deadline) = start.checked_add(jiff::SignedDuration::from_secs(seconds)) else {
+        return Verdict::Keep;
+    };
     let left = deadline.duration_since(now);
     if left.is_positive() {
         Verdict::EvictAfter(left.unsigned_abs())
@@ -106,6 +113,9 @@ pub struct TaintEvictionController {
     recorder: Recorder,
     /// Nodes whose NoExecute taints changed since the last sweep.
     dirty_nodes: Arc<Mutex<HashSet<String>>>,
+    /// When each pod was first seen under a tolerated-for-a-while taint
+    /// that carries no `timeAdded`.
+    first_seen: Mutex<std::collections::HashMap<ObjectKey, jiff::Timestamp>>,
 }
 
 impl TaintEvictionController {
@@ -119,6 +129,7 @@ impl TaintEvictionController {
             queue: WorkQueue::new(),
             recorder,
             dirty_nodes: Arc::new(Mutex::new(HashSet::new())),
+            first_seen: Mutex::new(std::collections::HashMap::new()),
         });
         let dirty = this.dirty_nodes.clone();
         node_informer.on_change(move |change| {
@@ -211,9 +222,11 @@ impl Reconciler for TaintEvictionController {
 
     async fn sync(&self, key: &ObjectKey) -> Result<(), SyncError> {
         let Some(pod) = self.pods.get(key) else {
+            self.first_seen.lock().remove(key);
             return Ok(());
         };
         if pod.metadata.deletion_timestamp.is_some() {
+            self.first_seen.lock().remove(key);
             return Ok(());
         }
         let Some(node) = node_of(&pod).and_then(|n| self.nodes.get(&ObjectKey::new("", n))) else {
@@ -221,15 +234,21 @@ impl Reconciler for TaintEvictionController {
         };
         let taints = no_execute_taints(&node);
         if taints.is_empty() {
+            self.first_seen.lock().remove(key);
             return Ok(());
         }
+        let now = jiff::Timestamp::now();
+        let first_seen = *self.first_seen.lock().entry(key.clone()).or_insert(now);
         let tolerations = pod
             .spec
             .as_ref()
             .and_then(|s| s.tolerations.clone())
             .unwrap_or_default();
-        match verdict(&taints, &tolerations, jiff::Timestamp::now()) {
-            Verdict::Keep => Ok(()),
+        match verdict(&taints, &tolerations, now, first_seen) {
+            Verdict::Keep => {
+                self.first_seen.lock().remove(key);
+                Ok(())
+            }
             Verdict::EvictNow => self.evict(&pod).await,
             Verdict::EvictAfter(wait) => {
                 self.queue
@@ -271,11 +290,12 @@ mod tests {
     fn verdicts_as_upstream() {
         let now = jiff::Timestamp::now();
         let unreachable = [taint("node.kubernetes.io/unreachable", 10, now)];
-        assert_eq!(verdict(&unreachable, &[], now), Verdict::EvictNow);
+        assert_eq!(verdict(&unreachable, &[], now, now), Verdict::EvictNow);
         assert_eq!(
             verdict(
                 &unreachable,
                 &[toleration("node.kubernetes.io/unreachable", None)],
+                now,
                 now
             ),
             Verdict::Keep
@@ -284,6 +304,7 @@ mod tests {
             verdict(
                 &unreachable,
                 &[toleration("node.kubernetes.io/unreachable", Some(5))],
+                now,
                 now
             ),
             Verdict::EvictNow,
@@ -293,15 +314,43 @@ mod tests {
             &unreachable,
             &[toleration("node.kubernetes.io/unreachable", Some(300))],
             now,
+            now,
         ) {
             Verdict::EvictAfter(d) => assert!((289..=290).contains(&d.as_secs()), "{d:?}"),
             v => panic!("{v:?}"),
         }
+        // No timeAdded: counted from when the pod was first seen under it.
+        let untimed = [Taint {
+            time_added: None,
+            ..unreachable[0].clone()
+        }];
+        let seen = now
+            .checked_sub(jiff::SignedDuration::from_secs(30))
+            .unwrap_or(now);
+        assert_eq!(
+            verdict(
+                &untimed,
+                &[toleration("node.kubernetes.io/unreachable", Some(20))],
+                now,
+                seen
+            ),
+            Verdict::EvictNow
+        );
+        assert_eq!(
+            verdict(
+                &untimed,
+                &[toleration("node.kubernetes.io/unreachable", Some(i64::MAX))],
+                now,
+                seen
+            ),
+            Verdict::Keep,
+            "an absurdly long toleration never evicts"
+        );
         // An empty key with Exists tolerates every taint.
         let all = Toleration {
             operator: Some("Exists".into()),
             ..Default::default()
         };
-        assert_eq!(verdict(&unreachable, &[all], now), Verdict::Keep);
+        assert_eq!(verdict(&unreachable, &[all], now, now), Verdict::Keep);
     }
 }
