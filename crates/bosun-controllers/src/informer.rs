@@ -70,7 +70,7 @@ pub fn controller_uid<K: Resource>(obj: &K) -> Option<&str> {
 struct StoreState<K> {
     objects: HashMap<ObjectKey, Arc<K>>,
     by_namespace: HashMap<String, HashSet<String>>,
-    by_controller: HashMap<String, HashSet<ObjectKey>>,
+    by_controller: HashMap<String, HashMap<ObjectKey, Arc<K>>>,
     /// namespace → names of objects with no controller.
     uncontrolled: HashMap<String, HashSet<String>>,
 }
@@ -87,7 +87,7 @@ impl<K: Resource> StoreState<K> {
             self.by_controller
                 .entry(uid.to_string())
                 .or_default()
-                .insert(key.clone());
+                .insert(key.clone(), obj.clone());
         } else {
             self.uncontrolled
                 .entry(key.namespace.clone())
@@ -171,10 +171,8 @@ impl<K: Resource> Store<K> {
         let s = self.state.read();
         s.by_controller
             .get(uid)
-            .into_iter()
-            .flatten()
-            .filter_map(|k| s.objects.get(k).cloned())
-            .collect()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Objects in `namespace` that no controller owns (adoption

@@ -28,6 +28,11 @@ use crate::{Reconciler, SyncError};
 /// sync.
 pub const BURST_REPLICAS: usize = 500;
 
+/// How long pod status changes wait to be folded into one sync: a
+/// ReplicaSet of 100,000 pods sees hundreds of pod updates per second and
+/// each sync looks at all of its pods.
+const STATUS_BATCH: Duration = Duration::from_millis(250);
+
 pub struct ReplicaSetController {
     client: kube::Client,
     replicasets: Arc<Store<ReplicaSet>>,
@@ -118,7 +123,13 @@ impl ReplicaSetController {
                 } else if let Some(rs) = self.owner_of(pod) {
                     let key = ObjectKey::of(rs.as_ref());
                     self.expectations.creation_observed(&key);
-                    self.queue.add(key);
+                    if self.expectations.satisfied(&key) {
+                        self.queue.add(key);
+                    } else {
+                        // More creations to observe before the next sync
+                        // can act; refresh status meanwhile, batched.
+                        self.queue.add_after(key, STATUS_BATCH);
+                    }
                 } else if controller_ref_of(pod).is_none() {
                     self.enqueue_matching(pod);
                 }
@@ -152,7 +163,13 @@ impl ReplicaSetController {
                         self.queue
                             .add_after(key.clone(), Duration::from_secs(min_ready as u64 + 1));
                     }
-                    self.queue.add(key);
+                    if labels_changed || old_ref != new_ref {
+                        self.queue.add(key);
+                    } else {
+                        // Status churn (scheduled, running, ready): one
+                        // sync per batch period, not one per pod update.
+                        self.queue.add_after(key, STATUS_BATCH);
+                    }
                 } else if new_ref.is_none() && (labels_changed || old_ref != new_ref) {
                     self.enqueue_matching(new);
                 }
