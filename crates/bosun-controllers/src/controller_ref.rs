@@ -8,7 +8,9 @@ use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::informer::controller_uid;
+use std::sync::Arc;
+
+use crate::informer::{controller_uid, ObjectKey, Store};
 use crate::selector;
 
 /// The controller reference an owner puts on what it creates.
@@ -21,6 +23,29 @@ pub fn controller_reference<K: Resource<DynamicType = ()>>(owner: &K) -> OwnerRe
         controller: Some(true),
         block_owner_deletion: Some(true),
     }
+}
+
+/// The owner of kind `O` that `child`'s controller reference names, if it
+/// is in `store` with that uid (upstream resolveControllerRef: a reference
+/// to an object since replaced by one of the same name resolves to nothing).
+pub fn resolve<O, C>(store: &Store<O>, child: &C) -> Option<Arc<O>>
+where
+    O: Resource<DynamicType = ()>,
+    C: Resource,
+{
+    let r = child
+        .meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))?;
+    let group = r.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    if r.kind != O::kind(&()) || group != O::group(&()) {
+        return None;
+    }
+    let ns = child.meta().namespace.clone().unwrap_or_default();
+    let owner = store.get(&ObjectKey::new(ns, &r.name))?;
+    (owner.meta().uid.as_deref() == Some(r.uid.as_str())).then_some(owner)
 }
 
 /// What a claim decides about one candidate.
@@ -124,6 +149,26 @@ mod tests {
             }]);
         }
         p
+    }
+
+    #[test]
+    fn resolves_only_the_same_kind_group_and_uid() {
+        let store = Store::<ReplicaSet>::default();
+        let mut owner = rs("u1", false);
+        owner.metadata.namespace = Some("ns".into());
+        store.insert(owner.clone());
+        let mut child = pod("web", None);
+        child.metadata.namespace = Some("ns".into());
+        let mut r = controller_reference(&owner);
+        child.metadata.owner_references = Some(vec![r.clone()]);
+        assert!(resolve(&store, &child).is_some());
+        r.uid = "u-old".into();
+        child.metadata.owner_references = Some(vec![r.clone()]);
+        assert!(resolve(&store, &child).is_none(), "a replaced owner");
+        r.uid = "u1".into();
+        r.api_version = "extensions/v1beta1".into();
+        child.metadata.owner_references = Some(vec![r]);
+        assert!(resolve(&store, &child).is_none(), "another group");
     }
 
     #[test]

@@ -13,8 +13,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::PostParams;
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 
 use crate::informer::{Change, InformerFactory, ObjectKey, Store};
 use crate::workqueue::WorkQueue;
@@ -246,15 +245,7 @@ impl Reconciler for DisruptionController {
         }
         let mut updated = (*pdb).clone();
         updated.status = Some(status);
-        let api: Api<PodDisruptionBudget> = Api::namespaced(self.client.clone(), &key.namespace);
-        match api
-            .replace_status(&key.name, &PostParams::default(), &updated)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        crate::write_status(&self.client, &updated).await
     }
 }
 

@@ -52,6 +52,29 @@ impl SyncError {
     }
 }
 
+/// Writes `obj` (carrying its new status) through the status subresource;
+/// an object deleted meanwhile is not an error.
+pub async fn write_status<K>(client: &kube::Client, obj: &K) -> Result<(), SyncError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+{
+    use kube::ResourceExt;
+    let api: kube::Api<K> =
+        kube::Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+    match api
+        .replace_status(&obj.name_any(), &kube::api::PostParams::default(), obj)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// One controller's reconcile step for one object key.
 #[async_trait]
 pub trait Reconciler: Send + Sync + 'static {

@@ -78,20 +78,7 @@ impl ReplicaSetController {
     /// The ReplicaSet a pod's controller reference names, if it exists
     /// with that uid.
     fn owner_of(&self, pod: &Pod) -> Option<Arc<ReplicaSet>> {
-        let r = pod
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .find(|r| r.controller == Some(true))?;
-        if r.kind != "ReplicaSet" || !r.api_version.starts_with("apps/") {
-            return None;
-        }
-        let rs = self.replicasets.get(&ObjectKey::new(
-            pod.namespace().unwrap_or_default(),
-            &r.name,
-        ))?;
-        (rs.metadata.uid.as_deref() == Some(r.uid.as_str())).then_some(rs)
+        controller_ref::resolve(&self.replicasets, pod)
     }
 
     fn enqueue_matching(&self, pod: &Pod) {
@@ -301,16 +288,7 @@ impl ReplicaSetController {
         }
         let mut updated = rs.clone();
         updated.status = Some(status);
-        let api: Api<ReplicaSet> =
-            Api::namespaced(self.client.clone(), &rs.namespace().unwrap_or_default());
-        match api
-            .replace_status(&rs.name_any(), &PostParams::default(), &updated)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        crate::write_status(&self.client, &updated).await
     }
 }
 

@@ -15,8 +15,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Pod, ResourceQuota, ResourceQuotaStatus, Secret, Service,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
-use kube::api::PostParams;
-use kube::{Api, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 
 use crate::informer::{Change, InformerFactory, ObjectKey, Store};
 use crate::workqueue::WorkQueue;
@@ -313,15 +312,7 @@ impl Reconciler for ResourceQuotaController {
         }
         let mut updated = (*quota).clone();
         updated.status = Some(status);
-        let api: Api<ResourceQuota> = Api::namespaced(self.client.clone(), &key.namespace);
-        match api
-            .replace_status(&key.name, &PostParams::default(), &updated)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        crate::write_status(&self.client, &updated).await
     }
 }
 

@@ -78,20 +78,7 @@ impl CronJobController {
     }
 
     fn owner_of(&self, job: &Job) -> Option<Arc<CronJob>> {
-        let r = job
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .find(|r| r.controller == Some(true))?;
-        if r.kind != "CronJob" || r.api_version != "batch/v1" {
-            return None;
-        }
-        let cj = self.cronjobs.get(&ObjectKey::new(
-            job.namespace().unwrap_or_default(),
-            &r.name,
-        ))?;
-        (cj.metadata.uid.as_deref() == Some(r.uid.as_str())).then_some(cj)
+        crate::controller_ref::resolve(&self.cronjobs, job)
     }
 
     fn record(&self, cj: &CronJob, events: Vec<Event>) {

@@ -208,18 +208,7 @@ impl DaemonSetController {
     /// The DaemonSet a controller reference names, if it exists with that
     /// uid (upstream resolveControllerRef).
     fn resolve<K: kube::Resource>(&self, obj: &K) -> Option<Arc<DaemonSet>> {
-        let r = obj
-            .meta()
-            .owner_references
-            .iter()
-            .flatten()
-            .find(|r| r.controller == Some(true))?;
-        if r.kind != "DaemonSet" {
-            return None;
-        }
-        let ns = obj.meta().namespace.clone().unwrap_or_default();
-        let ds = self.daemonsets.get(&ObjectKey::new(ns, &r.name))?;
-        (ds.metadata.uid.as_deref() == Some(r.uid.as_str())).then_some(ds)
+        controller_ref::resolve(&self.daemonsets, obj)
     }
 
     /// DaemonSets in the namespace whose (non-empty) selector matches.

@@ -70,19 +70,7 @@ impl DeploymentController {
     /// The Deployment an RS's controller reference names, if it exists
     /// with that uid.
     fn owner_of(&self, rs: &ReplicaSet) -> Option<Arc<Deployment>> {
-        let r = rs
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .find(|r| r.controller == Some(true))?;
-        if r.kind != "Deployment" || !r.api_version.starts_with("apps/") {
-            return None;
-        }
-        let d = self
-            .deployments
-            .get(&ObjectKey::new(rs.namespace().unwrap_or_default(), &r.name))?;
-        (d.metadata.uid.as_deref() == Some(r.uid.as_str())).then_some(d)
+        crate::controller_ref::resolve(&self.deployments, rs)
     }
 
     fn enqueue_matching(&self, rs: &ReplicaSet) {

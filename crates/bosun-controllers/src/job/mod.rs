@@ -125,20 +125,7 @@ impl JobController {
     /// The Job a pod's controller reference names, if it exists with that
     /// uid.
     fn owner_of(&self, pod: &Pod) -> Option<Arc<Job>> {
-        let r = pod
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .find(|r| r.controller == Some(true))?;
-        if r.kind != "Job" || r.api_version != "batch/v1" {
-            return None;
-        }
-        let job = self.jobs.get(&ObjectKey::new(
-            pod.namespace().unwrap_or_default(),
-            &r.name,
-        ))?;
-        (job.metadata.uid.as_deref() == Some(r.uid.as_str())).then_some(job)
+        crate::controller_ref::resolve(&self.jobs, pod)
     }
 
     fn finalizer_removal_observed(&self, key: &ObjectKey, uid: &str) {
