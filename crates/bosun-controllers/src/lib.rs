@@ -4,17 +4,20 @@
 //!
 //! Layout: [`informer`] (shared watches and indexed stores),
 //! [`workqueue`], [`expectations`], [`controller_ref`] (ownership claims),
-//! [`events`], and one module per controller.
+//! [`events`], [`history`] (ControllerRevisions, shared by the controllers
+//! that keep template revisions), and one module per controller.
 
 pub mod controller_ref;
 pub mod deployment;
 pub mod events;
 pub mod expectations;
+pub mod history;
 pub mod informer;
 mod manager;
 pub mod pod_util;
 pub mod replicaset;
 pub mod selector;
+pub mod statefulset;
 pub mod workqueue;
 
 use std::sync::Arc;

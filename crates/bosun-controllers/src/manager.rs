@@ -8,11 +8,12 @@ use crate::deployment::DeploymentController;
 use crate::events::Recorder;
 use crate::informer::InformerFactory;
 use crate::replicaset::ReplicaSetController;
+use crate::statefulset::StatefulSetController;
 use crate::{run_workers, Reconciler};
 
 /// Every controller this manager knows, by its `--controllers` name
 /// (upstream's names).
-pub const KNOWN_CONTROLLERS: &[&str] = &["deployment", "replicaset"];
+pub const KNOWN_CONTROLLERS: &[&str] = &["deployment", "replicaset", "statefulset"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
@@ -107,6 +108,12 @@ pub async fn run(
         let c = DeploymentController::new(client.clone(), &factory, rec);
         deployments.push((c.clone(), c.queue()));
     }
+    let mut statefulsets = Vec::new();
+    if controllers.is_enabled(StatefulSetController::NAME) {
+        let rec = Recorder::new(client.clone(), "statefulset-controller");
+        let c = StatefulSetController::new(client.clone(), &factory, rec);
+        statefulsets.push((c.clone(), c.queue()));
+    }
     tasks.extend(factory.start(&client));
     factory.wait_synced().await;
     tracing::info!(controllers = ?controllers.enabled, "controllers started");
@@ -114,6 +121,9 @@ pub async fn run(
         tasks.push(spawn(c, q, 5));
     }
     for (c, q) in deployments {
+        tasks.push(spawn(c, q, 5));
+    }
+    for (c, q) in statefulsets {
         tasks.push(spawn(c, q, 5));
     }
     shutdown.await;
