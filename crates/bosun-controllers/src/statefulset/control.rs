@@ -421,10 +421,8 @@ impl StatefulSetController {
         }
     }
 
-    /// The rolling update without maxUnavailable (upstream with the
-    /// MaxUnavailableStatefulSet gate off): from the highest ordinal down
-    /// to the partition, delete the first pod not at the update revision,
-    /// or wait for the first one that is not available.
+    /// The rolling update without maxUnavailable: one step of
+    /// [`utils::next_roll_step`].
     async fn roll_one(
         &self,
         set: &StatefulSet,
@@ -433,32 +431,22 @@ impl StatefulSetController {
         status: &mut SetStatus,
         now: jiff::Timestamp,
     ) -> Result<(), SyncError> {
-        let update_min = utils::partition(set).max(0) as usize;
-        let min_ready = utils::min_ready_seconds(set);
-        for pod in replicas.iter().skip(update_min).rev() {
-            if utils::pod_revision(pod) != update_revision && !utils::is_terminating(pod) {
-                match self.delete_stateful_pod(set, pod).await {
-                    Ok(()) => {}
-                    Err(e) if not_found(&e) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                status.counts.current -= 1;
-                return Ok(());
+        if let utils::RollStep::Delete(i) =
+            utils::next_roll_step(set, replicas, update_revision, now)
+        {
+            match self.delete_stateful_pod(set, &replicas[i]).await {
+                Ok(()) => {}
+                Err(e) if not_found(&e) => {}
+                Err(e) => return Err(e.into()),
             }
-            if utils::is_unavailable(pod, min_ready, now) {
-                return Ok(());
-            }
+            status.counts.current -= 1;
         }
         Ok(())
     }
 
-    /// The rolling update with `maxUnavailable` set (upstream
-    /// updateStatefulSetAfterInvariantEstablished, the alpha
-    /// MaxUnavailableStatefulSet behaviour): while fewer than maxUnavailable
-    /// replicas are unavailable, delete that many pods not at the update
-    /// revision, highest ordinal first. Pods stuck on a replaced revision
-    /// go first and regardless of the budget: they are unavailable
-    /// already, and would otherwise use up the budget they wait for.
+    /// The rolling update with `maxUnavailable` set (the alpha
+    /// MaxUnavailableStatefulSet behaviour), as [`utils::budgeted_roll`]
+    /// plans it.
     async fn roll_with_max_unavailable(
         &self,
         set: &StatefulSet,
@@ -468,42 +456,19 @@ impl StatefulSetController {
         status: &mut SetStatus,
         now: jiff::Timestamp,
     ) -> Result<(), SyncError> {
-        let update_min = utils::partition(set).max(0) as usize;
-        let min_ready = utils::min_ready_seconds(set);
-        let stuck: Vec<&Arc<Pod>> = replicas
-            .iter()
-            .skip(update_min)
-            .rev()
-            .filter(|p| utils::is_stuck_on_stale_revision(set, p, update_revision))
-            .collect();
-        if !stuck.is_empty() {
-            for pod in stuck {
-                self.replace_stuck_pod(set, pod, update_revision).await?;
-                status.counts.current -= 1;
-            }
-            return Ok(());
+        let plan = utils::budgeted_roll(set, replicas, update_revision, max_unavailable, now);
+        for i in plan.stuck {
+            self.replace_stuck_pod(set, &replicas[i], update_revision)
+                .await?;
+            status.counts.current -= 1;
         }
-        let unavailable = replicas
-            .iter()
-            .filter(|p| utils::is_unavailable(p, min_ready, now))
-            .count() as i64;
-        if unavailable > max_unavailable {
-            return Ok(());
-        }
-        let mut budget = max_unavailable - unavailable;
-        for pod in replicas.iter().skip(update_min).rev() {
-            if budget <= 0 {
-                break;
+        for i in plan.delete {
+            match self.delete_stateful_pod(set, &replicas[i]).await {
+                Ok(()) => {}
+                Err(e) if not_found(&e) => {}
+                Err(e) => return Err(e.into()),
             }
-            if utils::pod_revision(pod) != update_revision && !utils::is_terminating(pod) {
-                match self.delete_stateful_pod(set, pod).await {
-                    Ok(()) => {}
-                    Err(e) if not_found(&e) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                budget -= 1;
-                status.counts.current -= 1;
-            }
+            status.counts.current -= 1;
         }
         Ok(())
     }

@@ -543,6 +543,90 @@ pub fn is_stuck_on_stale_revision(set: &StatefulSet, pod: &Pod, update_revision:
         && ordinal(pod) >= start_ordinal(set) + partition(set)
 }
 
+/// The next step of a rolling update without maxUnavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollStep {
+    /// Delete the replica at this index (it comes back at the update
+    /// revision).
+    Delete(usize),
+    /// A pod at the update revision is not available yet.
+    Wait,
+    /// Everything from the partition up is at the update revision.
+    Done,
+}
+
+/// Upstream's rolling update with MaxUnavailableStatefulSet off: from the
+/// highest index down to the partition, the first pod not at the update
+/// revision is deleted, and the first unavailable one is waited for.
+/// `replicas` are indexed from the start ordinal.
+pub fn next_roll_step(
+    set: &StatefulSet,
+    replicas: &[Arc<Pod>],
+    update_revision: &str,
+    now: jiff::Timestamp,
+) -> RollStep {
+    let min_ready = min_ready_seconds(set);
+    let update_min = partition(set).max(0) as usize;
+    for (i, pod) in replicas.iter().enumerate().skip(update_min).rev() {
+        if pod_revision(pod) != update_revision && !is_terminating(pod) {
+            return RollStep::Delete(i);
+        }
+        if is_unavailable(pod, min_ready, now) {
+            return RollStep::Wait;
+        }
+    }
+    RollStep::Done
+}
+
+/// What a rolling update with maxUnavailable deletes now (indexes,
+/// highest first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BudgetedRoll {
+    /// Pods stuck on a replaced revision ([`is_stuck_on_stale_revision`]):
+    /// replaced first and outside the budget, since they are unavailable
+    /// already and would otherwise use up the budget they wait for.
+    pub stuck: Vec<usize>,
+    /// Pods not at the update revision, as many as the budget allows.
+    pub delete: Vec<usize>,
+}
+
+/// Upstream updateStatefulSetAfterInvariantEstablished (the alpha
+/// MaxUnavailableStatefulSet): with fewer than `max_unavailable` replicas
+/// unavailable, delete the difference among the pods above the partition
+/// not at the update revision, highest first.
+pub fn budgeted_roll(
+    set: &StatefulSet,
+    replicas: &[Arc<Pod>],
+    update_revision: &str,
+    max_unavailable: i64,
+    now: jiff::Timestamp,
+) -> BudgetedRoll {
+    let update_min = partition(set).max(0) as usize;
+    let above = || replicas.iter().enumerate().skip(update_min).rev();
+    let stuck: Vec<usize> = above()
+        .filter(|(_, p)| is_stuck_on_stale_revision(set, p, update_revision))
+        .map(|(i, _)| i)
+        .collect();
+    if !stuck.is_empty() {
+        return BudgetedRoll {
+            stuck,
+            delete: Vec::new(),
+        };
+    }
+    let min_ready = min_ready_seconds(set);
+    let unavailable = replicas
+        .iter()
+        .filter(|p| is_unavailable(p, min_ready, now))
+        .count() as i64;
+    let budget = (max_unavailable - unavailable).max(0) as usize;
+    let delete = above()
+        .filter(|(_, p)| pod_revision(p) != update_revision && !is_terminating(p))
+        .map(|(i, _)| i)
+        .take(budget)
+        .collect();
+    BudgetedRoll { stuck, delete }
+}
+
 /// Counts a status holds (upstream replicaStatus).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Counts {
@@ -881,6 +965,178 @@ mod tests {
             rolling_update: None,
         });
         assert!(!is_stuck_on_stale_revision(&on_delete, &broken_old, "rev3"));
+    }
+
+    /// (revision, ready, terminating) per replica.
+    type Shape<'a> = &'a [(&'a str, bool, bool)];
+
+    /// Replicas from (revision, ready, terminating) triples.
+    fn replicas(s: &StatefulSet, spec: &[(&str, bool, bool)]) -> Vec<Arc<Pod>> {
+        spec.iter()
+            .enumerate()
+            .map(|(i, (rev, ready, terminating))| {
+                let mut p = with_status(new_versioned_pod(s, s, rev, rev, i as i64), "Running", *ready);
+                if *terminating {
+                    p.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()));
+                }
+                Arc::new(p)
+            })
+            .collect()
+    }
+
+    fn with_partition(mut s: StatefulSet, partition: i32) -> StatefulSet {
+        if let Some(ru) = s
+            .spec
+            .as_mut()
+            .and_then(|s| s.update_strategy.as_mut())
+            .and_then(|u| u.rolling_update.as_mut())
+        {
+            ru.partition = Some(partition);
+        }
+        s
+    }
+
+    #[test]
+    fn rolling_update_goes_down_from_the_top_to_the_partition() {
+        let now = jiff::Timestamp::now();
+        let s = set("web", 3);
+        let cases: &[(i32, Shape, RollStep)] = &[
+            // Nothing updated: the highest ordinal goes first.
+            (
+                0,
+                &[
+                    ("old", true, false),
+                    ("old", true, false),
+                    ("old", true, false),
+                ],
+                RollStep::Delete(2),
+            ),
+            // The top one is back but not ready: wait.
+            (
+                0,
+                &[
+                    ("old", true, false),
+                    ("old", true, false),
+                    ("new", false, false),
+                ],
+                RollStep::Wait,
+            ),
+            // The top one is ready: the next one goes.
+            (
+                0,
+                &[
+                    ("old", true, false),
+                    ("old", true, false),
+                    ("new", true, false),
+                ],
+                RollStep::Delete(1),
+            ),
+            // One on its way out is not deleted twice; below it waits.
+            (
+                0,
+                &[
+                    ("old", true, false),
+                    ("old", true, true),
+                    ("new", true, false),
+                ],
+                RollStep::Wait,
+            ),
+            // The partition protects ordinals below it.
+            (
+                1,
+                &[
+                    ("old", true, false),
+                    ("new", true, false),
+                    ("new", true, false),
+                ],
+                RollStep::Done,
+            ),
+            (
+                2,
+                &[
+                    ("old", false, false),
+                    ("old", true, false),
+                    ("new", true, false),
+                ],
+                RollStep::Done,
+            ),
+            (
+                0,
+                &[
+                    ("new", true, false),
+                    ("new", true, false),
+                    ("new", true, false),
+                ],
+                RollStep::Done,
+            ),
+        ];
+        for (partition, spec, want) in cases {
+            let s = with_partition(s.clone(), *partition);
+            assert_eq!(
+                next_roll_step(&s, &replicas(&s, spec), "new", now),
+                *want,
+                "partition {partition}: {spec:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_unavailable_deletes_within_the_budget_and_stuck_pods_first() {
+        let now = jiff::Timestamp::now();
+        let s = set("web", 4);
+        let all_old_ready = [("old", true, false); 4];
+        let plan = budgeted_roll(&s, &replicas(&s, &all_old_ready), "new", 2, now);
+        assert_eq!(
+            plan,
+            BudgetedRoll {
+                stuck: vec![],
+                delete: vec![3, 2]
+            }
+        );
+        // One unavailable at the update revision uses one of two.
+        let one_starting = [
+            ("old", true, false),
+            ("old", true, false),
+            ("old", true, false),
+            ("new", false, false),
+        ];
+        assert_eq!(
+            budgeted_roll(&s, &replicas(&s, &one_starting), "new", 2, now).delete,
+            vec![2]
+        );
+        // Over budget: nothing.
+        let two_starting = [
+            ("old", true, false),
+            ("old", true, false),
+            ("new", false, false),
+            ("new", false, false),
+        ];
+        assert_eq!(
+            budgeted_roll(&s, &replicas(&s, &two_starting), "new", 1, now),
+            BudgetedRoll::default()
+        );
+        // A pod stuck on a replaced revision is replaced although it alone
+        // exhausts the budget.
+        let stuck = [
+            ("old", true, false),
+            ("old", true, false),
+            ("old", true, false),
+            ("broken", false, false),
+        ];
+        let plan = budgeted_roll(&s, &replicas(&s, &stuck), "new", 1, now);
+        assert_eq!(
+            plan,
+            BudgetedRoll {
+                stuck: vec![3],
+                delete: vec![]
+            }
+        );
+        // The partition holds for both.
+        let parted = with_partition(s.clone(), 4);
+        assert_eq!(
+            budgeted_roll(&parted, &replicas(&parted, &stuck), "new", 1, now),
+            BudgetedRoll::default()
+        );
     }
 
     #[test]
