@@ -231,15 +231,58 @@ def test_ordered_ready_scales_up_in_order_and_down_in_reverse(sim_cluster: SimCl
         watch.close()
 
 
-def test_parallel_creates_and_deletes_without_waiting(sim_cluster: SimCluster):
+def test_parallel_creates_and_deletes_without_waiting_from_the_start_ordinal(sim_cluster: SimCluster):
     c = sim_cluster
     c.sim("par-node-", 2)
-    create(c, sts("par", replicas=3, gate=True, policy="Parallel"))
-    # Nobody marks them ready, yet all three come.
-    wait_for(lambda: sorted(pods(c, "par")) == ["par-0", "par-1", "par-2"], timeout=30, desc="three pods")
+    body = sts("par", replicas=3, gate=True, policy="Parallel")
+    body["spec"]["ordinals"] = {"start": 5}
+    create(c, body)
+    # Nobody marks them ready, yet all three come, numbered from 5.
+    wait_for(lambda: sorted(pods(c, "par")) == ["par-5", "par-6", "par-7"], timeout=30, desc="three pods")
     assert not any(is_ready(p) for p in pods(c, "par").values())
+    assert pods(c, "par")["par-6"]["metadata"]["labels"]["apps.kubernetes.io/pod-index"] == "6"
     c.kubectl("scale", "statefulset/par", "--replicas=1")
-    wait_for(lambda: sorted(pods(c, "par")) == ["par-0"], timeout=30, desc="scaled to one")
+    wait_for(lambda: sorted(pods(c, "par")) == ["par-5"], timeout=30, desc="scaled to one")
+
+
+def test_on_delete_updates_a_pod_only_when_it_is_deleted(sim_cluster: SimCluster):
+    c = sim_cluster
+    c.sim("ond-node-", 2)
+    body = sts("web", replicas=2, image="nginx:1.26")
+    body["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    create(c, body)
+    s = rolled_out(c, "web", 2)
+    old_rev = s["status"]["currentRevision"]
+    before = {n: p["metadata"]["uid"] for n, p in pods(c, "web").items()}
+    c.kubectl("set", "image", "statefulset/web", "app=nginx:1.27")
+    new_rev = wait_for(lambda: (get_sts(c, "web").get("status", {}).get("updateRevision") or old_rev) != old_rev
+                       and get_sts(c, "web")["status"]["updateRevision"], timeout=30, desc="a new update revision")
+    time.sleep(2)
+    assert {n: p["metadata"]["uid"] for n, p in pods(c, "web").items()} == before, "OnDelete must not replace pods"
+    c.kubectl("delete", "pod", "web-1", "--wait=false")
+
+    def replaced():
+        p = pods(c, "web").get("web-1")
+        return p and p["metadata"]["uid"] != before["web-1"] and is_ready(p) and p
+    p = wait_for(replaced, timeout=30, desc="web-1 recreated")
+    assert revision(p) == new_rev and p["spec"]["containers"][0]["image"] == "nginx:1.27"
+    web0 = pods(c, "web")["web-0"]
+    assert web0["metadata"]["uid"] == before["web-0"] and revision(web0) == old_rev
+    st = wait_for(lambda: get_sts(c, "web")["status"].get("updatedReplicas") == 1 and get_sts(c, "web")["status"],
+                  timeout=30, desc="status counts one updated")
+    assert st["currentRevision"] == old_rev and st["currentReplicas"] == 1
+
+
+def test_available_replicas_wait_for_min_ready_seconds(sim_cluster: SimCluster):
+    c = sim_cluster
+    c.sim("mrs-node-", 2)
+    body = sts("web", replicas=2, policy="Parallel")
+    body["spec"]["minReadySeconds"] = 3
+    create(c, body)
+    st = wait_for(lambda: get_sts(c, "web").get("status", {}).get("readyReplicas") == 2 and get_sts(c, "web")["status"],
+                  timeout=30, desc="two ready")
+    assert st["availableReplicas"] < 2, st
+    wait_for(lambda: get_sts(c, "web")["status"]["availableReplicas"] == 2, timeout=30, desc="two available")
 
 
 def test_rolling_update_goes_down_from_the_top_and_honours_the_partition(sim_cluster: SimCluster):
