@@ -22,7 +22,8 @@ use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 
 use super::pod_control::error_text;
-use super::utils::{self, SetStatus};
+use super::rollout::{self, SetStatus};
+use super::utils;
 use super::StatefulSetController;
 use crate::history;
 use crate::SyncError;
@@ -194,7 +195,7 @@ impl StatefulSetController {
         let min_ready = utils::min_ready_seconds(set);
         let now = jiff::Timestamp::now();
         let counts = |list: &mut dyn Iterator<Item = &Arc<Pod>>| {
-            utils::count(list, min_ready, &cur_name, &upd_name, now)
+            rollout::count(list, min_ready, &cur_name, &upd_name, now)
         };
         let mut status = SetStatus {
             observed_generation: set.metadata.generation.unwrap_or(0),
@@ -351,7 +352,7 @@ impl StatefulSetController {
             // Upstream waits here forever when the pod sits on a revision
             // the rollout replaces (kubernetes/kubernetes#67250); Bosun
             // replaces it. A pod on the update revision still blocks.
-            if utils::is_stuck_on_stale_revision(set, pod, update_revision) {
+            if rollout::is_stuck_on_stale_revision(set, pod, update_revision) {
                 self.replace_stuck_pod(set, pod, update_revision).await?;
             }
             return Ok(true);
@@ -369,7 +370,7 @@ impl StatefulSetController {
 
     /// Bosun's answer to kubernetes/kubernetes#67250: deletes a pod that is
     /// not Running and Ready on a revision the rolling update replaces
-    /// (see [`utils::is_stuck_on_stale_revision`]); the next sync creates
+    /// (see [`rollout::is_stuck_on_stale_revision`]); the next sync creates
     /// it at the update revision.
     async fn replace_stuck_pod(
         &self,
@@ -422,7 +423,7 @@ impl StatefulSetController {
     }
 
     /// The rolling update without maxUnavailable: one step of
-    /// [`utils::next_roll_step`].
+    /// [`rollout::next_roll_step`].
     async fn roll_one(
         &self,
         set: &StatefulSet,
@@ -431,8 +432,8 @@ impl StatefulSetController {
         status: &mut SetStatus,
         now: jiff::Timestamp,
     ) -> Result<(), SyncError> {
-        if let utils::RollStep::Delete(i) =
-            utils::next_roll_step(set, replicas, update_revision, now)
+        if let rollout::RollStep::Delete(i) =
+            rollout::next_roll_step(set, replicas, update_revision, now)
         {
             match self.delete_stateful_pod(set, &replicas[i]).await {
                 Ok(()) => {}
@@ -445,7 +446,7 @@ impl StatefulSetController {
     }
 
     /// The rolling update with `maxUnavailable` set (the alpha
-    /// MaxUnavailableStatefulSet behaviour), as [`utils::budgeted_roll`]
+    /// MaxUnavailableStatefulSet behaviour), as [`rollout::budgeted_roll`]
     /// plans it.
     async fn roll_with_max_unavailable(
         &self,
@@ -456,7 +457,7 @@ impl StatefulSetController {
         status: &mut SetStatus,
         now: jiff::Timestamp,
     ) -> Result<(), SyncError> {
-        let plan = utils::budgeted_roll(set, replicas, update_revision, max_unavailable, now);
+        let plan = rollout::budgeted_roll(set, replicas, update_revision, max_unavailable, now);
         for i in plan.stuck {
             self.replace_stuck_pod(set, &replicas[i], update_revision)
                 .await?;
@@ -481,8 +482,8 @@ impl StatefulSetController {
         set: &StatefulSet,
         status: &mut SetStatus,
     ) -> Result<(), SyncError> {
-        utils::complete_rolling_update(set, status);
-        if !utils::inconsistent_status(set, status) {
+        rollout::complete_rolling_update(set, status);
+        if !rollout::inconsistent_status(set, status) {
             return Ok(());
         }
         let api: Api<StatefulSet> =

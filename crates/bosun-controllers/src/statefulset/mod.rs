@@ -8,7 +8,7 @@
 //! (partition, and maxUnavailable when set) or OnDelete, and the revision
 //! history in ControllerRevisions ([`crate::history`]).
 //!
-//! One deliberate difference from upstream, see [`utils::is_stuck_on_stale_revision`]:
+//! One deliberate difference from upstream, see [`rollout::is_stuck_on_stale_revision`]:
 //! an OrderedReady rolling update no longer waits forever on a pod that is
 //! not Running and Ready while it sits on a revision the update replaces
 //! (kubernetes/kubernetes#67250, whose documented workaround is deleting
@@ -18,10 +18,12 @@
 //! Layout: `mod.rs` (informer wiring, claiming pods and revisions),
 //! `control.rs` (revisions, the ordered update, status, history
 //! truncation), `pod_control.rs` (pod and claim writes, events),
-//! `utils.rs` (pure arithmetic).
+//! `rollout.rs` (pure rolling-update decisions and status), `utils.rs`
+//! (pure identity, storage and retention arithmetic).
 
 mod control;
 mod pod_control;
+pub mod rollout;
 pub mod utils;
 
 use std::sync::Arc;
