@@ -62,9 +62,19 @@ pub enum Claim {
 }
 
 pub fn classify<O: Resource, C: Resource>(owner: &O, selector: &LabelSelector, child: &C) -> Claim {
+    classify_matching(
+        owner,
+        selector::matches(selector, child.meta().labels.as_ref()),
+        child,
+    )
+}
+
+/// [`classify`] with the match decided by the caller (upstream's claim
+/// with an extra filter, e.g. a StatefulSet claims only pods named after
+/// it).
+pub fn classify_matching<O: Resource, C: Resource>(owner: &O, matches: bool, child: &C) -> Claim {
     let owner_uid = owner.meta().uid.as_deref().unwrap_or_default();
     let owner_deleting = owner.meta().deletion_timestamp.is_some();
-    let matches = selector::matches(selector, child.meta().labels.as_ref());
     match controller_uid(child) {
         Some(uid) if uid != owner_uid => Claim::Ignore,
         Some(_) if matches => Claim::Owned,

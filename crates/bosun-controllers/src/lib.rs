@@ -4,7 +4,8 @@
 //!
 //! Layout: [`informer`] (shared watches and indexed stores),
 //! [`workqueue`], [`expectations`], [`controller_ref`] (ownership claims),
-//! [`events`], and one module per controller.
+//! [`events`], [`history`] (ControllerRevisions, shared by the controllers
+//! that keep template revisions), and one module per controller.
 
 mod batch;
 pub mod controller_ref;
@@ -15,6 +16,7 @@ pub mod disruption;
 pub mod endpoints;
 pub mod events;
 pub mod expectations;
+pub mod history;
 pub mod informer;
 pub mod job;
 mod manager;
@@ -24,6 +26,7 @@ pub mod replicaset;
 pub mod resourcequota;
 pub mod selector;
 pub mod serviceaccount;
+pub mod statefulset;
 pub mod ttl_after_finished;
 pub mod workqueue;
 

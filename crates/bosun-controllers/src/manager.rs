@@ -16,6 +16,7 @@ use crate::nodelifecycle::{NodeLifecycleController, NodeLifecycleOptions};
 use crate::replicaset::ReplicaSetController;
 use crate::resourcequota::ResourceQuotaController;
 use crate::serviceaccount::ServiceAccountController;
+use crate::statefulset::StatefulSetController;
 use crate::{run_workers, Reconciler};
 
 /// Every controller this manager knows, by its `--controllers` name
@@ -32,6 +33,7 @@ pub const KNOWN_CONTROLLERS: &[&str] = &[
     "replicaset",
     "resourcequota",
     "serviceaccount",
+    "statefulset",
     "taint-eviction-controller",
     "ttl-after-finished",
 ];
@@ -207,6 +209,12 @@ pub async fn run(
         daemonsets.push((c.clone(), c.queue()));
     }
     let batch = crate::batch::prepare(&client, &factory, &controllers);
+    let mut statefulsets = Vec::new();
+    if controllers.is_enabled(StatefulSetController::NAME) {
+        let rec = Recorder::new(client.clone(), "statefulset-controller");
+        let c = StatefulSetController::new(client.clone(), &factory, rec);
+        statefulsets.push((c.clone(), c.queue()));
+    }
     tasks.extend(factory.start(&client));
     factory.wait_synced().await;
     tracing::info!(controllers = ?controllers.enabled, "controllers started");
@@ -230,6 +238,9 @@ pub async fn run(
         tasks.push(spawn(c, q, 2));
     }
     tasks.extend(batch.into_iter().map(|run| run()));
+    for (c, q) in statefulsets {
+        tasks.push(spawn(c, q, 5));
+    }
     shutdown.await;
     for t in tasks {
         t.abort();

@@ -11,9 +11,14 @@
 //! covering the kinds Bosun serves plus `policy/v1` Eviction, `meta/v1`
 //! DeleteOptions (under any apiVersion), `autoscaling/v1` Scale, `v1` Binding
 //! and `authentication.k8s.io/v1` TokenRequest. See [`supported_kinds`].
+//!
+//! The same schema drives [`gojson`]: the JSON Go writes for an object
+//! decoded from JSON into its typed struct (what upstream controllers hash
+//! into ControllerRevisions).
 
 mod envelope;
 mod error;
+pub mod gojson;
 mod render;
 mod schema;
 mod special;

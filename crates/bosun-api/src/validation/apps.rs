@@ -185,7 +185,16 @@ pub fn validate_stateful_set(o: &Value, errs: &mut Vec<FieldError>) {
         }
         "RollingUpdate" => {
             if let Some(ru) = present(us, "rollingUpdate") {
-                nonneg_field(ru, "partition", "spec.updateStrategy.rollingUpdate", errs);
+                let rp = "spec.updateStrategy.rollingUpdate";
+                nonneg_field(ru, "partition", rp, errs);
+                if let Some(mu) = present(ru, "maxUnavailable") {
+                    let mp = child(rp, "maxUnavailable");
+                    validate_positive_int_or_percent(Some(mu), &mp, errs);
+                    if int_or_percent_value(Some(mu)) == 0 {
+                        errs.push(FieldError::invalid(&mp, mu.clone(), "cannot be 0"));
+                    }
+                    validate_not_more_than_100_percent(Some(mu), &mp, errs);
+                }
             }
         }
         _ => errs.push(FieldError::invalid(
@@ -216,7 +225,7 @@ pub fn validate_stateful_set(o: &Value, errs: &mut Vec<FieldError>) {
         if let Some(sel) = sel {
             check_template_matches(sel, t, "spec.template", errs);
         }
-        validate_pod_template(t, "spec.template", errs);
+        validate_pod_template(&with_claim_volumes(t, sp), "spec.template", errs);
     }
     let ts = at_template_spec(sp);
     let rp = s(ts, "restartPolicy");
@@ -241,6 +250,42 @@ pub fn validate_stateful_set(o: &Value, errs: &mut Vec<FieldError>) {
         }
         validate_pvc_spec(vct.get("spec").unwrap_or(&NULL), &child(&vp, "spec"), errs);
     }
+}
+
+/// The template as the controller makes pods from it: a
+/// `persistentVolumeClaim` volume per volumeClaimTemplate (replacing a
+/// volume of that name), so mounts of claim templates resolve.
+fn with_claim_volumes(template: &Value, sp: &Value) -> Value {
+    let mut t = template.clone();
+    let claims: Vec<String> = arr(sp, "volumeClaimTemplates")
+        .iter()
+        .filter_map(|c| c.get("metadata").map(|m| s(m, "name").to_string()))
+        .filter(|n| !n.is_empty())
+        .collect();
+    if claims.is_empty() {
+        return t;
+    }
+    let Some(spec) = t.get_mut("spec").and_then(Value::as_object_mut) else {
+        return t;
+    };
+    let mut volumes: Vec<Value> = claims
+        .iter()
+        .map(|n| serde_json::json!({"name": n, "persistentVolumeClaim": {"claimName": n}}))
+        .collect();
+    if let Some(Value::Array(existing)) = spec.get("volumes") {
+        volumes.extend(
+            existing
+                .iter()
+                .filter(|v| {
+                    !claims
+                        .iter()
+                        .any(|n| v.get("name").and_then(Value::as_str) == Some(n))
+                })
+                .cloned(),
+        );
+    }
+    spec.insert("volumes".into(), Value::Array(volumes));
+    t
 }
 
 fn at_template_spec(sp: &Value) -> &Value {

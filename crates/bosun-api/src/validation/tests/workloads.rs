@@ -427,9 +427,15 @@ fn replica_set_daemon_set_stateful_set_cases() {
             ),
         ],
     );
-    let sts = json!({"metadata": {"name": "db", "namespace": "d"},
+    let mut sts = json!({"metadata": {"name": "db", "namespace": "d"},
         "spec": {"serviceName": "db", "selector": {"matchLabels": {"a": "b"}}, "template": pod_template(json!({"a": "b"})),
             "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}});
+    // Containers mount the claim templates by name.
+    put(
+        &mut sts,
+        "/spec/template/spec/containers/0/volumeMounts",
+        Some(json!([{"name": "data", "mountPath": "/data"}])),
+    );
     run(
         "apps",
         "StatefulSet",
@@ -464,6 +470,24 @@ fn replica_set_daemon_set_stateful_set_cases() {
                 Some(json!({"whenDeleted": "Keep"})),
                 "spec.persistentVolumeClaimRetentionPolicy.whenDeleted",
                 "FieldValueNotSupported",
+            ),
+            (
+                "/spec/template/spec/containers/0/volumeMounts/0/name",
+                Some(json!("nope")),
+                "spec.template.spec.containers[0].volumeMounts[0].name",
+                "FieldValueNotFound",
+            ),
+            (
+                "/spec/updateStrategy",
+                Some(json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}})),
+                "spec.updateStrategy.rollingUpdate.maxUnavailable",
+                "FieldValueInvalid",
+            ),
+            (
+                "/spec/updateStrategy",
+                Some(json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "150%"}})),
+                "spec.updateStrategy.rollingUpdate.maxUnavailable",
+                "FieldValueInvalid",
             ),
         ],
     );
