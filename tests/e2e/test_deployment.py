@@ -331,3 +331,39 @@ def test_kill_9_during_rolling_update_of_1000_replicas_converges(tmp_path):
         assert (st["replicas"], st["updatedReplicas"], st["availableReplicas"]) == (1000, 1000, 1000)
     finally:
         cluster.stop()
+
+
+def test_cascading_deletion_and_namespace_deletion_with_controllers_running(sim_cluster):
+    sim_cluster.sim("gc-", 2)
+    api = sim_cluster.srv.api
+    k = sim_cluster.kubectl
+    k("apply", "-f", "-", input=deployment_manifest("bg", 3))
+    k("apply", "-f", "-", input=deployment_manifest("fg", 3))
+    k("rollout", "status", "deploy/bg", "--timeout=60s")
+    k("rollout", "status", "deploy/fg", "--timeout=60s")
+
+    def count(kind_path: str, app: str) -> int:
+        return len(api.ok("GET", f"{kind_path}?labelSelector=app={app}")["items"])
+
+    # Background: the Deployment goes at once; its ReplicaSet and pods follow.
+    k("delete", "deploy/bg")
+    wait_for(lambda: count("/apis/apps/v1/namespaces/default/replicasets", "bg") == 0, timeout=30, desc="bg ReplicaSet collected")
+    wait_for(lambda: count("/api/v1/namespaces/default/pods", "bg") == 0, timeout=30, desc="bg pods collected")
+    # Foreground: kubectl waits until the dependents are gone, then the owner.
+    k("delete", "deploy/fg", "--cascade=foreground", "--timeout=60s")
+    assert api.get("/apis/apps/v1/namespaces/default/deployments/fg").status_code == 404
+    assert count("/apis/apps/v1/namespaces/default/replicasets", "fg") == 0
+    wait_for(lambda: count("/api/v1/namespaces/default/pods", "fg") == 0, timeout=30, desc="fg pods collected")
+
+    # A namespace with a running workload: deleting it takes everything,
+    # the controllers do not recreate anything, and the namespace goes.
+    k("create", "namespace", "doomed")
+    manifest = json.loads(deployment_manifest("app", 2))
+    manifest["metadata"]["namespace"] = "doomed"
+    k("apply", "-f", "-", input=json.dumps(manifest))
+    k("rollout", "status", "deploy/app", "-n", "doomed", "--timeout=60s")
+    k("delete", "namespace", "doomed", "--timeout=90s")
+    assert api.get("/api/v1/namespaces/doomed").status_code == 404
+    assert api.ok("GET", "/api/v1/namespaces/doomed/pods")["items"] == []
+    refused = api.post("/api/v1/namespaces/doomed/configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})
+    assert refused.status_code == 404
