@@ -218,6 +218,12 @@ def test_ordered_ready_scales_up_in_order_and_down_in_reverse(sim_cluster: SimCl
         # Scale down: highest ordinal first, each gone before the next goes.
         c.kubectl("scale", "statefulset/web", "--replicas=0")
         wait_for(lambda: not pods(c, "web"), timeout=60, desc="all pods gone")
+        # The kubectl watch may trail the API: wait until it has seen all three go.
+        wait_for(
+            lambda: {n for t, n, _ in watch.snapshot() if t == "DELETED"} >= {"web-0", "web-1", "web-2"},
+            timeout=30,
+            desc="the watch saw every deletion",
+        )
         deleting = {
             i: watch.first(lambda t, n, o, i=i: n == f"web-{i}" and o["metadata"].get("deletionTimestamp"))
             for i in range(3)

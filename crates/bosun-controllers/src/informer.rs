@@ -192,6 +192,15 @@ impl<K: Resource> Store<K> {
             .collect()
     }
 
+    /// How many objects `uid` controls.
+    pub fn count_controlled_by(&self, uid: &str) -> usize {
+        self.state
+            .read()
+            .by_controller
+            .get(uid)
+            .map_or(0, HashMap::len)
+    }
+
     pub fn len(&self) -> usize {
         self.state.read().objects.len()
     }

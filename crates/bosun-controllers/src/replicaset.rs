@@ -30,8 +30,12 @@ pub const BURST_REPLICAS: usize = 500;
 
 /// How long pod status changes wait to be folded into one sync: a
 /// ReplicaSet of 100,000 pods sees hundreds of pod updates per second and
-/// each sync looks at all of its pods.
-const STATUS_BATCH: Duration = Duration::from_millis(250);
+/// each sync looks at all of its pods, so the wait grows with the set
+/// (10 µs per pod, 10 ms to 1 s), which bounds the share of a core one
+/// ReplicaSet's status upkeep can take.
+fn status_batch(pods: usize) -> Duration {
+    Duration::from_micros(10 * pods as u64).clamp(Duration::from_millis(10), Duration::from_secs(1))
+}
 
 pub struct ReplicaSetController {
     client: kube::Client,
@@ -115,7 +119,10 @@ impl ReplicaSetController {
                     } else {
                         // More creations to observe before the next sync
                         // can act; refresh status meanwhile, batched.
-                        self.queue.add_after(key, STATUS_BATCH);
+                        let n = self
+                            .pods
+                            .count_controlled_by(rs.metadata.uid.as_deref().unwrap_or_default());
+                        self.queue.add_after(key, status_batch(n));
                     }
                 } else if controller_ref_of(pod).is_none() {
                     self.enqueue_matching(pod);
@@ -155,7 +162,10 @@ impl ReplicaSetController {
                     } else {
                         // Status churn (scheduled, running, ready): one
                         // sync per batch period, not one per pod update.
-                        self.queue.add_after(key, STATUS_BATCH);
+                        let n = self
+                            .pods
+                            .count_controlled_by(rs.metadata.uid.as_deref().unwrap_or_default());
+                        self.queue.add_after(key, status_batch(n));
                     }
                 } else if new_ref.is_none() && (labels_changed || old_ref != new_ref) {
                     self.enqueue_matching(new);
@@ -562,6 +572,13 @@ mod tests {
 
     fn names(pods: &[Arc<Pod>]) -> Vec<String> {
         pods.iter().map(|p| p.name_any()).collect()
+    }
+
+    #[test]
+    fn status_batching_grows_with_the_set() {
+        assert_eq!(status_batch(3), Duration::from_millis(10));
+        assert_eq!(status_batch(10_000), Duration::from_millis(100));
+        assert_eq!(status_batch(1_000_000), Duration::from_secs(1));
     }
 
     #[test]
