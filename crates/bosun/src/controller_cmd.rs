@@ -4,11 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use bosun_apiserver::handler::Handler;
 use bosun_controllers::{parse_duration, ControllerSet, ManagerOptions, NodeLifecycleOptions};
 
-use crate::scheduler_cmd::{client_from, in_process_client, shutdown_signal};
+use crate::scheduler_cmd::{client_from, shutdown_signal, spawn_component};
 
 #[derive(clap::Args)]
 pub struct ControllerManagerArgs {
@@ -72,38 +71,15 @@ impl ControllerFlags {
     }
 }
 
-/// Runs the controllers on a thread and runtime of their own, calling the
-/// API server's handlers in this process.
+/// Runs the controllers in this process (see [`spawn_component`]).
 pub fn spawn_in_process(
     handler: Arc<Handler>,
     set: ControllerSet,
     options: ManagerOptions,
 ) -> anyhow::Result<()> {
-    let api = tokio::runtime::Handle::current();
-    std::thread::Builder::new()
-        .name("controllers".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(err) => {
-                    tracing::error!(%err, "cannot start the controllers' runtime");
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                let client = in_process_client(handler, api);
-                if let Err(err) =
-                    bosun_controllers::run(client, set, options, std::future::pending()).await
-                {
-                    tracing::error!(%err, "controllers stopped");
-                }
-            });
-        })
-        .context("cannot start the controllers' thread")?;
-    Ok(())
+    spawn_component("controllers", handler, move |client| {
+        bosun_controllers::run(client, set, options, std::future::pending())
+    })
 }
 
 pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {

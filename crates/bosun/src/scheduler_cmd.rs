@@ -67,17 +67,25 @@ pub fn in_process_client(handler: Arc<Handler>, api: tokio::runtime::Handle) -> 
     kube::Client::new(service, "default")
 }
 
-/// Runs the scheduler on a thread of its own (its own single-threaded
-/// runtime): scheduling cycles are CPU work and must neither wait behind
-/// nor hold up the API server's request tasks. API calls still run on the
-/// server's runtime.
-pub fn spawn_in_process(
+/// Runs `component` on a thread of its own with a single-threaded
+/// runtime, given a client to this process's API handlers: its CPU work
+/// (scheduling cycles, controller syncs, decoding watch events) must
+/// neither wait behind nor hold up the server's request tasks. API calls
+/// still run on the server's runtime.
+pub fn spawn_component<F, Fut, E>(
+    name: &str,
     handler: Arc<Handler>,
-    config: KubeSchedulerConfiguration,
-) -> anyhow::Result<()> {
+    component: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(kube::Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     let api = tokio::runtime::Handle::current();
+    let label = name.to_string();
     std::thread::Builder::new()
-        .name("scheduler".into())
+        .name(label.clone())
         .spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -85,20 +93,29 @@ pub fn spawn_in_process(
             {
                 Ok(rt) => rt,
                 Err(err) => {
-                    tracing::error!(%err, "cannot start the scheduler's runtime");
+                    tracing::error!(%err, component = %label, "cannot start the runtime");
                     return;
                 }
             };
             runtime.block_on(async move {
                 let client = in_process_client(handler, api);
-                if let Err(err) = bosun_scheduler::run(client, config, std::future::pending()).await
-                {
-                    tracing::error!(%err, "scheduler stopped");
+                if let Err(err) = component(client).await {
+                    tracing::error!(%err, component = %label, "stopped");
                 }
             });
         })
-        .context("cannot start the scheduler thread")?;
+        .with_context(|| format!("cannot start the {name} thread"))?;
     Ok(())
+}
+
+/// Runs the scheduler in this process (see [`spawn_component`]).
+pub fn spawn_in_process(
+    handler: Arc<Handler>,
+    config: KubeSchedulerConfiguration,
+) -> anyhow::Result<()> {
+    spawn_component("scheduler", handler, move |client| {
+        bosun_scheduler::run(client, config, std::future::pending())
+    })
 }
 
 pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
