@@ -98,6 +98,21 @@ def test_silent_node_is_marked_unknown_tainted_and_its_pods_evicted(tmp_path):
         assert "TaintManagerEviction" in events
         bare_now = api.ok("GET", "/api/v1/namespaces/default/pods/bare")
         assert not bare_now["metadata"].get("deletionTimestamp"), "300 s toleration not yet spent"
+
+        def bare_ready():
+            p = api.ok("GET", "/api/v1/namespaces/default/pods/bare")
+            return [c["status"] for c in p["status"]["conditions"] if c["type"] == "Ready"][0]
+
+        wait_for(lambda: bare_ready() == "False", timeout=20, desc="bare pod marked not ready")
+        # A stale report of Ready for a pod on the lost node is corrected.
+        stale = api.patch(
+            "/api/v1/namespaces/default/pods/bare/status",
+            {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+            "application/strategic-merge-patch+json",
+        )
+        assert stale.status_code == 200, stale.text
+        assert [c["status"] for c in stale.json()["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
+        wait_for(lambda: bare_ready() == "False", timeout=20, desc="bare pod re-marked not ready")
     finally:
         cluster.stop()
 

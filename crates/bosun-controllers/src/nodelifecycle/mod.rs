@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use serde_json::json;
 
 use crate::events::Recorder;
-use crate::informer::{InformerFactory, ObjectKey, Store};
+use crate::informer::{Change, InformerFactory, ObjectKey, Store};
 use zone::{zone_state, TokenBucket, ZoneState};
 
 pub const NOT_READY: &str = "node.kubernetes.io/not-ready";
@@ -204,17 +204,41 @@ impl NodeLifecycleController {
         recorder: Recorder,
         options: NodeLifecycleOptions,
     ) -> Arc<Self> {
-        Arc::new(NodeLifecycleController {
+        let pod_informer = factory.informer::<Pod>();
+        let this = Arc::new(NodeLifecycleController {
             client,
             nodes: factory.informer::<Node>().store(),
             leases: factory.informer::<Lease>().store(),
-            pods: factory.informer::<Pod>().store(),
+            pods: pod_informer.store(),
             options,
             recorder,
             health: Mutex::new(HashMap::new()),
             zones: Mutex::new(HashMap::new()),
             retry_not_ready: Mutex::new(std::collections::HashSet::new()),
-        })
+        });
+        // A pod that is (or turns) Ready on a node that is not: mark it on
+        // the next period, as upstream's processPod does.
+        let weak = Arc::downgrade(&this);
+        pod_informer.on_change(move |change| {
+            let (Change::Added(pod) | Change::Updated { new: pod, .. }) = change else {
+                return;
+            };
+            let Some(c) = weak.upgrade() else { return };
+            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
+                return;
+            };
+            if !crate::pod_util::is_ready(pod) {
+                return;
+            }
+            let down = c
+                .nodes
+                .get(&ObjectKey::new("", node))
+                .is_some_and(|n| ready_status(&n) != "True");
+            if down {
+                c.retry_not_ready.lock().insert(node.to_string());
+            }
+        });
+        this
     }
 
     /// Checks every node each monitor period until the task is dropped.
