@@ -76,6 +76,19 @@ struct StoreState<K> {
 }
 
 impl<K: Resource> StoreState<K> {
+    /// The objects of `namespace` with the given names (an index entry).
+    fn named_in(&self, namespace: &str, names: Option<&HashSet<String>>) -> Vec<Arc<K>> {
+        names
+            .into_iter()
+            .flatten()
+            .filter_map(|n| {
+                self.objects
+                    .get(&ObjectKey::new(namespace, n.as_str()))
+                    .cloned()
+            })
+            .collect()
+    }
+
     fn insert(&mut self, obj: Arc<K>) -> Option<Arc<K>> {
         let key = ObjectKey::of(obj.as_ref());
         let old = self.remove(&key);
@@ -149,17 +162,7 @@ impl<K: Resource> Store<K> {
     /// Every object in `namespace`.
     pub fn list_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
         let s = self.state.read();
-        let Some(names) = s.by_namespace.get(namespace) else {
-            return Vec::new();
-        };
-        names
-            .iter()
-            .filter_map(|n| {
-                s.objects
-                    .get(&ObjectKey::new(namespace, n.as_str()))
-                    .cloned()
-            })
-            .collect()
+        s.named_in(namespace, s.by_namespace.get(namespace))
     }
 
     pub fn list(&self) -> Vec<Arc<K>> {
@@ -179,17 +182,7 @@ impl<K: Resource> Store<K> {
     /// candidates).
     pub fn uncontrolled_in(&self, namespace: &str) -> Vec<Arc<K>> {
         let s = self.state.read();
-        let Some(names) = s.uncontrolled.get(namespace) else {
-            return Vec::new();
-        };
-        names
-            .iter()
-            .filter_map(|n| {
-                s.objects
-                    .get(&ObjectKey::new(namespace, n.as_str()))
-                    .cloned()
-            })
-            .collect()
+        s.named_in(namespace, s.uncontrolled.get(namespace))
     }
 
     /// How many objects `uid` controls.

@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, ResourceExt};
 
-use super::{backends, pod_handler, selector, Backend, ResolvedPort};
+use super::{backends, selector, Backend, ResolvedPort, ServiceWatch};
 use crate::informer::{Change, InformerFactory, ObjectKey, Store};
 use crate::workqueue::WorkQueue;
 use crate::{Reconciler, SyncError};
@@ -28,30 +28,21 @@ pub struct EndpointsController {
 
 impl EndpointsController {
     pub fn new(client: kube::Client, factory: &InformerFactory) -> Arc<Self> {
-        let svc_informer = factory.informer::<Service>();
-        let pod_informer = factory.informer::<Pod>();
+        let watch = ServiceWatch::new(factory);
         let ep_informer = factory.informer::<Endpoints>();
-        let this = Arc::new(EndpointsController {
-            client,
-            services: svc_informer.store(),
-            pods: pod_informer.store(),
-            endpoints: ep_informer.store(),
-            queue: WorkQueue::new(),
-        });
-        let queue = this.queue.clone();
-        svc_informer.on_change(move |change| match change {
-            Change::Added(s) | Change::Updated { new: s, .. } | Change::Deleted(s) => {
-                queue.add(ObjectKey::of(s.as_ref()))
-            }
-        });
-        pod_informer.on_change(pod_handler(this.services.clone(), this.queue.clone()));
-        let queue = this.queue.clone();
+        let queue = watch.queue.clone();
         ep_informer.on_change(move |change| {
             if let Change::Deleted(e) = change {
                 queue.add(ObjectKey::of(e.as_ref()));
             }
         });
-        this
+        Arc::new(EndpointsController {
+            client,
+            services: watch.services,
+            pods: watch.pods,
+            endpoints: ep_informer.store(),
+            queue: watch.queue,
+        })
     }
 
     pub fn queue(&self) -> WorkQueue<ObjectKey> {

@@ -121,8 +121,37 @@ pub fn backends(svc: &Service, pods: &[Arc<Pod>]) -> Vec<Backend> {
     out
 }
 
+/// What both endpoint controllers watch: Services (each change queues the
+/// Service) and pods (a change queues the Services selecting the pod).
+pub struct ServiceWatch {
+    pub services: Arc<Store<Service>>,
+    pub pods: Arc<Store<Pod>>,
+    pub queue: WorkQueue<ObjectKey>,
+}
+
+impl ServiceWatch {
+    pub fn new(factory: &crate::informer::InformerFactory) -> Self {
+        let svc_informer = factory.informer::<Service>();
+        let pod_informer = factory.informer::<Pod>();
+        let queue = WorkQueue::new();
+        let q = queue.clone();
+        svc_informer.on_change(move |change| match change {
+            Change::Added(s) | Change::Updated { new: s, .. } | Change::Deleted(s) => {
+                q.add(ObjectKey::of(s.as_ref()))
+            }
+        });
+        let services = svc_informer.store();
+        pod_informer.on_change(pod_handler(services.clone(), queue.clone()));
+        ServiceWatch {
+            services,
+            pods: pod_informer.store(),
+            queue,
+        }
+    }
+}
+
 /// Queues the Services a pod change concerns (old and new labels).
-pub fn pod_handler(
+fn pod_handler(
     services: Arc<Store<Service>>,
     queue: WorkQueue<ObjectKey>,
 ) -> impl Fn(&Change<'_, Pod>) + Send + Sync {

@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, ResourceExt};
 
-use super::{backends, pod_handler, selector, Backend, ResolvedPort};
+use super::{backends, selector, Backend, ResolvedPort, ServiceWatch};
 use crate::controller_ref::controller_reference;
 use crate::informer::{Change, InformerFactory, ObjectKey, Store};
 use crate::workqueue::WorkQueue;
@@ -35,24 +35,9 @@ pub struct EndpointSliceController {
 
 impl EndpointSliceController {
     pub fn new(client: kube::Client, factory: &InformerFactory) -> Arc<Self> {
-        let svc_informer = factory.informer::<Service>();
-        let pod_informer = factory.informer::<Pod>();
+        let watch = ServiceWatch::new(factory);
         let slice_informer = factory.informer::<EndpointSlice>();
-        let this = Arc::new(EndpointSliceController {
-            client,
-            services: svc_informer.store(),
-            pods: pod_informer.store(),
-            slices: slice_informer.store(),
-            queue: WorkQueue::new(),
-        });
-        let queue = this.queue.clone();
-        svc_informer.on_change(move |change| match change {
-            Change::Added(s) | Change::Updated { new: s, .. } | Change::Deleted(s) => {
-                queue.add(ObjectKey::of(s.as_ref()))
-            }
-        });
-        pod_informer.on_change(pod_handler(this.services.clone(), this.queue.clone()));
-        let queue = this.queue.clone();
+        let queue = watch.queue.clone();
         slice_informer.on_change(move |change| {
             if let Change::Deleted(s) | Change::Updated { new: s, .. } = change {
                 if s.labels().get(MANAGED_BY).map(String::as_str) == Some(CONTROLLER) {
@@ -62,7 +47,13 @@ impl EndpointSliceController {
                 }
             }
         });
-        this
+        Arc::new(EndpointSliceController {
+            client,
+            services: watch.services,
+            pods: watch.pods,
+            slices: slice_informer.store(),
+            queue: watch.queue,
+        })
     }
 
     pub fn queue(&self) -> WorkQueue<ObjectKey> {
