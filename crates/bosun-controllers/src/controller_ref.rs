@@ -143,7 +143,7 @@ mod tests {
         r.metadata.name = Some("rs".into());
         r.metadata.uid = Some(uid.into());
         if deleting {
-            r.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::now()));
+            r.metadata.deletion_timestamp = Some(Time(crate::clock::now()));
         }
         r
     }

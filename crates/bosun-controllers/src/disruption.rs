@@ -235,7 +235,7 @@ impl Reconciler for DisruptionController {
         let Some(pdb) = self.budgets.get(key) else {
             return Ok(());
         };
-        let (status, recheck) = self.status(&pdb, jiff::Timestamp::now());
+        let (status, recheck) = self.status(&pdb, crate::clock::now());
         if let Some(after) = recheck {
             self.queue
                 .add_after(key.clone(), after + Duration::from_millis(100));

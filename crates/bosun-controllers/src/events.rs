@@ -49,7 +49,7 @@ impl Recorder {
         reason: &str,
         message: String,
     ) {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let involved = ObjectReference {
             api_version: Some(K::api_version(&()).into_owned()),
             kind: Some(K::kind(&()).into_owned()),

@@ -8,6 +8,7 @@
 //! that keep template revisions), and one module per controller.
 
 mod batch;
+pub mod clock;
 pub mod controller_ref;
 pub mod cronjob;
 pub mod daemonset;

@@ -247,7 +247,7 @@ impl ReplicaSetController {
             }
         } else if pods.len() > want {
             let n = (pods.len() - want).min(BURST_REPLICAS);
-            let victims = pods_to_delete(pods, n, jiff::Timestamp::now());
+            let victims = pods_to_delete(pods, n, crate::clock::now());
             self.expectations
                 .expect_deletions(key, victims.iter().map(|p| ObjectKey::of(p.as_ref())));
             let results = join_all(victims.iter().map(|p| {
@@ -513,7 +513,7 @@ impl Reconciler for ReplicaSetController {
         } else {
             Ok(())
         };
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let status = compute_status(&rs, &pods, manage.as_ref().err(), now);
         let min_ready = rs
             .spec
@@ -545,7 +545,7 @@ mod tests {
     use k8s_openapi::api::core::v1::{PodCondition, PodSpec, PodStatus};
 
     fn pod(name: &str, node: Option<&str>, phase: &str, ready: bool, age_secs: i64) -> Arc<Pod> {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let created = now
             .checked_sub(jiff::SignedDuration::from_secs(age_secs))
             .unwrap_or(now);
@@ -583,7 +583,7 @@ mod tests {
 
     #[test]
     fn least_valuable_pods_go_first() {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let pods = vec![
             pod("running-ready-old", Some("n1"), "Running", true, 10_000),
             pod("running-ready-new", Some("n2"), "Running", true, 10),
@@ -609,7 +609,7 @@ mod tests {
 
     #[test]
     fn doubled_up_nodes_lose_pods_first() {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let pods = vec![
             pod("alone", Some("n1"), "Running", true, 100),
             pod("crowded-a", Some("n2"), "Running", true, 100),
@@ -642,7 +642,7 @@ mod tests {
 
     #[test]
     fn status_counts_ready_and_available() {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let mut rs = ReplicaSet::default();
         rs.metadata.generation = Some(3);
         rs.spec = Some(k8s_openapi::api::apps::v1::ReplicaSetSpec {

@@ -95,7 +95,7 @@ impl Reconciler for TtlAfterFinishedController {
         let Some(job) = self.jobs.get(key) else {
             return Ok(());
         };
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         match time_left(&job, now) {
             None => return Ok(()),
             Some(left) if !left.is_zero() => {

@@ -171,7 +171,7 @@ impl Reconciler for CronJobController {
             update = true;
         }
 
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let mut result = Ok(());
         let mut requeue = None;
         match plan::decide(&cj, now, &mut events) {

@@ -18,7 +18,8 @@ pub mod util;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use futures::future::join_all;
@@ -512,7 +513,7 @@ impl DaemonSetController {
                 .and_then(|s| s.min_ready_seconds)
                 .unwrap_or(0);
             if !pod_util::is_ready(old)
-                || pod_util::is_available(new, min_ready, jiff::Timestamp::now())
+                || pod_util::is_available(new, min_ready, crate::clock::now())
             {
                 delete.push(old.name_any());
             }
@@ -709,7 +710,7 @@ impl DaemonSetController {
         hash: &str,
         update_observed: bool,
     ) -> Result<(), SyncError> {
-        let c = compute_counts(ds, nodes, node_pods, hash, jiff::Timestamp::now());
+        let c = compute_counts(ds, nodes, node_pods, hash, crate::clock::now());
         self.store_status(ds, c, update_observed).await?;
         let min_ready = ds
             .spec
@@ -770,7 +771,7 @@ impl Reconciler for DaemonSetController {
         let result = async {
             self.manage(key, &ds, &nodes, &node_pods, &hash).await?;
             if self.expectations.satisfied(key) && !util::is_on_delete(&ds) {
-                let plan = update::plan(&ds, &nodes, &node_pods, &hash, jiff::Timestamp::now())
+                let plan = update::plan(&ds, &nodes, &node_pods, &hash, crate::clock::now())
                     .map_err(SyncError::Other)?;
                 self.sync_nodes(key, &ds, plan.delete, plan.create_on, &hash)
                     .await?;
@@ -806,7 +807,7 @@ mod tests {
     }
 
     fn pod(name: &str, node: &str, hash: &str, ready: bool, age: i64) -> Arc<Pod> {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let mut p = Pod::default();
         p.metadata.name = Some(name.into());
         p.metadata.creation_timestamp = Some(Time(
@@ -872,7 +873,7 @@ mod tests {
             &nodes,
             &group_by_node(&pods, false),
             "h1",
-            jiff::Timestamp::now(),
+            crate::clock::now(),
         );
         assert_eq!(
             c,
@@ -901,13 +902,7 @@ mod tests {
             ..Default::default()
         });
         let nodes: HashMap<String, Arc<Node>> = [(name, n)].into();
-        let c = compute_counts(
-            &ds(None),
-            &nodes,
-            &HashMap::new(),
-            "h",
-            jiff::Timestamp::now(),
-        );
+        let c = compute_counts(&ds(None), &nodes, &HashMap::new(), "h", crate::clock::now());
         assert_eq!((c.desired, c.current, c.unavailable), (1, 0, 1));
     }
 
@@ -917,7 +912,7 @@ mod tests {
         if let Some(s) = p.status.as_mut() {
             s.phase = Some("Failed".into());
         }
-        p.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::now()));
+        p.metadata.deletion_timestamp = Some(Time(crate::clock::now()));
         let pods = vec![Arc::new(p)];
         assert!(group_by_node(&pods, false).is_empty());
         assert_eq!(group_by_node(&pods, true).len(), 1);

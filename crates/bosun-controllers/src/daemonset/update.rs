@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn without_surge_old_pods_go_within_max_unavailable() {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let pods = by_node(vec![
             pod("a", "n0", "old", true),
             pod("b", "n1", "old", true),
@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn pods_of_deleted_nodes_do_not_hold_the_update_back() {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let mut gone = (*pod("g", "gone", "old", true)).clone();
         gone.metadata.deletion_timestamp = Some(Time(now));
         let pods = by_node(vec![Arc::new(gone), pod("a", "n0", "old", true)]);
@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn surge_creates_next_to_old_pods_then_deletes_them() {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let pods = by_node(vec![
             pod("a", "n0", "old", true),
             pod("b", "n1", "old", true),

@@ -165,7 +165,7 @@ impl DeploymentController {
         sets: &Sets,
     ) -> Result<(), SyncError> {
         let mut status = self.calculate_status(d, sets);
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         if !util::has_progress_deadline(d) {
             util::remove_condition(&mut status, "Progressing");
         }

@@ -308,7 +308,7 @@ pub fn new_condition(
     reason: &str,
     message: String,
 ) -> DeploymentCondition {
-    let now = Time(jiff::Timestamp::now());
+    let now = Time(crate::clock::now());
     DeploymentCondition {
         type_: type_.into(),
         status: status.into(),

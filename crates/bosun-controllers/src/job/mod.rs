@@ -714,7 +714,7 @@ impl Reconciler for JobController {
                 return Ok(());
             }
         }
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let mut job = (*shared).clone();
         let status = job.status.get_or_insert_default();
         status.uncounted_terminated_pods.get_or_insert_default();

@@ -421,7 +421,7 @@ pub fn pods_for_removal(job: &Job, active: &[Arc<Pod>], at_least: usize) -> Vec<
             } else {
                 // Keep the most valuable pod of the index.
                 let mut ranked =
-                    crate::replicaset::pods_to_delete(&group, group.len(), jiff::Timestamp::now());
+                    crate::replicaset::pods_to_delete(&group, group.len(), crate::clock::now());
                 if let Some(keep) = ranked.pop() {
                     left.push(keep);
                 }
@@ -436,7 +436,7 @@ pub fn pods_for_removal(job: &Job, active: &[Arc<Pod>], at_least: usize) -> Vec<
         rm.extend(crate::replicaset::pods_to_delete(
             &left,
             more,
-            jiff::Timestamp::now(),
+            crate::clock::now(),
         ));
     }
     rm

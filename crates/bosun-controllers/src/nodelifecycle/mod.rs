@@ -10,7 +10,8 @@ pub mod zone;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
@@ -253,7 +254,7 @@ impl NodeLifecycleController {
 
     async fn monitor(&self) {
         let now = Instant::now();
-        let wall = jiff::Timestamp::now();
+        let wall = crate::clock::now();
         let mut nodes: Vec<Node> = self.nodes.list().iter().map(|n| (**n).clone()).collect();
         let names: std::collections::HashSet<String> = nodes.iter().map(|n| n.name_any()).collect();
         self.health.lock().retain(|n, _| names.contains(n));
@@ -401,7 +402,7 @@ impl NodeLifecycleController {
     /// Sets the Ready condition of the node's pods to False (upstream
     /// MarkPodsNotReady), so Services stop sending them traffic.
     async fn mark_pods_not_ready(&self, node: &str) {
-        let now = Time(jiff::Timestamp::now());
+        let now = Time(crate::clock::now());
         for pod in self.pods.list() {
             let on_node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node);
             if !on_node || !crate::pod_util::is_ready(&pod) {
@@ -537,7 +538,7 @@ mod tests {
 
     #[test]
     fn taints_follow_conditions_and_keep_foreign_ones() {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let n = node(
             "Unknown",
             vec![taint("gpu", "NoSchedule"), taint(NOT_READY, "NoSchedule")],

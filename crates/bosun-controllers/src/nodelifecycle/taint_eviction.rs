@@ -189,7 +189,7 @@ impl TaintEvictionController {
             "status": "True",
             "reason": "DeletionByTaintManager",
             "message": "Taint manager: deleting due to NoExecute taint",
-            "lastTransitionTime": jiff::Timestamp::now(),
+            "lastTransitionTime": crate::clock::now(),
         }]}});
         match api
             .patch_status(&name, &PatchParams::default(), &Patch::Strategic(condition))
@@ -237,7 +237,7 @@ impl Reconciler for TaintEvictionController {
             self.first_seen.lock().remove(key);
             return Ok(());
         }
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let first_seen = *self.first_seen.lock().entry(key.clone()).or_insert(now);
         let tolerations = pod
             .spec
@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn verdicts_as_upstream() {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let unreachable = [taint("node.kubernetes.io/unreachable", 10, now)];
         assert_eq!(verdict(&unreachable, &[], now, now), Verdict::EvictNow);
         assert_eq!(

@@ -5,7 +5,7 @@
 //! disrupted the control plane assumes it is the one cut off and evicts
 //! nothing.
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZoneState {

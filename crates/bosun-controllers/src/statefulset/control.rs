@@ -193,7 +193,7 @@ impl StatefulSetController {
         let update_set = history::apply_revision(set, update).map_err(history_error)?;
         let (cur_name, upd_name) = (current.name_any(), update.name_any());
         let min_ready = utils::min_ready_seconds(set);
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let counts = |list: &mut dyn Iterator<Item = &Arc<Pod>>| {
             rollout::count(list, min_ready, &cur_name, &upd_name, now)
         };

@@ -279,9 +279,15 @@ mod tests {
         spec.iter()
             .enumerate()
             .map(|(i, (rev, ready, terminating))| {
-                let mut p = with_status(new_versioned_pod(s, s, rev, rev, i as i64), "Running", *ready);
+                let mut p = with_status(
+                    new_versioned_pod(s, s, rev, rev, i as i64),
+                    "Running",
+                    *ready,
+                );
                 if *terminating {
-                    p.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()));
+                    p.metadata.deletion_timestamp = Some(
+                        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(crate::clock::now()),
+                    );
                 }
                 Arc::new(p)
             })
@@ -302,7 +308,7 @@ mod tests {
 
     #[test]
     fn rolling_update_goes_down_from_the_top_to_the_partition() {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let s = set("web", 3);
         let cases: &[(i32, Shape, RollStep)] = &[
             // Nothing updated: the highest ordinal goes first.
@@ -386,7 +392,7 @@ mod tests {
 
     #[test]
     fn max_unavailable_deletes_within_the_budget_and_stuck_pods_first() {
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::now();
         let s = set("web", 4);
         let all_old_ready = [("old", true, false); 4];
         let plan = budgeted_roll(&s, &replicas(&s, &all_old_ready), "new", 2, now);
