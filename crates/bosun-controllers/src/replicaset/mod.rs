@@ -1,7 +1,10 @@
 //! The ReplicaSet controller (upstream pkg/controller/replicaset): keeps
 //! `spec.replicas` active pods matching the selector, adopting orphans and
 //! releasing pods that stop matching; deletes the least valuable pods
-//! first; never creates twice for one slow watch (expectations).
+//! first; never creates twice for one slow watch (expectations). A sync
+//! re-examines only the pods that changed since the last one ([`owned`]).
+
+mod owned;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -23,6 +26,7 @@ use crate::informer::{Change, InformerFactory, ObjectKey, Store};
 use crate::pod_util;
 use crate::workqueue::WorkQueue;
 use crate::{Reconciler, SyncError};
+use owned::{Counts, OwnedPods, OwnedViews, PodSummary, Scope};
 
 /// Upstream's BurstReplicas: at most this many creations or deletions per
 /// sync.
@@ -42,6 +46,7 @@ pub struct ReplicaSetController {
     replicasets: Arc<Store<ReplicaSet>>,
     pods: Arc<Store<Pod>>,
     expectations: Arc<Expectations>,
+    views: OwnedViews,
     queue: WorkQueue<ObjectKey>,
     recorder: Recorder,
 }
@@ -57,6 +62,7 @@ impl ReplicaSetController {
             replicasets: rs_informer.store(),
             pods: pod_informer.store(),
             expectations: Arc::new(Expectations::new()),
+            views: OwnedViews::default(),
             queue: WorkQueue::new(),
             recorder,
         });
@@ -107,6 +113,13 @@ impl ReplicaSetController {
     }
 
     fn pod_changed(&self, change: &Change<'_, Pod>) {
+        match change {
+            Change::Added(pod) | Change::Deleted(pod) => self.views.mark(pod),
+            Change::Updated { old, new } => {
+                self.views.mark(old);
+                self.views.mark(new);
+            }
+        }
         match change {
             Change::Added(pod) => {
                 if pod.metadata.deletion_timestamp.is_some() {
@@ -175,48 +188,84 @@ impl ReplicaSetController {
         }
     }
 
-    /// The active pods this ReplicaSet owns after adopting and releasing.
-    async fn claim_pods(&self, rs: &ReplicaSet, ns: &str) -> Result<Vec<Arc<Pod>>, SyncError> {
+    /// The active pods this ReplicaSet owns after adopting and releasing:
+    /// its view, brought up to date by examining the pods that changed
+    /// since the last sync (all of them when there is no view) and the
+    /// namespace's orphans.
+    async fn claim_pods(&self, key: &ObjectKey, rs: &ReplicaSet) -> Result<OwnedPods, SyncError> {
         let spec = rs.spec.as_ref();
         let selector = spec.map(|s| s.selector.clone()).unwrap_or_default();
         let uid = rs.metadata.uid.clone().unwrap_or_default();
-        let mut candidates = self.pods.controlled_by(&uid);
-        candidates.extend(self.pods.uncontrolled_in(ns));
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
-        let mut owned = Vec::new();
+        let (mut view, mut candidates) = match self.views.take(key, rs) {
+            Scope::Full(view) => (view, self.pods.controlled_by(&uid)),
+            Scope::Dirty(mut view, dirty) => {
+                let mut changed = Vec::with_capacity(dirty.len());
+                for name in dirty {
+                    match self.pods.get(&ObjectKey::new(&key.namespace, &name)) {
+                        Some(pod) => changed.push(pod),
+                        None => {
+                            view.pods.remove(&name);
+                        }
+                    }
+                }
+                (view, changed)
+            }
+        };
+        candidates.extend(self.pods.uncontrolled_in(&key.namespace));
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
         for pod in candidates {
+            let name = pod.name_any();
             if !pod_util::is_active(&pod) {
+                view.pods.remove(&name);
                 continue;
             }
             match controller_ref::classify(rs, &selector, pod.as_ref()) {
-                Claim::Owned => owned.push(pod),
+                Claim::Owned => {
+                    view.pods.insert(name, PodSummary::of(rs, &pod));
+                }
                 Claim::Adopt if !crate::selector::is_empty(&selector) => {
                     match controller_ref::adopt(&api, rs, pod.as_ref()).await {
-                        Ok(p) => owned.push(Arc::new(p)),
+                        Ok(p) => {
+                            view.pods.insert(name, PodSummary::of(rs, &p));
+                        }
                         Err(kube::Error::Api(s)) if s.code == 404 || s.code == 422 => {}
                         Err(e) => return Err(e.into()),
                     }
                 }
-                Claim::Release => controller_ref::release(&api, rs, pod.as_ref()).await?,
-                Claim::Adopt | Claim::Ignore => {}
+                Claim::Release => {
+                    view.pods.remove(&name);
+                    controller_ref::release(&api, rs, pod.as_ref()).await?
+                }
+                Claim::Adopt | Claim::Ignore => {
+                    view.pods.remove(&name);
+                }
             }
         }
-        Ok(owned)
+        Ok(view)
+    }
+
+    /// The owned pods themselves (for choosing whom to delete).
+    fn owned_pods(&self, key: &ObjectKey, view: &OwnedPods) -> Vec<Arc<Pod>> {
+        view.pods
+            .keys()
+            .filter_map(|name| self.pods.get(&ObjectKey::new(&key.namespace, name)))
+            .collect()
     }
 
     async fn manage_replicas(
         &self,
         key: &ObjectKey,
         rs: &ReplicaSet,
-        pods: &[Arc<Pod>],
+        view: &OwnedPods,
     ) -> Result<(), SyncError> {
         let Some(spec) = rs.spec.as_ref() else {
             return Ok(());
         };
         let want = spec.replicas.unwrap_or(1).max(0) as usize;
+        let have = view.pods.len();
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
-        if pods.len() < want {
-            let n = (want - pods.len()).min(BURST_REPLICAS);
+        if have < want {
+            let n = (want - have).min(BURST_REPLICAS);
             self.expectations.expect_creations(key, n);
             let Some(template) = spec.template.as_ref() else {
                 return Ok(());
@@ -245,9 +294,10 @@ impl ReplicaSetController {
                     .warning(rs, "FailedCreate", format!("Error creating: {err}"));
                 return Err(err.into());
             }
-        } else if pods.len() > want {
-            let n = (pods.len() - want).min(BURST_REPLICAS);
-            let victims = pods_to_delete(pods, n, crate::clock::now());
+        } else if have > want {
+            let n = (have - want).min(BURST_REPLICAS);
+            let pods = self.owned_pods(key, view);
+            let victims = pods_to_delete(&pods, n, crate::clock::now());
             self.expectations
                 .expect_deletions(key, victims.iter().map(|p| ObjectKey::of(p.as_ref())));
             let results = join_all(victims.iter().map(|p| {
@@ -436,31 +486,11 @@ fn log_age(t: jiff::Timestamp, now: jiff::Timestamp) -> u32 {
 
 fn compute_status(
     rs: &ReplicaSet,
-    pods: &[Arc<Pod>],
+    counts: Counts,
     manage_error: Option<&SyncError>,
     now: jiff::Timestamp,
 ) -> ReplicaSetStatus {
     let spec = rs.spec.as_ref();
-    let min_ready = spec.and_then(|s| s.min_ready_seconds).unwrap_or(0);
-    let template_labels = spec
-        .and_then(|s| s.template.as_ref())
-        .and_then(|t| t.metadata.as_ref())
-        .and_then(|m| m.labels.clone())
-        .unwrap_or_default();
-    let fully_labeled = pods
-        .iter()
-        .filter(|p| {
-            let labels = p.metadata.labels.as_ref();
-            template_labels
-                .iter()
-                .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
-        })
-        .count();
-    let ready = pods.iter().filter(|p| pod_util::is_ready(p)).count();
-    let available = pods
-        .iter()
-        .filter(|p| pod_util::is_available(p, min_ready, now))
-        .count();
     let mut conditions: Vec<ReplicaSetCondition> = rs
         .status
         .as_ref()
@@ -470,7 +500,7 @@ fn compute_status(
     match manage_error {
         Some(err) if !has_failure => {
             let want = spec.and_then(|s| s.replicas).unwrap_or(1) as usize;
-            let reason = if pods.len() < want {
+            let reason = if counts.replicas < want {
                 "FailedCreate"
             } else {
                 "FailedDelete"
@@ -488,10 +518,10 @@ fn compute_status(
     }
     let nonzero = |n: usize| (n > 0).then_some(n as i32);
     ReplicaSetStatus {
-        replicas: pods.len() as i32,
-        fully_labeled_replicas: nonzero(fully_labeled),
-        ready_replicas: nonzero(ready),
-        available_replicas: nonzero(available),
+        replicas: counts.replicas as i32,
+        fully_labeled_replicas: nonzero(counts.fully_labeled),
+        ready_replicas: nonzero(counts.ready),
+        available_replicas: nonzero(counts.available),
         observed_generation: rs.metadata.generation,
         conditions: (!conditions.is_empty()).then_some(conditions),
     }
@@ -504,22 +534,26 @@ impl Reconciler for ReplicaSetController {
     async fn sync(&self, key: &ObjectKey) -> Result<(), SyncError> {
         let Some(rs) = self.replicasets.get(key) else {
             self.expectations.forget(key);
+            self.views.forget(key);
             return Ok(());
         };
         let needs_sync = self.expectations.satisfied(key);
-        let pods = self.claim_pods(&rs, &key.namespace).await?;
+        let view = self.claim_pods(key, &rs).await?;
         let manage = if needs_sync && rs.metadata.deletion_timestamp.is_none() {
-            self.manage_replicas(key, &rs, &pods).await
+            self.manage_replicas(key, &rs, &view).await
         } else {
             Ok(())
         };
         let now = crate::clock::now();
-        let status = compute_status(&rs, &pods, manage.as_ref().err(), now);
         let min_ready = rs
             .spec
             .as_ref()
             .and_then(|s| s.min_ready_seconds)
             .unwrap_or(0);
+        let counts = view.counts(min_ready, now);
+        let status = compute_status(&rs, counts, manage.as_ref().err(), now);
+        let wait = view.next_available(min_ready, now);
+        self.views.put(key.clone(), view);
         let (ready, available, replicas) = (
             status.ready_replicas.unwrap_or(0),
             status.available_replicas.unwrap_or(0),
@@ -527,11 +561,7 @@ impl Reconciler for ReplicaSetController {
         );
         self.update_status(&rs, status).await?;
         if min_ready > 0 && ready == replicas && available != replicas {
-            let wait = pods
-                .iter()
-                .filter_map(|p| pod_util::until_available(p, min_ready, now))
-                .min()
-                .unwrap_or(Duration::from_secs(min_ready as u64));
+            let wait = wait.unwrap_or(Duration::from_secs(min_ready as u64));
             self.queue
                 .add_after(key.clone(), wait + Duration::from_millis(100));
         }
@@ -650,12 +680,14 @@ mod tests {
             min_ready_seconds: Some(60),
             ..Default::default()
         });
-        let pods = vec![
+        let pods = [
             pod("a", Some("n"), "Running", true, 600),
             pod("b", Some("n"), "Running", true, 5),
             pod("c", Some("n"), "Pending", false, 5),
         ];
-        let s = compute_status(&rs, &pods, None, now);
+        let summaries: Vec<_> = pods.iter().map(|p| PodSummary::of(&rs, p)).collect();
+        let counts = Counts::of(&summaries, 60, now);
+        let s = compute_status(&rs, counts, None, now);
         assert_eq!(s.replicas, 3);
         assert_eq!(s.ready_replicas, Some(2));
         assert_eq!(s.available_replicas, Some(1));

@@ -1,19 +1,29 @@
 //! Events as upstream controllers record them (core/v1 Events with a
-//! source component), written in the background through a bounded queue
-//! that drops rather than slows a controller down, like client-go's
-//! broadcaster.
+//! source component), correlated as client-go does (aggregation, count
+//! bumps, a per-object spam filter: see [`correlator`]) and written in the
+//! background through a bounded queue that drops rather than slows a
+//! controller down, like client-go's broadcaster.
+
+pub mod correlator;
+
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
+use parking_lot::Mutex;
 use tokio::sync::mpsc;
+
+use correlator::{Action, Correlator};
 
 const QUEUE: usize = 1000;
 
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Action>,
     component: &'static str,
+    correlator: Arc<Mutex<Correlator>>,
 }
 
 impl Recorder {
@@ -22,7 +32,11 @@ impl Recorder {
     pub fn new(client: kube::Client, component: &'static str) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(write_events(client, rx));
-        Recorder { tx, component }
+        Recorder {
+            tx,
+            component,
+            correlator: Arc::default(),
+        }
     }
 
     /// A recorder whose events go nowhere (unit tests).
@@ -31,6 +45,7 @@ impl Recorder {
         Recorder {
             tx,
             component: "test",
+            correlator: Arc::default(),
         }
     }
 
@@ -82,7 +97,14 @@ impl Recorder {
             reporting_instance: Some(self.component.into()),
             ..Default::default()
         };
-        if self.tx.try_send(event).is_err() {
+        let Some(action) = self
+            .correlator
+            .lock()
+            .correlate(event, tokio::time::Instant::now())
+        else {
+            return;
+        };
+        if self.tx.try_send(action).is_err() {
             tracing::debug!(
                 component = self.component,
                 "event queue full; event dropped"
@@ -91,11 +113,35 @@ impl Recorder {
     }
 }
 
-async fn write_events(client: kube::Client, mut rx: mpsc::Receiver<Event>) {
-    while let Some(event) = rx.recv().await {
+async fn write_events(client: kube::Client, mut rx: mpsc::Receiver<Action>) {
+    while let Some(action) = rx.recv().await {
+        let (Action::Create(event) | Action::Patch(event)) = &action;
         let ns = event.metadata.namespace.clone().unwrap_or_default();
         let api: Api<Event> = Api::namespaced(client.clone(), &ns);
-        if let Err(err) = api.create(&Default::default(), &event).await {
+        let result = match &action {
+            Action::Create(event) => api.create(&Default::default(), event).await.map(drop),
+            Action::Patch(event) => {
+                let name = event.metadata.name.clone().unwrap_or_default();
+                let patch = serde_json::json!({
+                    "count": event.count,
+                    "message": event.message,
+                    "lastTimestamp": event.last_timestamp,
+                });
+                match api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                {
+                    // Gone meanwhile (TTL): write it afresh, as client-go does.
+                    Err(kube::Error::Api(s)) if s.code == 404 => {
+                        let mut fresh = event.clone();
+                        fresh.metadata.resource_version = None;
+                        api.create(&Default::default(), &fresh).await.map(drop)
+                    }
+                    other => other.map(drop),
+                }
+            }
+        };
+        if let Err(err) = result {
             tracing::debug!(%err, "cannot write event");
         }
     }
