@@ -23,6 +23,7 @@ pub mod job;
 mod manager;
 pub mod nodelifecycle;
 pub mod pod_util;
+pub mod podgc;
 pub mod replicaset;
 pub mod resourcequota;
 pub mod selector;

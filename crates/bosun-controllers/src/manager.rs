@@ -13,6 +13,7 @@ use crate::events::Recorder;
 use crate::informer::InformerFactory;
 use crate::nodelifecycle::taint_eviction::TaintEvictionController;
 use crate::nodelifecycle::{NodeLifecycleController, NodeLifecycleOptions};
+use crate::podgc::{PodGcController, PodGcOptions};
 use crate::replicaset::ReplicaSetController;
 use crate::resourcequota::ResourceQuotaController;
 use crate::serviceaccount::ServiceAccountController;
@@ -30,6 +31,7 @@ pub const KNOWN_CONTROLLERS: &[&str] = &[
     "endpointslice",
     "job",
     "nodelifecycle",
+    "podgc",
     "replicaset",
     "resourcequota",
     "serviceaccount",
@@ -42,6 +44,7 @@ pub const KNOWN_CONTROLLERS: &[&str] = &[
 #[derive(Debug, Clone, Default)]
 pub struct ManagerOptions {
     pub node_lifecycle: NodeLifecycleOptions,
+    pub pod_gc: PodGcOptions,
 }
 
 /// Parses a flag duration such as `50s`, `5m` or `1h30m`.
@@ -195,6 +198,14 @@ pub async fn run(
             options.node_lifecycle.clone(),
         ));
     }
+    let mut pod_gc = None;
+    if controllers.is_enabled("podgc") {
+        pod_gc = Some(PodGcController::new(
+            client.clone(),
+            &factory,
+            options.pod_gc.clone(),
+        ));
+    }
     let mut taint_eviction = None;
     if controllers.is_enabled(TaintEvictionController::NAME) {
         let rec = Recorder::new(client.clone(), "taint-eviction-controller");
@@ -228,6 +239,9 @@ pub async fn run(
         tasks.push(start());
     }
     if let Some(c) = node_lifecycle {
+        tasks.push(tokio::spawn(c.run()));
+    }
+    if let Some(c) = pod_gc {
         tasks.push(tokio::spawn(c.run()));
     }
     if let Some(c) = taint_eviction {

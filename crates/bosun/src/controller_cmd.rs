@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bosun_apiserver::handler::Handler;
+use bosun_controllers::podgc::PodGcOptions;
 use bosun_controllers::{parse_duration, ControllerSet, ManagerOptions, NodeLifecycleOptions};
 
 use crate::scheduler_cmd::{client_from, shutdown_signal, spawn_component};
@@ -49,6 +50,18 @@ pub struct ControllerFlags {
     /// Fraction of not-ready nodes that makes a zone partly disrupted.
     #[arg(long, default_value_t = 0.55)]
     unhealthy_zone_threshold: f64,
+    /// Terminated pods kept before the pod garbage collector deletes the
+    /// oldest (0 keeps them all).
+    #[arg(long, default_value_t = bosun_controllers::podgc::DEFAULT_TERMINATED_THRESHOLD)]
+    terminated_pod_gc_threshold: usize,
+    /// How often the pod garbage collector runs (20 s as upstream; for
+    /// tests).
+    #[arg(long, default_value = "20s", value_parser = parse_duration, hide = true)]
+    pod_gc_period: Duration,
+    /// How long a node must be missing before its pods are collected (40 s
+    /// as upstream; for tests).
+    #[arg(long, default_value = "40s", value_parser = parse_duration, hide = true)]
+    pod_gc_quarantine: Duration,
 }
 
 impl ControllerFlags {
@@ -66,6 +79,11 @@ impl ControllerFlags {
                 secondary_eviction_rate: self.secondary_node_eviction_rate,
                 large_cluster_threshold: self.large_cluster_size_threshold,
                 unhealthy_zone_threshold: self.unhealthy_zone_threshold,
+            },
+            pod_gc: PodGcOptions {
+                terminated_threshold: self.terminated_pod_gc_threshold,
+                period: self.pod_gc_period,
+                quarantine: self.pod_gc_quarantine,
             },
         }
     }
