@@ -28,7 +28,7 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KubeSchedulerConfiguration {
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct KubeSchedulerConfiguration {
     pub profiles: Vec<Profile>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     #[serde(default)]
@@ -54,7 +54,7 @@ pub struct Profile {
     pub plugin_config: Vec<PluginConfig>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plugins {
     #[serde(default)]
@@ -85,7 +85,7 @@ pub struct Plugins {
     pub post_bind: PluginSet,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct PluginSet {
     #[serde(default)]
     pub enabled: Vec<PluginRef>,
@@ -100,7 +100,7 @@ pub struct PluginRef {
     pub weight: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PluginConfig {
     pub name: String,
     #[serde(default)]

@@ -7,7 +7,9 @@ use std::time::Duration;
 use bosun_apiserver::handler::Handler;
 use bosun_controllers::podgc::PodGcOptions;
 use bosun_controllers::{parse_duration, ControllerSet, ManagerOptions, NodeLifecycleOptions};
+use bosun_leaderelection::LeaderElectionConfig;
 
+use crate::leader_cmd::run_led;
 use crate::scheduler_cmd::{client_from, shutdown_signal, spawn_component};
 
 #[derive(clap::Args)]
@@ -18,6 +20,11 @@ pub struct ControllerManagerArgs {
     kubeconfig: Option<PathBuf>,
     #[command(flatten)]
     flags: ControllerFlags,
+    #[command(flatten)]
+    leader: crate::leader_cmd::LeaderElectionFlags,
+    /// Name of the leader election Lease.
+    #[arg(long, default_value = "kube-controller-manager")]
+    leader_elect_resource_name: String,
 }
 
 /// kube-controller-manager's flags, shared by `bosun server` and `bosun
@@ -94,16 +101,44 @@ pub fn spawn_in_process(
     handler: Arc<Handler>,
     set: ControllerSet,
     options: ManagerOptions,
+    election: Option<LeaderElectionConfig>,
 ) -> anyhow::Result<()> {
     spawn_component("controllers", handler, move |client| {
-        bosun_controllers::run(client, set, options, std::future::pending())
+        let lead_client = client.clone();
+        run_led(
+            client,
+            election,
+            move |stop| {
+                bosun_controllers::run(lead_client.clone(), set.clone(), options.clone(), stop)
+            },
+            std::future::pending(),
+        )
     })
 }
 
 pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
     let set = args.flags.set()?;
+    let options = args.flags.options();
     let client = client_from(args.kubeconfig.as_deref()).await?;
-    eprintln!("bosun controller-manager: running");
-    bosun_controllers::run(client, set, args.flags.options(), shutdown_signal()).await?;
-    Ok(())
+    let identity = bosun_leaderelection::default_identity();
+    let election = args.leader.config(
+        &args.leader_elect_resource_name,
+        identity.clone(),
+        "kube-controller-manager",
+    );
+    match &election {
+        Some(e) => eprintln!(
+            "bosun controller-manager: running as {identity} (leader election on Lease {}/{})",
+            e.namespace, e.name
+        ),
+        None => eprintln!("bosun controller-manager: running"),
+    }
+    let lead_client = client.clone();
+    run_led(
+        client,
+        election,
+        move |stop| bosun_controllers::run(lead_client.clone(), set.clone(), options.clone(), stop),
+        shutdown_signal(),
+    )
+    .await
 }

@@ -15,6 +15,7 @@ use bosun_store::Store;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod controller_cmd;
+mod leader_cmd;
 mod scheduler_cmd;
 mod sim_cmd;
 
@@ -82,6 +83,11 @@ struct ServerArgs {
     disable_controllers: bool,
     #[command(flatten)]
     controller_flags: controller_cmd::ControllerFlags,
+    /// Leader election of the built-in scheduler and controllers (Leases
+    /// `kube-scheduler` and `kube-controller-manager`), for several servers
+    /// sharing one etcd.
+    #[command(flatten)]
+    leader: leader_cmd::LeaderElectionFlags,
 }
 
 async fn server(args: ServerArgs) -> anyhow::Result<()> {
@@ -122,14 +128,24 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let server = ApiServer::start(config, store)
         .await
         .context("API server failed to start")?;
+    let identity = leader_cmd::server_identity(&args.data_dir, &args.bind.to_string());
     if let Some(config) = scheduler_config {
-        scheduler_cmd::spawn_in_process(server.handler.clone(), config)?;
+        let election = args
+            .leader
+            .config("kube-scheduler", identity.clone(), "default-scheduler");
+        scheduler_cmd::spawn_in_process(server.handler.clone(), config, election)?;
     }
     if let Some(set) = controllers.filter(|s| !s.is_empty()) {
+        let election = args.leader.config(
+            "kube-controller-manager",
+            identity,
+            "kube-controller-manager",
+        );
         controller_cmd::spawn_in_process(
             server.handler.clone(),
             set,
             args.controller_flags.options(),
+            election,
         )?;
     }
     tracing::info!(

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bosun_apiserver::handler::Handler;
+use bosun_leaderelection::LeaderElectionConfig;
 use bosun_scheduler::KubeSchedulerConfiguration;
+
+use crate::leader_cmd::run_led;
 
 #[derive(clap::Args)]
 pub struct SchedulerArgs {
@@ -16,6 +19,11 @@ pub struct SchedulerArgs {
     /// A KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1).
     #[arg(long)]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    leader: crate::leader_cmd::LeaderElectionFlags,
+    /// Name of the leader election Lease.
+    #[arg(long, default_value = "kube-scheduler")]
+    leader_elect_resource_name: String,
 }
 
 /// Reads a KubeSchedulerConfiguration, or the defaults when none is given.
@@ -112,18 +120,43 @@ where
 pub fn spawn_in_process(
     handler: Arc<Handler>,
     config: KubeSchedulerConfiguration,
+    election: Option<LeaderElectionConfig>,
 ) -> anyhow::Result<()> {
     spawn_component("scheduler", handler, move |client| {
-        bosun_scheduler::run(client, config, std::future::pending())
+        let lead_client = client.clone();
+        run_led(
+            client,
+            election,
+            move |stop| bosun_scheduler::run(lead_client.clone(), config.clone(), stop),
+            std::future::pending(),
+        )
     })
 }
 
 pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref())?;
     let client = client_from(args.kubeconfig.as_deref()).await?;
-    eprintln!("bosun scheduler: running");
-    bosun_scheduler::run(client, config, shutdown_signal()).await?;
-    Ok(())
+    let identity = bosun_leaderelection::default_identity();
+    let election = args.leader.config(
+        &args.leader_elect_resource_name,
+        identity.clone(),
+        "default-scheduler",
+    );
+    match &election {
+        Some(e) => eprintln!(
+            "bosun scheduler: running as {identity} (leader election on Lease {}/{})",
+            e.namespace, e.name
+        ),
+        None => eprintln!("bosun scheduler: running"),
+    }
+    let lead_client = client.clone();
+    run_led(
+        client,
+        election,
+        move |stop| bosun_scheduler::run(lead_client.clone(), config.clone(), stop),
+        shutdown_signal(),
+    )
+    .await
 }
 
 /// Resolves on SIGINT or SIGTERM.
