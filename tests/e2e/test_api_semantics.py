@@ -174,6 +174,18 @@ def test_optimistic_concurrency(api, ns):
     assert resp.status_code == 409
     assert "Precondition failed: UID in precondition: not-the-uid" in resp.json()["message"]
     assert api.get(f"{base}/occ").status_code == 200
+    # A uid in a PUT or patch body is a precondition too (the object was
+    # deleted and recreated under the same name: the write must not land).
+    current = api.ok("GET", f"{base}/occ")
+    other = json.loads(json.dumps(current))
+    other["metadata"]["uid"] = "some-older-incarnation"
+    other["data"]["v"] = "5"
+    resp = api.put(f"{base}/occ", other)
+    assert resp.status_code == 409, resp.text
+    assert "Precondition failed: UID in precondition: some-older-incarnation, UID in object meta: " + current["metadata"]["uid"] in resp.json()["message"]
+    resp = api.patch(f"{base}/occ", {"metadata": {"uid": "some-older-incarnation"}, "data": {"v": "6"}}, "application/merge-patch+json")
+    assert resp.status_code == 409, resp.text
+    assert api.ok("GET", f"{base}/occ")["data"] == {"v": "3"}
 
 
 def test_status_subresource_split_and_generation(api, ns):

@@ -523,6 +523,22 @@ impl Rest {
                 .and_then(|rv| rv.parse::<i64>().ok())
                 .unwrap_or(0);
             let (requested, warnings) = mutate(&current)?;
+            // A uid in the body is a precondition on the stored object, as
+            // upstream's storage checks it.
+            let actual_uid = objects::meta_str(&current, "uid").unwrap_or("");
+            if let Some(uid) = objects::meta_str(&requested, "uid").filter(|u| !u.is_empty()) {
+                if uid != actual_uid {
+                    let key = def.key(namespace, name);
+                    return Err(ApiError::conflict(
+                        def.group,
+                        def.plural,
+                        name,
+                        &format!(
+                            "StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: {uid}, UID in object meta: {actual_uid}"
+                        ),
+                    ));
+                }
+            }
             let pinned = objects::resource_version(&requested).map(str::to_string);
             if let Some(rv) = &pinned {
                 if rv.parse::<i64>().ok() != Some(current_rv) {
