@@ -120,19 +120,12 @@ pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
     let set = args.flags.set()?;
     let options = args.flags.options();
     let client = client_from(args.kubeconfig.as_deref()).await?;
-    let identity = bosun_leaderelection::default_identity();
-    let election = args.leader.config(
+    let election = crate::leader_cmd::standalone(
+        &args.leader,
         &args.leader_elect_resource_name,
-        identity.clone(),
+        "controller-manager",
         "kube-controller-manager",
     );
-    match &election {
-        Some(e) => eprintln!(
-            "bosun controller-manager: running as {identity} (leader election on Lease {}/{})",
-            e.namespace, e.name
-        ),
-        None => eprintln!("bosun controller-manager: running"),
-    }
     let lead_client = client.clone();
     run_led(
         client,

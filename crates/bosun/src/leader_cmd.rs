@@ -48,6 +48,27 @@ impl LeaderElectionFlags {
     }
 }
 
+/// The election settings of a standalone component (`bosun scheduler`,
+/// `bosun controller-manager`) under a fresh identity, announced on
+/// stderr.
+pub fn standalone(
+    flags: &LeaderElectionFlags,
+    lease: &str,
+    who: &str,
+    component: &str,
+) -> Option<LeaderElectionConfig> {
+    let identity = bosun_leaderelection::default_identity();
+    let election = flags.config(lease, identity.clone(), component);
+    match &election {
+        Some(e) => eprintln!(
+            "bosun {who}: running as {identity} (leader election on Lease {}/{})",
+            e.namespace, e.name
+        ),
+        None => eprintln!("bosun {who}: running"),
+    }
+    election
+}
+
 /// The identity of a component inside `bosun server`: stable across
 /// restarts of the same server (host, data directory, address), so a
 /// restarted server takes its Leases back at once instead of waiting for

@@ -136,19 +136,12 @@ pub fn spawn_in_process(
 pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref())?;
     let client = client_from(args.kubeconfig.as_deref()).await?;
-    let identity = bosun_leaderelection::default_identity();
-    let election = args.leader.config(
+    let election = crate::leader_cmd::standalone(
+        &args.leader,
         &args.leader_elect_resource_name,
-        identity.clone(),
+        "scheduler",
         "default-scheduler",
     );
-    match &election {
-        Some(e) => eprintln!(
-            "bosun scheduler: running as {identity} (leader election on Lease {}/{})",
-            e.namespace, e.name
-        ),
-        None => eprintln!("bosun scheduler: running"),
-    }
     let lead_client = client.clone();
     run_led(
         client,

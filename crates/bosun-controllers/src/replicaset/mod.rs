@@ -103,6 +103,13 @@ impl ReplicaSetController {
         }
     }
 
+    /// Enqueues a status refresh after the set's batch period.
+    fn enqueue_batched(&self, rs: &ReplicaSet, key: ObjectKey) {
+        let uid = rs.metadata.uid.as_deref().unwrap_or_default();
+        let n = self.pods.count_controlled_by(uid);
+        self.queue.add_after(key, status_batch(n));
+    }
+
     fn pod_deleted(&self, pod: &Pod) {
         if let Some(rs) = self.owner_of(pod) {
             let key = ObjectKey::of(rs.as_ref());
@@ -132,10 +139,7 @@ impl ReplicaSetController {
                     } else {
                         // More creations to observe before the next sync
                         // can act; refresh status meanwhile, batched.
-                        let n = self
-                            .pods
-                            .count_controlled_by(rs.metadata.uid.as_deref().unwrap_or_default());
-                        self.queue.add_after(key, status_batch(n));
+                        self.enqueue_batched(&rs, key);
                     }
                 } else if controller_ref_of(pod).is_none() {
                     self.enqueue_matching(pod);
@@ -175,10 +179,7 @@ impl ReplicaSetController {
                     } else {
                         // Status churn (scheduled, running, ready): one
                         // sync per batch period, not one per pod update.
-                        let n = self
-                            .pods
-                            .count_controlled_by(rs.metadata.uid.as_deref().unwrap_or_default());
-                        self.queue.add_after(key, status_batch(n));
+                        self.enqueue_batched(&rs, key);
                     }
                 } else if new_ref.is_none() && (labels_changed || old_ref != new_ref) {
                     self.enqueue_matching(new);
