@@ -67,12 +67,24 @@ pub fn controller_uid<K: Resource>(obj: &K) -> Option<&str> {
         .map(|r| r.uid.as_str())
 }
 
+/// Computes an object's value in a secondary index (client-go's
+/// IndexFunc), e.g. a pod's `spec.nodeName`.
+pub type IndexFn<K> = fn(&K) -> Option<String>;
+
+/// A secondary index: value → keys of the objects with that value.
+struct Index<K> {
+    name: &'static str,
+    func: IndexFn<K>,
+    entries: HashMap<String, HashSet<ObjectKey>>,
+}
+
 struct StoreState<K> {
     objects: HashMap<ObjectKey, Arc<K>>,
     by_namespace: HashMap<String, HashSet<String>>,
     by_controller: HashMap<String, HashMap<ObjectKey, Arc<K>>>,
     /// namespace → names of objects with no controller.
     uncontrolled: HashMap<String, HashSet<String>>,
+    indexes: Vec<Index<K>>,
 }
 
 impl<K: Resource> StoreState<K> {
@@ -107,6 +119,11 @@ impl<K: Resource> StoreState<K> {
                 .or_default()
                 .insert(key.name.clone());
         }
+        for index in &mut self.indexes {
+            if let Some(value) = (index.func)(obj.as_ref()) {
+                index.entries.entry(value).or_default().insert(key.clone());
+            }
+        }
         self.objects.insert(key, obj);
         old
     }
@@ -132,6 +149,16 @@ impl<K: Resource> StoreState<K> {
                 self.uncontrolled.remove(&key.namespace);
             }
         }
+        for index in &mut self.indexes {
+            if let Some(value) = (index.func)(old.as_ref()) {
+                if let Some(keys) = index.entries.get_mut(&value) {
+                    keys.remove(key);
+                    if keys.is_empty() {
+                        index.entries.remove(&value);
+                    }
+                }
+            }
+        }
         Some(old)
     }
 }
@@ -149,6 +176,7 @@ impl<K: Resource> Default for Store<K> {
                 by_namespace: HashMap::new(),
                 by_controller: HashMap::new(),
                 uncontrolled: HashMap::new(),
+                indexes: Vec::new(),
             }),
         }
     }
@@ -183,6 +211,52 @@ impl<K: Resource> Store<K> {
     pub fn uncontrolled_in(&self, namespace: &str) -> Vec<Arc<K>> {
         let s = self.state.read();
         s.named_in(namespace, s.uncontrolled.get(namespace))
+    }
+
+    /// Adds the secondary index `name` (built from what the store already
+    /// holds, then kept up to date); a second registration is a no-op.
+    pub fn add_index(&self, name: &'static str, func: IndexFn<K>) {
+        let mut s = self.state.write();
+        if s.indexes.iter().any(|i| i.name == name) {
+            return;
+        }
+        let mut entries: HashMap<String, HashSet<ObjectKey>> = HashMap::new();
+        for (key, obj) in &s.objects {
+            if let Some(value) = func(obj.as_ref()) {
+                entries.entry(value).or_default().insert(key.clone());
+            }
+        }
+        s.indexes.push(Index {
+            name,
+            func,
+            entries,
+        });
+    }
+
+    /// Objects whose value in index `name` is `value` (none if the index
+    /// does not exist).
+    pub fn by_index(&self, name: &str, value: &str) -> Vec<Arc<K>> {
+        let s = self.state.read();
+        let Some(index) = s.indexes.iter().find(|i| i.name == name) else {
+            return Vec::new();
+        };
+        index
+            .entries
+            .get(value)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| s.objects.get(k).cloned())
+            .collect()
+    }
+
+    /// The values index `name` holds objects for.
+    pub fn index_values(&self, name: &str) -> Vec<String> {
+        let s = self.state.read();
+        s.indexes
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.entries.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// How many objects `uid` controls.
@@ -423,6 +497,42 @@ mod tests {
             }]);
         }
         p
+    }
+
+    #[test]
+    fn secondary_index_follows_changes() {
+        let store = Store::<Pod>::default();
+        let on = |name: &str, node: &str| {
+            let mut p = pod("a", name, "1", None);
+            p.spec = Some(k8s_openapi::api::core::v1::PodSpec {
+                node_name: Some(node.into()),
+                ..Default::default()
+            });
+            p
+        };
+        store.insert(on("early", "n1"));
+        // Built from what is there, then maintained.
+        crate::pod_util::index_by_node(&store);
+        store.insert(on("p1", "n1"));
+        store.insert(on("p2", "n2"));
+        let names = |node: &str| {
+            let mut v: Vec<String> = store
+                .by_index(crate::pod_util::NODE_INDEX, node)
+                .iter()
+                .map(|p| p.name_any())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names("n1"), ["early", "p1"]);
+        store.insert(on("p1", "n2"));
+        assert_eq!(names("n1"), ["early"]);
+        assert_eq!(names("n2"), ["p1", "p2"]);
+        store.delete(&ObjectKey::new("a", "early"));
+        let mut values = store.index_values(crate::pod_util::NODE_INDEX);
+        values.sort();
+        assert_eq!(values, ["n2"]);
+        assert!(store.by_index("no-such-index", "n2").is_empty());
     }
 
     #[test]

@@ -104,3 +104,20 @@ pub fn pod_from_template(
         status: None,
     }
 }
+
+/// Name of the pod store's index by `spec.nodeName` (see [`by_node`]).
+pub const NODE_INDEX: &str = "spec.nodeName";
+
+/// Index function: the node a pod is bound to.
+pub fn node_name_index(pod: &Pod) -> Option<String> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .filter(|n| !n.is_empty())
+}
+
+/// Indexes `pods` by node (idempotent), so node-level work reads one
+/// node's pods instead of scanning every pod.
+pub fn index_by_node(pods: &crate::informer::Store<Pod>) {
+    pods.add_index(NODE_INDEX, node_name_index);
+}

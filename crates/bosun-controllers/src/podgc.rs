@@ -157,9 +157,11 @@ impl PodGcController {
         factory: &InformerFactory,
         options: PodGcOptions,
     ) -> Arc<Self> {
+        let pods = factory.informer::<Pod>().store();
+        crate::pod_util::index_by_node(&pods);
         Arc::new(PodGcController {
             client,
-            pods: factory.informer::<Pod>().store(),
+            pods,
             nodes: factory.informer::<Node>().store(),
             options,
         })
@@ -178,12 +180,10 @@ impl PodGcController {
     async fn gc(&self, quarantine: &mut HashMap<String, Instant>) {
         let pods = self.pods.list();
         let mut doomed = plan(&pods, &self.nodes, self.options.terminated_threshold);
-        let gone = self.deleted_nodes(&pods, quarantine).await;
-        doomed.extend(
-            pods.iter()
-                .filter(|p| gone.contains(node_name(p)))
-                .map(|p| (p.clone(), Reason::Orphaned)),
-        );
+        for node in self.deleted_nodes(quarantine).await {
+            let orphans = self.pods.by_index(crate::pod_util::NODE_INDEX, &node);
+            doomed.extend(orphans.into_iter().map(|p| (p, Reason::Orphaned)));
+        }
         let mut seen = HashSet::new();
         doomed.retain(|(p, _)| seen.insert(ObjectKey::of(p.as_ref())));
         for chunk in doomed.chunks(100) {
@@ -203,19 +203,14 @@ impl PodGcController {
 
     /// Nodes that pods are bound to, missing from the informer for the
     /// quarantine period, and confirmed gone by the API.
-    async fn deleted_nodes(
-        &self,
-        pods: &[Arc<Pod>],
-        quarantine: &mut HashMap<String, Instant>,
-    ) -> HashSet<String> {
+    async fn deleted_nodes(&self, quarantine: &mut HashMap<String, Instant>) -> HashSet<String> {
         let now = Instant::now();
-        let mut missing = HashSet::new();
-        for pod in pods {
-            let node = node_name(pod);
-            if !node.is_empty() && self.nodes.get(&ObjectKey::new("", node)).is_none() {
-                missing.insert(node.to_string());
-            }
-        }
+        let missing: HashSet<String> = self
+            .pods
+            .index_values(crate::pod_util::NODE_INDEX)
+            .into_iter()
+            .filter(|node| self.nodes.get(&ObjectKey::new("", node)).is_none())
+            .collect();
         quarantine.retain(|n, _| missing.contains(n));
         let api: Api<Node> = Api::all(self.client.clone());
         let mut gone = HashSet::new();

@@ -403,9 +403,8 @@ impl NodeLifecycleController {
     /// MarkPodsNotReady), so Services stop sending them traffic.
     async fn mark_pods_not_ready(&self, node: &str) {
         let now = Time(crate::clock::now());
-        for pod in self.pods.list() {
-            let on_node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node);
-            if !on_node || !crate::pod_util::is_ready(&pod) {
+        for pod in self.pods.by_index(crate::pod_util::NODE_INDEX, node) {
+            if !crate::pod_util::is_ready(&pod) {
                 continue;
             }
             let api: Api<Pod> =

@@ -122,6 +122,7 @@ impl TaintEvictionController {
     pub fn new(client: kube::Client, factory: &InformerFactory, recorder: Recorder) -> Arc<Self> {
         let node_informer = factory.informer::<Node>();
         let pod_informer = factory.informer::<Pod>();
+        crate::pod_util::index_by_node(&pod_informer.store());
         let this = Arc::new(TaintEvictionController {
             client,
             nodes: node_informer.store(),
@@ -162,8 +163,8 @@ impl TaintEvictionController {
         self.queue.clone()
     }
 
-    /// Queues the pods of nodes whose taints changed, one pod scan per
-    /// sweep however many nodes changed.
+    /// Queues the pods of nodes whose taints changed (read from the pod
+    /// store's node index), every half second.
     pub async fn sweep_dirty_nodes(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
@@ -172,8 +173,8 @@ impl TaintEvictionController {
             if dirty.is_empty() {
                 continue;
             }
-            for pod in self.pods.list() {
-                if node_of(&pod).is_some_and(|n| dirty.contains(n)) {
+            for node in &dirty {
+                for pod in self.pods.by_index(crate::pod_util::NODE_INDEX, node) {
                     self.queue.add(ObjectKey::of(pod.as_ref()));
                 }
             }
