@@ -255,7 +255,7 @@ impl NodeLifecycleController {
     async fn monitor(&self) {
         let now = Instant::now();
         let wall = crate::clock::now();
-        let mut nodes: Vec<Node> = self.nodes.list().iter().map(|n| (**n).clone()).collect();
+        let mut nodes: Vec<Arc<Node>> = self.nodes.list();
         let names: std::collections::HashSet<String> = nodes.iter().map(|n| n.name_any()).collect();
         self.health.lock().retain(|n, _| names.contains(n));
         for node in nodes.iter_mut() {
@@ -314,7 +314,7 @@ impl NodeLifecycleController {
     /// node's conditions Unknown.
     async fn check_health(
         &self,
-        node: &mut Node,
+        node: &mut Arc<Node>,
         now: Instant,
         wall: jiff::Timestamp,
     ) -> Result<(), kube::Error> {
@@ -353,7 +353,7 @@ impl NodeLifecycleController {
         if silent_for <= grace {
             return Ok(());
         }
-        let mut updated = node.clone();
+        let mut updated = Node::clone(node);
         let status = updated.status.get_or_insert_with(Default::default);
         let conditions = status.conditions.get_or_insert_with(Vec::new);
         let mut changed = false;
@@ -384,11 +384,12 @@ impl NodeLifecycleController {
             return Ok(());
         }
         let api: Api<Node> = Api::all(self.client.clone());
-        *node = api
-            .replace_status(&name, &PostParams::default(), &updated)
-            .await?;
+        *node = Arc::new(
+            api.replace_status(&name, &PostParams::default(), &updated)
+                .await?,
+        );
         self.recorder.normal(
-            node,
+            node.as_ref(),
             "NodeNotReady",
             format!("Node {name} status is now: NodeNotReady"),
         );
