@@ -1,0 +1,564 @@
+//! The garbage collector (upstream's garbage-collector-controller): deletes
+//! objects whose owners are all gone, runs foreground deletion (an owner
+//! with the `foregroundDeletion` finalizer waits for its blocking
+//! dependents) and orphaning (the `orphan` finalizer: owner references to
+//! the owner are removed from its dependents first).
+//!
+//! Every served resource that can be listed, watched and deleted is
+//! watched metadata-only into a uid graph ([`graph`]); the graph hands
+//! uids to two work queues (attempt to delete, attempt to orphan), whose
+//! workers decide from the live object read through the API.
+
+pub mod graph;
+mod monitor;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{
+    DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy,
+};
+use kube::Api;
+use parking_lot::{Mutex, RwLock};
+use serde_json::json;
+
+use self::graph::{Graph, Work, FOREGROUND, ORPHAN};
+use crate::discovery::{group_of, Resources, ServedResource};
+use crate::workqueue::WorkQueue;
+use crate::{run_workers, ObjectKey, Reconciler, SyncError};
+
+/// Resources upstream's collector ignores by default.
+const IGNORED: &[(&str, &str)] = &[("", "events"), ("events.k8s.io", "events")];
+
+/// How long the workers wait for every monitor's first listing before
+/// starting anyway (a resource whose watch keeps failing must not stop
+/// collection of the others).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct GarbageCollector {
+    client: kube::Client,
+    graph: Mutex<Graph>,
+    resources: RwLock<Arc<Resources>>,
+    attempt_to_delete: WorkQueue<ObjectKey>,
+    attempt_to_orphan: WorkQueue<ObjectKey>,
+}
+
+/// How an owner reference of an item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnerState {
+    /// Exists and is not deleting its dependents.
+    Solid,
+    /// Does not exist (404, or another object under that name).
+    Dangling,
+    /// Exists and is being deleted in the foreground.
+    Waiting,
+}
+
+fn key(uid: &str) -> ObjectKey {
+    ObjectKey::new("", uid)
+}
+
+fn has_finalizer(meta: &ObjectMeta, f: &str) -> bool {
+    meta.finalizers.iter().flatten().any(|x| x == f)
+}
+
+impl GarbageCollector {
+    pub const NAME: &'static str = "garbagecollector";
+
+    pub fn new(client: kube::Client) -> Arc<Self> {
+        Arc::new(GarbageCollector {
+            client,
+            graph: Mutex::new(Graph::default()),
+            resources: RwLock::new(Arc::new(Resources::default())),
+            attempt_to_delete: WorkQueue::new(),
+            attempt_to_orphan: WorkQueue::new(),
+        })
+    }
+
+    /// Discovers the resources, starts their monitors and, once they have
+    /// listed, the workers. Runs until the task is dropped.
+    pub async fn run(self: Arc<Self>, delete_workers: usize, orphan_workers: usize) {
+        let resources = loop {
+            match Resources::discover(&self.client).await {
+                Ok(r) => break Arc::new(r),
+                Err(err) => {
+                    tracing::warn!(%err, "garbage collector discovery failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        };
+        *self.resources.write() = resources.clone();
+        let monitored: Vec<ServedResource> = resources
+            .all
+            .iter()
+            .filter(|r| r.collectable())
+            .filter(|r| {
+                !IGNORED
+                    .iter()
+                    .any(|(g, p)| r.ar.group == *g && r.ar.plural == *p)
+            })
+            .cloned()
+            .collect();
+        let synced = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for res in monitored.iter().cloned() {
+            tasks.push(tokio::spawn(monitor::run(
+                self.clone(),
+                res,
+                synced.clone(),
+            )));
+        }
+        let deadline = tokio::time::Instant::now() + SYNC_TIMEOUT;
+        while synced.load(Ordering::SeqCst) < monitored.len() {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("garbage collector starts before every resource was listed");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::info!(resources = monitored.len(), "garbage collector synced");
+        let deleter = tokio::spawn(run_workers(
+            Arc::new(AttemptToDelete(self.clone())),
+            self.attempt_to_delete.clone(),
+            delete_workers,
+        ));
+        let orphaner = tokio::spawn(run_workers(
+            Arc::new(AttemptToOrphan(self.clone())),
+            self.attempt_to_orphan.clone(),
+            orphan_workers,
+        ));
+        // Dropping this task drops the handles but not the tasks: abort
+        // them explicitly when aborted.
+        struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+        impl Drop for AbortOnDrop {
+            fn drop(&mut self) {
+                for t in &self.0 {
+                    t.abort();
+                }
+            }
+        }
+        tasks.push(deleter);
+        tasks.push(orphaner);
+        let guard = AbortOnDrop(tasks);
+        std::future::pending::<()>().await;
+        drop(guard);
+    }
+
+    fn dispatch(&self, work: Work) {
+        for uid in work.attempt_to_delete {
+            self.attempt_to_delete.add(key(&uid));
+        }
+        for uid in work.attempt_to_orphan {
+            self.attempt_to_orphan.add(key(&uid));
+        }
+    }
+
+    fn resolve(&self, api_version: &str, kind: &str) -> Result<ServedResource, SyncError> {
+        self.resources
+            .read()
+            .for_kind(api_version, kind)
+            .cloned()
+            .ok_or_else(|| {
+                SyncError::Other(format!(
+                    "no served resource for kind {kind:?} in group {:?}",
+                    group_of(api_version)
+                ))
+            })
+    }
+
+    fn api(&self, res: &ServedResource, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace.filter(|_| res.namespaced) {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &res.ar),
+            None => Api::all_with(self.client.clone(), &res.ar),
+        }
+    }
+
+    /// The live metadata of an object, if it exists.
+    async fn get_meta(
+        &self,
+        res: &ServedResource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<ObjectMeta>, SyncError> {
+        if res.namespaced && namespace.is_none() {
+            return Ok(None);
+        }
+        Ok(self
+            .api(res, namespace)
+            .get_metadata_opt(name)
+            .await?
+            .map(|m| m.metadata))
+    }
+
+    /// Writes `meta`'s owner references, guarded by its resourceVersion.
+    async fn patch_owner_refs(
+        &self,
+        res: &ServedResource,
+        meta: &ObjectMeta,
+        refs: Vec<OwnerReference>,
+    ) -> Result<(), SyncError> {
+        let refs = if refs.is_empty() {
+            json!(null)
+        } else {
+            json!(refs)
+        };
+        let patch = json!({"metadata": {
+            "ownerReferences": refs,
+            "resourceVersion": meta.resource_version,
+        }});
+        self.patch(res, meta, patch).await
+    }
+
+    async fn remove_finalizer(
+        &self,
+        res: &ServedResource,
+        meta: &ObjectMeta,
+        finalizer: &str,
+    ) -> Result<(), SyncError> {
+        let kept: Vec<&String> = meta
+            .finalizers
+            .iter()
+            .flatten()
+            .filter(|f| *f != finalizer)
+            .collect();
+        let kept = if kept.is_empty() {
+            json!(null)
+        } else {
+            json!(kept)
+        };
+        let patch = json!({"metadata": {
+            "finalizers": kept,
+            "resourceVersion": meta.resource_version,
+        }});
+        self.patch(res, meta, patch).await
+    }
+
+    async fn patch(
+        &self,
+        res: &ServedResource,
+        meta: &ObjectMeta,
+        patch: serde_json::Value,
+    ) -> Result<(), SyncError> {
+        let name = meta.name.as_deref().unwrap_or_default();
+        let params = PatchParams {
+            field_manager: Some("generic-garbage-collector".into()),
+            ..Default::default()
+        };
+        match self
+            .api(res, meta.namespace.as_deref())
+            .patch_metadata(name, &params, &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn delete(
+        &self,
+        res: &ServedResource,
+        meta: &ObjectMeta,
+        policy: PropagationPolicy,
+    ) -> Result<(), SyncError> {
+        let params = DeleteParams {
+            propagation_policy: Some(policy),
+            preconditions: Some(Preconditions {
+                uid: meta.uid.clone(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        let name = meta.name.as_deref().unwrap_or_default();
+        match self
+            .api(res, meta.namespace.as_deref())
+            .delete(name, &params)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the owner named by `r` (from a dependent in `namespace`)
+    /// exists and how. Observed owners are answered from the graph; others
+    /// with a GET by name, a different uid meaning the owner is gone.
+    async fn owner_state(
+        &self,
+        r: &OwnerReference,
+        namespace: Option<&str>,
+    ) -> Result<OwnerState, SyncError> {
+        {
+            let graph = self.graph.lock();
+            if let Some(n) = graph.get(&r.uid).filter(|n| n.observed) {
+                return Ok(if n.deleting_dependents {
+                    OwnerState::Waiting
+                } else {
+                    OwnerState::Solid
+                });
+            }
+            if graph.is_absent(&r.uid) {
+                return Ok(OwnerState::Dangling);
+            }
+        }
+        let res = self.resolve(&r.api_version, &r.kind)?;
+        match self.get_meta(&res, namespace, &r.name).await? {
+            Some(m) if m.uid.as_deref() == Some(r.uid.as_str()) => Ok(
+                if m.deletion_timestamp.is_some() && has_finalizer(&m, FOREGROUND) {
+                    OwnerState::Waiting
+                } else {
+                    OwnerState::Solid
+                },
+            ),
+            _ => {
+                self.graph.lock().mark_absent(&r.uid);
+                Ok(OwnerState::Dangling)
+            }
+        }
+    }
+
+    async fn attempt_to_delete_item(&self, uid: &str) -> Result<(), SyncError> {
+        let Some((api_version, kind, namespace, name, observed)) =
+            self.graph.lock().get(uid).map(|n| {
+                (
+                    n.api_version.clone(),
+                    n.kind.clone(),
+                    n.namespace.clone(),
+                    n.name.clone(),
+                    n.observed,
+                )
+            })
+        else {
+            return Ok(());
+        };
+        let res = self.resolve(&api_version, &kind)?;
+        let live = self
+            .get_meta(&res, namespace.as_deref(), &name)
+            .await?
+            .filter(|m| m.uid.as_deref() == Some(uid));
+        if !observed {
+            // A virtual node: an owner only named by references.
+            if live.is_none() {
+                let mut work = Work::default();
+                self.graph.lock().remove_virtual(uid, &mut work);
+                self.dispatch(work);
+            }
+            return Ok(());
+        }
+        // Gone or replaced: its delete event updates the graph.
+        let Some(live) = live else { return Ok(()) };
+        if live.deletion_timestamp.is_some() {
+            if has_finalizer(&live, FOREGROUND) {
+                return self.process_deleting_dependents(uid, &res, &live).await;
+            }
+            return Ok(());
+        }
+        let refs = live.owner_references.clone().unwrap_or_default();
+        if refs.is_empty() {
+            return Ok(());
+        }
+        let mut states = Vec::with_capacity(refs.len());
+        for r in &refs {
+            states.push(self.owner_state(r, live.namespace.as_deref()).await?);
+        }
+        let solid = states.contains(&OwnerState::Solid);
+        let dangling = states.contains(&OwnerState::Dangling);
+        let waiting = states.contains(&OwnerState::Waiting);
+        if solid {
+            if dangling || waiting {
+                // Drop references to owners that are gone; stop blocking
+                // owners that wait for this object (it stays).
+                let kept: Vec<OwnerReference> = refs
+                    .into_iter()
+                    .zip(states)
+                    .filter(|(_, s)| *s != OwnerState::Dangling)
+                    .map(|(mut r, s)| {
+                        if s == OwnerState::Waiting {
+                            r.block_owner_deletion = Some(false);
+                        }
+                        r
+                    })
+                    .collect();
+                self.patch_owner_refs(&res, &live, kept).await?;
+            }
+            return Ok(());
+        }
+        let dependents: Vec<(String, bool)> = {
+            let graph = self.graph.lock();
+            graph
+                .get(uid)
+                .map(|n| {
+                    n.dependents
+                        .iter()
+                        .filter_map(|d| graph.get(d).map(|dn| (d.clone(), dn.deleting_dependents)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        if waiting && !dependents.is_empty() {
+            // An owner waits for this object, which has dependents of its
+            // own: delete it in the foreground too. Dependents already
+            // deleting theirs may be waiting for it (a cycle): unblock them.
+            for (dep, deleting) in &dependents {
+                if *deleting {
+                    self.unblock_owner_ref(dep, uid).await?;
+                }
+            }
+            return self
+                .delete(&res, &live, PropagationPolicy::Foreground)
+                .await;
+        }
+        let policy = if has_finalizer(&live, ORPHAN) {
+            PropagationPolicy::Orphan
+        } else if has_finalizer(&live, FOREGROUND) {
+            PropagationPolicy::Foreground
+        } else {
+            PropagationPolicy::Background
+        };
+        self.delete(&res, &live, policy).await
+    }
+
+    /// Sets blockOwnerDeletion=false on `dep`'s reference to `owner`.
+    async fn unblock_owner_ref(&self, dep: &str, owner: &str) -> Result<(), SyncError> {
+        let Some((api_version, kind, namespace, name)) = self.graph.lock().get(dep).map(|n| {
+            (
+                n.api_version.clone(),
+                n.kind.clone(),
+                n.namespace.clone(),
+                n.name.clone(),
+            )
+        }) else {
+            return Ok(());
+        };
+        let res = self.resolve(&api_version, &kind)?;
+        let Some(meta) = self.get_meta(&res, namespace.as_deref(), &name).await? else {
+            return Ok(());
+        };
+        let mut refs = meta.owner_references.clone().unwrap_or_default();
+        let mut changed = false;
+        for r in refs.iter_mut().filter(|r| r.uid == owner) {
+            if r.block_owner_deletion == Some(true) {
+                r.block_owner_deletion = Some(false);
+                changed = true;
+            }
+        }
+        if changed {
+            self.patch_owner_refs(&res, &meta, refs).await?;
+        }
+        Ok(())
+    }
+
+    /// An owner deleting in the foreground: done once no dependent blocks
+    /// it; until then its blocking dependents are queued for deletion.
+    async fn process_deleting_dependents(
+        &self,
+        uid: &str,
+        res: &ServedResource,
+        live: &ObjectMeta,
+    ) -> Result<(), SyncError> {
+        let pending: Option<Vec<String>> = {
+            let graph = self.graph.lock();
+            let blocking = graph.blocking_dependents(uid);
+            if blocking.is_empty() {
+                None
+            } else {
+                Some(
+                    blocking
+                        .into_iter()
+                        .filter(|d| graph.get(d).is_some_and(|n| !n.deleting_dependents))
+                        .collect(),
+                )
+            }
+        };
+        match pending {
+            None => self.remove_finalizer(res, live, FOREGROUND).await,
+            Some(deps) => {
+                for d in deps {
+                    self.attempt_to_delete.add(key(&d));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// An owner deleted with the `orphan` finalizer: its dependents lose
+    /// their references to it, then the finalizer goes.
+    async fn attempt_to_orphan_item(&self, uid: &str) -> Result<(), SyncError> {
+        let Some((owner, dependents)) = self.graph.lock().get(uid).map(|n| {
+            (
+                (
+                    n.api_version.clone(),
+                    n.kind.clone(),
+                    n.namespace.clone(),
+                    n.name.clone(),
+                ),
+                n.dependents.iter().cloned().collect::<Vec<_>>(),
+            )
+        }) else {
+            return Ok(());
+        };
+        let res = self.resolve(&owner.0, &owner.1)?;
+        let Some(live) = self
+            .get_meta(&res, owner.2.as_deref(), &owner.3)
+            .await?
+            .filter(|m| m.uid.as_deref() == Some(uid))
+        else {
+            return Ok(());
+        };
+        if live.deletion_timestamp.is_none() || !has_finalizer(&live, ORPHAN) {
+            return Ok(());
+        }
+        for dep in dependents {
+            let Some((api_version, kind, namespace, name)) =
+                self.graph.lock().get(&dep).filter(|n| n.observed).map(|n| {
+                    (
+                        n.api_version.clone(),
+                        n.kind.clone(),
+                        n.namespace.clone(),
+                        n.name.clone(),
+                    )
+                })
+            else {
+                continue;
+            };
+            let dres = self.resolve(&api_version, &kind)?;
+            let Some(meta) = self.get_meta(&dres, namespace.as_deref(), &name).await? else {
+                continue;
+            };
+            let refs = meta.owner_references.clone().unwrap_or_default();
+            if refs.iter().any(|r| r.uid == uid) {
+                let kept = refs.into_iter().filter(|r| r.uid != uid).collect();
+                self.patch_owner_refs(&dres, &meta, kept).await?;
+            }
+        }
+        self.remove_finalizer(&res, &live, ORPHAN).await
+    }
+}
+
+/// The attempt-to-delete queue's reconciler (keys carry a uid as name).
+pub struct AttemptToDelete(Arc<GarbageCollector>);
+
+#[async_trait]
+impl Reconciler for AttemptToDelete {
+    const NAME: &'static str = "garbagecollector";
+
+    async fn sync(&self, key: &ObjectKey) -> Result<(), SyncError> {
+        self.0.attempt_to_delete_item(&key.name).await
+    }
+}
+
+/// The attempt-to-orphan queue's reconciler.
+pub struct AttemptToOrphan(Arc<GarbageCollector>);
+
+#[async_trait]
+impl Reconciler for AttemptToOrphan {
+    const NAME: &'static str = "garbagecollector";
+
+    async fn sync(&self, key: &ObjectKey) -> Result<(), SyncError> {
+        self.0.attempt_to_orphan_item(&key.name).await
+    }
+}

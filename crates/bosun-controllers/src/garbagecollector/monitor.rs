@@ -1,0 +1,97 @@
+//! One metadata-only watch per collectable resource feeding the graph
+//! (upstream's graph builder monitors).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{DynamicObject, PartialObjectMeta};
+use kube::runtime::watcher;
+use kube::Api;
+
+use super::graph::{Observed, OwnerRef, Work, FOREGROUND, ORPHAN};
+use super::GarbageCollector;
+use crate::discovery::ServedResource;
+
+/// The graph's view of one object's metadata; `None` without a uid.
+pub fn observed(meta: &ObjectMeta, api_version: &Arc<str>, kind: &Arc<str>) -> Option<Observed> {
+    let uid = meta.uid.clone()?;
+    let finalizers = meta.finalizers.as_deref().unwrap_or_default();
+    let has = |f: &str| finalizers.iter().any(|x| x == f);
+    Some(Observed {
+        uid,
+        api_version: api_version.clone(),
+        kind: kind.clone(),
+        namespace: meta.namespace.clone(),
+        name: meta.name.clone().unwrap_or_default(),
+        owners: meta
+            .owner_references
+            .iter()
+            .flatten()
+            .map(|r| OwnerRef {
+                uid: r.uid.clone(),
+                api_version: r.api_version.clone(),
+                kind: r.kind.clone(),
+                name: r.name.clone(),
+                block_owner_deletion: r.block_owner_deletion == Some(true),
+            })
+            .collect(),
+        being_deleted: meta.deletion_timestamp.is_some(),
+        orphan_finalizer: has(ORPHAN),
+        foreground_finalizer: has(FOREGROUND),
+    })
+}
+
+/// Watches `res` until the task is dropped; `synced` counts monitors that
+/// have listed once.
+pub async fn run(gc: Arc<GarbageCollector>, res: ServedResource, synced: Arc<AtomicUsize>) {
+    let api_version: Arc<str> = Arc::from(res.ar.api_version.as_str());
+    let kind: Arc<str> = Arc::from(res.ar.kind.as_str());
+    // Metadata-only lists and watches (`as=PartialObjectMetadata`).
+    let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(gc.client.clone(), &res.ar);
+    let config = watcher::Config::default().page_size(5000);
+    let mut stream = watcher::watcher(api, config).boxed();
+    let mut listing: Option<HashSet<String>> = None;
+    let mut counted = false;
+    while let Some(event) = stream.next().await {
+        let mut work = Work::default();
+        match event {
+            Ok(watcher::Event::Init) => listing = Some(HashSet::new()),
+            Ok(watcher::Event::InitApply(obj)) | Ok(watcher::Event::Apply(obj)) => {
+                if let Some(o) = observed(&obj.metadata, &api_version, &kind) {
+                    if let Some(l) = listing.as_mut() {
+                        l.insert(o.uid.clone());
+                    }
+                    gc.graph.lock().observe(o, &mut work);
+                }
+            }
+            Ok(watcher::Event::InitDone) => {
+                let listed = listing.take().unwrap_or_default();
+                let mut graph = gc.graph.lock();
+                for uid in graph.observed_of(&api_version, &kind) {
+                    if !listed.contains(&uid) {
+                        graph.remove(&uid, &mut work);
+                    }
+                }
+                drop(graph);
+                if !counted {
+                    counted = true;
+                    synced.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Ok(watcher::Event::Delete(obj)) => {
+                if let Some(uid) = obj.metadata.uid.as_deref() {
+                    gc.graph.lock().remove(uid, &mut work);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(resource = %res.group_resource(), %err, "garbage collector watch failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        gc.dispatch(work);
+    }
+}
