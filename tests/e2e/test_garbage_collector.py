@@ -274,3 +274,27 @@ def test_collector_enabled_in_its_own_server_collects(tmp_path):
         assert api.ok("GET", f"/api/v1/namespaces/{ns}")["status"]["phase"] == "Terminating"
     finally:
         stop_process(srv.proc)
+
+
+def test_metadata_only_list_get_and_watch(api, ns):
+    # What the collector reads: PartialObjectMetadata(List), as upstream's
+    # metadata client asks for it.
+    owner = api.ok("POST", cm_path(ns), configmap("meta", data={"big": "x" * 1000}))
+    accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+    lst = api.get(cm_path(ns), headers={"Accept": accept}).json()
+    assert lst["kind"] == "PartialObjectMetadataList" and lst["apiVersion"] == "meta.k8s.io/v1"
+    item = next(i for i in lst["items"] if i["metadata"]["name"] == "meta")
+    assert item["kind"] == "PartialObjectMetadata" and "data" not in item
+    assert item["metadata"]["uid"] == owner["metadata"]["uid"]
+    one = api.get(cm_path(ns, "meta"), headers={"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"}).json()
+    assert one["kind"] == "PartialObjectMetadata" and "data" not in one
+    resp = api.get(
+        cm_path(ns) + f"?watch=1&resourceVersion={lst['metadata']['resourceVersion']}&timeoutSeconds=2",
+        headers={"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"},
+        stream=True,
+    )
+    api.ok("DELETE", cm_path(ns, "meta"))
+    events = [json.loads(line) for line in resp.iter_lines() if line]
+    deleted = [e for e in events if e["type"] == "DELETED"]
+    assert deleted and deleted[0]["object"]["kind"] == "PartialObjectMetadata"
+    assert "data" not in deleted[0]["object"]

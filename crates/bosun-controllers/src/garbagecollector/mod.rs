@@ -365,28 +365,6 @@ impl GarbageCollector {
         for r in &refs {
             states.push(self.owner_state(r, live.namespace.as_deref()).await?);
         }
-        let solid = states.contains(&OwnerState::Solid);
-        let dangling = states.contains(&OwnerState::Dangling);
-        let waiting = states.contains(&OwnerState::Waiting);
-        if solid {
-            if dangling || waiting {
-                // Drop references to owners that are gone; stop blocking
-                // owners that wait for this object (it stays).
-                let kept: Vec<OwnerReference> = refs
-                    .into_iter()
-                    .zip(states)
-                    .filter(|(_, s)| *s != OwnerState::Dangling)
-                    .map(|(mut r, s)| {
-                        if s == OwnerState::Waiting {
-                            r.block_owner_deletion = Some(false);
-                        }
-                        r
-                    })
-                    .collect();
-                self.patch_owner_refs(&res, &live, kept).await?;
-            }
-            return Ok(());
-        }
         let dependents: Vec<(String, bool)> = {
             let graph = self.graph.lock();
             graph
@@ -399,27 +377,18 @@ impl GarbageCollector {
                 })
                 .unwrap_or_default()
         };
-        if waiting && !dependents.is_empty() {
-            // An owner waits for this object, which has dependents of its
-            // own: delete it in the foreground too. Dependents already
-            // deleting theirs may be waiting for it (a cycle): unblock them.
-            for (dep, deleting) in &dependents {
-                if *deleting {
+        match decide(&live, refs, &states, &dependents) {
+            Decision::Keep => Ok(()),
+            Decision::RewriteOwners(kept) => self.patch_owner_refs(&res, &live, kept).await,
+            Decision::DeleteForeground { unblock } => {
+                for dep in &unblock {
                     self.unblock_owner_ref(dep, uid).await?;
                 }
+                self.delete(&res, &live, PropagationPolicy::Foreground)
+                    .await
             }
-            return self
-                .delete(&res, &live, PropagationPolicy::Foreground)
-                .await;
+            Decision::Delete(policy) => self.delete(&res, &live, policy.into()).await,
         }
-        let policy = if has_finalizer(&live, ORPHAN) {
-            PropagationPolicy::Orphan
-        } else if has_finalizer(&live, FOREGROUND) {
-            PropagationPolicy::Foreground
-        } else {
-            PropagationPolicy::Background
-        };
-        self.delete(&res, &live, policy).await
     }
 
     /// Sets blockOwnerDeletion=false on `dep`'s reference to `owner`.
@@ -539,6 +508,87 @@ impl GarbageCollector {
     }
 }
 
+/// A deletion propagation policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Orphan,
+    Foreground,
+    Background,
+}
+
+impl From<Policy> for PropagationPolicy {
+    fn from(p: Policy) -> Self {
+        match p {
+            Policy::Orphan => PropagationPolicy::Orphan,
+            Policy::Foreground => PropagationPolicy::Foreground,
+            Policy::Background => PropagationPolicy::Background,
+        }
+    }
+}
+
+/// What to do with an object (not being deleted) that has owners.
+#[derive(Debug, PartialEq)]
+pub enum Decision {
+    Keep,
+    /// It stays: drop references to owners that are gone, and stop
+    /// blocking owners that wait for it.
+    RewriteOwners(Vec<OwnerReference>),
+    /// An owner waits for it and it has dependents of its own: delete it
+    /// in the foreground, first unblocking these dependents' references
+    /// to it (they are deleting theirs, so could be waiting for it: a
+    /// cycle).
+    DeleteForeground {
+        unblock: Vec<String>,
+    },
+    Delete(Policy),
+}
+
+/// Upstream's attemptToDeleteItem decision from the states of `refs` and
+/// the object's dependents (uid, deleting its own dependents).
+fn decide(
+    meta: &ObjectMeta,
+    refs: Vec<OwnerReference>,
+    states: &[OwnerState],
+    dependents: &[(String, bool)],
+) -> Decision {
+    let solid = states.contains(&OwnerState::Solid);
+    let dangling = states.contains(&OwnerState::Dangling);
+    let waiting = states.contains(&OwnerState::Waiting);
+    if solid {
+        if !dangling && !waiting {
+            return Decision::Keep;
+        }
+        let kept = refs
+            .into_iter()
+            .zip(states)
+            .filter(|(_, s)| **s != OwnerState::Dangling)
+            .map(|(mut r, s)| {
+                if *s == OwnerState::Waiting {
+                    r.block_owner_deletion = Some(false);
+                }
+                r
+            })
+            .collect();
+        return Decision::RewriteOwners(kept);
+    }
+    if waiting && !dependents.is_empty() {
+        return Decision::DeleteForeground {
+            unblock: dependents
+                .iter()
+                .filter(|(_, deleting)| *deleting)
+                .map(|(d, _)| d.clone())
+                .collect(),
+        };
+    }
+    Decision::Delete(if has_finalizer(meta, ORPHAN) {
+        Policy::Orphan
+    } else if has_finalizer(meta, FOREGROUND) {
+        Policy::Foreground
+    } else {
+        Policy::Background
+    })
+}
+
 /// The attempt-to-delete queue's reconciler (keys carry a uid as name).
 pub struct AttemptToDelete(Arc<GarbageCollector>);
 
@@ -560,5 +610,92 @@ impl Reconciler for AttemptToOrphan {
 
     async fn sync(&self, key: &ObjectKey) -> Result<(), SyncError> {
         self.0.attempt_to_orphan_item(&key.name).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OwnerState::*;
+
+    fn r(uid: &str, block: bool) -> OwnerReference {
+        OwnerReference {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            name: format!("n-{uid}"),
+            uid: uid.into(),
+            block_owner_deletion: Some(block),
+            controller: None,
+        }
+    }
+
+    fn meta(finalizers: &[&str]) -> ObjectMeta {
+        ObjectMeta {
+            finalizers: Some(finalizers.iter().map(|f| f.to_string()).collect()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_solid_owner_keeps_the_object() {
+        let m = meta(&[]);
+        assert_eq!(
+            decide(&m, vec![r("a", true)], &[Solid], &[]),
+            Decision::Keep
+        );
+        // Dead references go, waiting owners are unblocked, live ones stay.
+        let d = decide(
+            &m,
+            vec![r("a", true), r("gone", true), r("wait", true)],
+            &[Solid, Dangling, Waiting],
+            &[],
+        );
+        assert_eq!(
+            d,
+            Decision::RewriteOwners(vec![r("a", true), r("wait", false)])
+        );
+    }
+
+    #[test]
+    fn without_solid_owners_the_object_is_deleted() {
+        assert_eq!(
+            decide(&meta(&[]), vec![r("gone", false)], &[Dangling], &[]),
+            Decision::Delete(Policy::Background)
+        );
+        // Its own deletion policy, if it carries one, is kept.
+        assert_eq!(
+            decide(&meta(&[ORPHAN]), vec![r("gone", false)], &[Dangling], &[]),
+            Decision::Delete(Policy::Orphan)
+        );
+        assert_eq!(
+            decide(
+                &meta(&[FOREGROUND]),
+                vec![r("gone", false)],
+                &[Dangling],
+                &[]
+            ),
+            Decision::Delete(Policy::Foreground)
+        );
+        // A waiting owner and no dependents: background.
+        assert_eq!(
+            decide(&meta(&[]), vec![r("w", true)], &[Waiting], &[]),
+            Decision::Delete(Policy::Background)
+        );
+    }
+
+    #[test]
+    fn waited_for_with_dependents_goes_in_the_foreground() {
+        let deps = vec![("x".to_string(), false), ("cycle".to_string(), true)];
+        assert_eq!(
+            decide(
+                &meta(&[]),
+                vec![r("w", true), r("gone", true)],
+                &[Waiting, Dangling],
+                &deps
+            ),
+            Decision::DeleteForeground {
+                unblock: vec!["cycle".to_string()]
+            }
+        );
     }
 }
