@@ -206,6 +206,14 @@ def test_create_in_terminating_namespace_is_forbidden(api, kubectl, server):
     assert body["message"] == (
         f'configmaps "late" is forbidden: unable to create new content in namespace {ns} because it is being terminated'
     )
+    # Deleting it again while it is being emptied is a conflict, as upstream.
+    again = kubectl("delete", "namespace", ns, "--wait=false", check=False)
+    assert again.rc != 0
+    assert (
+        f'Error from server (Conflict): Operation cannot be fulfilled on namespaces "{ns}": '
+        "The system is ensuring all content is removed from this namespace.  "
+        "Upon completion, this namespace will automatically be purged by the system."
+    ) in again.stderr
     api.ok("PATCH", cm_path(ns, "held"), None, data=json.dumps({"metadata": {"finalizers": None}}),
            headers={"Content-Type": "application/merge-patch+json"})
     wait_for(lambda: gone(api, f"/api/v1/namespaces/{ns}"), timeout=30, desc="namespace gone")

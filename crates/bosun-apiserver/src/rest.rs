@@ -753,6 +753,16 @@ impl Rest {
                 gc_finalizers(objects::finalizers(&current), opts.propagation.as_deref());
             let mut changed = finalizers != objects::finalizers(&current);
             let namespace_finalizers = namespace_finalizers_remain(def, &current);
+            if namespace_finalizers && objects::is_terminating(&current) {
+                // Upstream's answer to deleting a namespace again while it
+                // is being emptied.
+                return Err(ApiError::conflict(
+                    def.group,
+                    def.plural,
+                    name,
+                    "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
+                ));
+            }
             let graceful = if def.kind == "Pod" && def.group.is_empty() {
                 pod_needs_grace(&current, opts)
             } else {

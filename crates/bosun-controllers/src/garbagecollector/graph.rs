@@ -111,89 +111,117 @@ impl Graph {
             .collect()
     }
 
-    /// An object was added or changed.
+    /// An object was added or changed. An unchanged identity and owner
+    /// list (most updates: status, labels) costs one lookup.
     pub fn observe(&mut self, obj: Observed, work: &mut Work) {
-        self.absent.remove(&obj.uid);
+        if !self.absent.is_empty() {
+            self.absent.remove(&obj.uid);
+        }
         let deleting_dependents = obj.being_deleted && obj.foreground_finalizer;
-        let (old_owners, was_deleting_dependents, is_new) = match self.nodes.get_mut(&obj.uid) {
+        let Observed {
+            uid,
+            api_version,
+            kind,
+            namespace,
+            name,
+            owners,
+            being_deleted,
+            orphan_finalizer,
+            ..
+        } = obj;
+        let (old_owners, was_deleting_dependents, is_new) = match self.nodes.get_mut(&uid) {
             Some(n) => {
                 let was = n.observed && n.deleting_dependents;
                 let is_new = !n.observed;
-                n.api_version = obj.api_version.clone();
-                n.kind = obj.kind.clone();
-                n.namespace = obj.namespace.clone();
-                n.name = obj.name.clone();
-                n.observed = true;
-                n.being_deleted = obj.being_deleted;
+                if is_new {
+                    n.api_version = api_version;
+                    n.kind = kind;
+                    n.namespace = namespace;
+                    n.name = name;
+                    n.observed = true;
+                }
+                n.being_deleted = being_deleted;
                 n.deleting_dependents = deleting_dependents;
-                (
-                    std::mem::replace(&mut n.owners, obj.owners.clone()),
-                    was,
-                    is_new,
-                )
+                if n.owners == owners {
+                    (None, was, is_new)
+                } else {
+                    (Some(std::mem::replace(&mut n.owners, owners)), was, is_new)
+                }
             }
             None => {
-                self.nodes.insert(
-                    obj.uid.clone(),
-                    Node {
-                        api_version: obj.api_version.clone(),
-                        kind: obj.kind.clone(),
-                        namespace: obj.namespace.clone(),
-                        name: obj.name.clone(),
-                        owners: obj.owners.clone(),
-                        dependents: HashSet::new(),
-                        observed: true,
-                        being_deleted: obj.being_deleted,
-                        deleting_dependents,
-                    },
-                );
-                (Vec::new(), false, true)
+                let node = Node {
+                    api_version,
+                    kind,
+                    namespace,
+                    name,
+                    owners,
+                    dependents: HashSet::new(),
+                    observed: true,
+                    being_deleted,
+                    deleting_dependents,
+                };
+                // Every owner is new to this dependent.
+                self.nodes.insert(uid.clone(), node);
+                (Some(Vec::new()), false, true)
             }
         };
-        if old_owners != obj.owners {
-            // Owners no longer named let go of this dependent.
-            for old in &old_owners {
-                if !obj.owners.iter().any(|o| o.uid == old.uid) {
-                    self.unlink(&old.uid, &obj.uid, work);
-                }
-            }
-            for new in &obj.owners {
-                match old_owners.iter().find(|o| o.uid == new.uid) {
-                    None => self.link(new, obj.namespace.as_deref(), &obj.uid, work),
-                    // An unblocked reference may be what a foreground
-                    // owner waits for.
-                    Some(old) if old.block_owner_deletion != new.block_owner_deletion => {
-                        if self
-                            .nodes
-                            .get(&new.uid)
-                            .is_some_and(|o| o.deleting_dependents)
-                        {
-                            work.attempt_to_delete.push(new.uid.clone());
-                        }
-                    }
-                    Some(_) => {}
-                }
-            }
+        if let Some(old_owners) = old_owners {
+            self.relink(&uid, &old_owners, work);
         }
-        if obj.being_deleted && obj.orphan_finalizer {
-            work.attempt_to_orphan.push(obj.uid.clone());
+        if being_deleted && orphan_finalizer {
+            work.attempt_to_orphan.push(uid.clone());
         }
         if deleting_dependents && !was_deleting_dependents {
             // Foreground deletion starts: every dependent goes, the owner
             // waits for the blocking ones.
-            if let Some(n) = self.nodes.get(&obj.uid) {
+            if let Some(n) = self.nodes.get(&uid) {
                 work.attempt_to_delete.extend(n.dependents.iter().cloned());
             }
-            work.attempt_to_delete.push(obj.uid.clone());
-        } else if is_new
-            && obj.owners.iter().any(|o| {
+            work.attempt_to_delete.push(uid);
+        } else if is_new && self.has_owner_deleting_dependents(&uid) {
+            // Created under an owner that is already deleting its dependents.
+            work.attempt_to_delete.push(uid);
+        }
+    }
+
+    fn has_owner_deleting_dependents(&self, uid: &str) -> bool {
+        self.nodes.get(uid).is_some_and(|n| {
+            n.owners.iter().any(|o| {
                 self.nodes
                     .get(&o.uid)
-                    .is_some_and(|n| n.deleting_dependents)
+                    .is_some_and(|on| on.deleting_dependents)
             })
-        {
-            // Created under an owner that is already deleting its dependents.
-            work.attempt_to_delete.push(obj.uid.clone());
+        })
+    }
+
+    /// Moves `uid`'s edges from `old` owners to its current ones.
+    fn relink(&mut self, uid: &str, old: &[OwnerRef], work: &mut Work) {
+        let (namespace, new) = match self.nodes.get(uid) {
+            Some(n) => (n.namespace.clone(), n.owners.clone()),
+            None => return,
+        };
+        // Owners no longer named let go of this dependent.
+        for o in old {
+            if !new.iter().any(|n| n.uid == o.uid) {
+                self.unlink(&o.uid, uid, work);
+            }
+        }
+        for n in &new {
+            match old.iter().find(|o| o.uid == n.uid) {
+                None => self.link(n, namespace.as_deref(), uid, work),
+                // An unblocked reference may be what a foreground owner
+                // waits for.
+                Some(o) if o.block_owner_deletion != n.block_owner_deletion => {
+                    if self
+                        .nodes
+                        .get(&n.uid)
+                        .is_some_and(|on| on.deleting_dependents)
+                    {
+                        work.attempt_to_delete.push(n.uid.clone());
+                    }
+                }
+                Some(_) => {}
+            }
         }
     }
 

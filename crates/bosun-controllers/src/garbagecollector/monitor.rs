@@ -16,26 +16,26 @@ use super::graph::{Observed, OwnerRef, Work, FOREGROUND, ORPHAN};
 use super::GarbageCollector;
 use crate::discovery::ServedResource;
 
-/// The graph's view of one object's metadata; `None` without a uid.
-pub fn observed(meta: &ObjectMeta, api_version: &Arc<str>, kind: &Arc<str>) -> Option<Observed> {
-    let uid = meta.uid.clone()?;
-    let finalizers = meta.finalizers.as_deref().unwrap_or_default();
+/// The graph's view of one object's metadata (taken apart, not copied);
+/// `None` without a uid.
+pub fn observed(meta: ObjectMeta, api_version: &Arc<str>, kind: &Arc<str>) -> Option<Observed> {
+    let finalizers = meta.finalizers.unwrap_or_default();
     let has = |f: &str| finalizers.iter().any(|x| x == f);
     Some(Observed {
-        uid,
+        uid: meta.uid?,
         api_version: api_version.clone(),
         kind: kind.clone(),
-        namespace: meta.namespace.clone(),
-        name: meta.name.clone().unwrap_or_default(),
+        namespace: meta.namespace,
+        name: meta.name.unwrap_or_default(),
         owners: meta
             .owner_references
-            .iter()
+            .into_iter()
             .flatten()
             .map(|r| OwnerRef {
-                uid: r.uid.clone(),
-                api_version: r.api_version.clone(),
-                kind: r.kind.clone(),
-                name: r.name.clone(),
+                uid: r.uid,
+                api_version: r.api_version,
+                kind: r.kind,
+                name: r.name,
                 block_owner_deletion: r.block_owner_deletion == Some(true),
             })
             .collect(),
@@ -61,7 +61,7 @@ pub async fn run(gc: Arc<GarbageCollector>, res: ServedResource, synced: Arc<Ato
         match event {
             Ok(watcher::Event::Init) => listing = Some(HashSet::new()),
             Ok(watcher::Event::InitApply(obj)) | Ok(watcher::Event::Apply(obj)) => {
-                if let Some(o) = observed(&obj.metadata, &api_version, &kind) {
+                if let Some(o) = observed(obj.metadata, &api_version, &kind) {
                     if let Some(l) = listing.as_mut() {
                         l.insert(o.uid.clone());
                     }
@@ -93,5 +93,37 @@ pub async fn run(gc: Arc<GarbageCollector>, res: ServedResource, synced: Arc<Ato
             }
         }
         gc.dispatch(work);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+
+    #[test]
+    fn metadata_becomes_a_graph_observation() {
+        let meta = ObjectMeta {
+            uid: Some("u1".into()),
+            name: Some("p".into()),
+            namespace: Some("ns".into()),
+            finalizers: Some(vec![FOREGROUND.into(), "x/y".into()]),
+            deletion_timestamp: Some(Time(jiff::Timestamp::UNIX_EPOCH)),
+            owner_references: Some(vec![OwnerReference {
+                api_version: "apps/v1".into(),
+                kind: "ReplicaSet".into(),
+                name: "rs".into(),
+                uid: "o1".into(),
+                block_owner_deletion: Some(true),
+                controller: Some(true),
+            }]),
+            ..Default::default()
+        };
+        let o = observed(meta, &Arc::from("v1"), &Arc::from("Pod")).expect("has a uid");
+        assert_eq!((o.uid.as_str(), o.name.as_str()), ("u1", "p"));
+        assert!(o.being_deleted && o.foreground_finalizer && !o.orphan_finalizer);
+        assert_eq!(o.owners.len(), 1);
+        assert!(o.owners[0].block_owner_deletion && o.owners[0].kind == "ReplicaSet");
+        assert!(observed(ObjectMeta::default(), &Arc::from("v1"), &Arc::from("Pod")).is_none());
     }
 }
