@@ -186,11 +186,11 @@ impl GarbageCollector {
         if res.namespaced && namespace.is_none() {
             return Ok(None);
         }
-        Ok(self
-            .api(res, namespace)
-            .get_metadata_opt(name)
-            .await?
-            .map(|m| m.metadata))
+        let api: Api<monitor::GcObject> = match namespace.filter(|_| res.namespaced) {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &res.ar),
+            None => Api::all_with(self.client.clone(), &res.ar),
+        };
+        Ok(api.get_opt(name).await?.map(|o| o.metadata))
     }
 
     /// Writes `meta`'s owner references, guarded by its resourceVersion.
