@@ -249,7 +249,9 @@ impl NamespaceController {
         Ok(())
     }
 
-    async fn write_conditions(&self, ns: &Namespace, pass: &Pass) -> Result<(), SyncError> {
+    /// Writes the conditions of `pass` if they changed; returns the
+    /// namespace as stored afterwards.
+    async fn write_conditions(&self, ns: Namespace, pass: &Pass) -> Result<Namespace, SyncError> {
         let old = ns
             .status
             .as_ref()
@@ -267,7 +269,7 @@ impl NamespaceController {
                 })
             });
         if same {
-            return Ok(());
+            return Ok(ns);
         }
         let mut updated = ns.clone();
         updated
@@ -280,8 +282,8 @@ impl NamespaceController {
             .replace_status(name, &PostParams::default(), &updated)
             .await
         {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Ok(written) => Ok(written),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(ns),
             Err(e) => Err(e.into()),
         }
     }
@@ -321,7 +323,7 @@ impl Reconciler for NamespaceController {
             Ok(r) => r,
             Err(e) => {
                 pass.discovery_error = Some(e.to_string());
-                self.write_conditions(&ns, &pass).await?;
+                self.write_conditions(ns, &pass).await?;
                 return Err(e.into());
             }
         };
@@ -342,7 +344,7 @@ impl Reconciler for NamespaceController {
                     .push(format!("{}: {e}", res.group_resource()));
             }
         }
-        self.write_conditions(&ns, &pass).await?;
+        let ns = self.write_conditions(ns, &pass).await?;
         if !pass.delete_errors.is_empty() {
             return Err(SyncError::Other(pass.delete_errors.join(", ")));
         }
@@ -354,7 +356,7 @@ impl Reconciler for NamespaceController {
         // Empty: hand the namespace back without our finalizer. The write
         // carries the read's resourceVersion, so a concurrent change
         // conflicts and the sync is retried.
-        let mut finalized = ns.clone();
+        let mut finalized = ns;
         if let Some(spec) = finalized.spec.as_mut() {
             spec.finalizers = Some(finalizers.into_iter().filter(|f| f != FINALIZER).collect());
         }
