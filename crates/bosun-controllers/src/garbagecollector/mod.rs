@@ -422,36 +422,18 @@ impl GarbageCollector {
     }
 
     /// An owner deleting in the foreground: done once no dependent blocks
-    /// it; until then its blocking dependents are queued for deletion.
+    /// it. Its dependents were queued when the deletion started (and any
+    /// created since when they appeared); each one that goes wakes it.
     async fn process_deleting_dependents(
         &self,
         uid: &str,
         res: &ServedResource,
         live: &ObjectMeta,
     ) -> Result<(), SyncError> {
-        let pending: Option<Vec<String>> = {
-            let graph = self.graph.lock();
-            let blocking = graph.blocking_dependents(uid);
-            if blocking.is_empty() {
-                None
-            } else {
-                Some(
-                    blocking
-                        .into_iter()
-                        .filter(|d| graph.get(d).is_some_and(|n| !n.deleting_dependents))
-                        .collect(),
-                )
-            }
-        };
-        match pending {
-            None => self.remove_finalizer(res, live, FOREGROUND).await,
-            Some(deps) => {
-                for d in deps {
-                    self.attempt_to_delete.add(key(&d));
-                }
-                Ok(())
-            }
+        if self.graph.lock().has_blocking_dependent(uid) {
+            return Ok(());
         }
+        self.remove_finalizer(res, live, FOREGROUND).await
     }
 
     /// An owner deleted with the `orphan` finalizer: its dependents lose
