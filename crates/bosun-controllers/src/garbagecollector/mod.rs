@@ -365,7 +365,13 @@ impl GarbageCollector {
         for r in &refs {
             states.push(self.owner_state(r, live.namespace.as_deref()).await?);
         }
-        let dependents: Vec<(String, bool)> = {
+        // Only an object without solid owners that one waits for needs its
+        // own dependents looked at.
+        let needs_dependents =
+            !states.contains(&OwnerState::Solid) && states.contains(&OwnerState::Waiting);
+        let dependents: Vec<(String, bool)> = if !needs_dependents {
+            Vec::new()
+        } else {
             let graph = self.graph.lock();
             graph
                 .get(uid)
