@@ -40,7 +40,7 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("bosun-embedded")
     # API-server tests own their pods' status: the scheduler (tested on
     # servers of its own in test_scheduler.py) stays off here.
-    srv = start_bosun(base / "data", extra=["--disable-scheduler", "--disable-controllers"])
+    srv = start_bosun(base / "data", extra=["--disable-scheduler", "--controllers=garbagecollector,namespace"])
     yield srv
     stop_process(srv.proc)
 
@@ -52,7 +52,7 @@ def etcd_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("bosun-etcd")
     etcd_proc, client_url = start_etcd(base)
     try:
-        srv = start_bosun(base / "data", extra=["--store", "etcd", "--etcd-endpoints", client_url, "--disable-scheduler", "--disable-controllers"], store="etcd")
+        srv = start_bosun(base / "data", extra=["--store", "etcd", "--etcd-endpoints", client_url, "--disable-scheduler", "--controllers=garbagecollector,namespace"], store="etcd")
     except BaseException:
         stop_process(etcd_proc)
         raise

@@ -15,7 +15,6 @@ pub mod cache;
 mod discovery;
 pub mod error;
 pub mod handler;
-mod lifecycle;
 mod negotiate;
 mod objects;
 pub mod pki;

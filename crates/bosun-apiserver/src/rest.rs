@@ -560,7 +560,10 @@ impl Rest {
             let key = def.key(namespace, name);
             // A terminating object whose last finalizer went away is deleted.
             let mut new = new;
-            let written = if objects::is_terminating(&new) && objects::finalizers(&new).is_empty() {
+            let written = if objects::is_terminating(&new)
+                && objects::finalizers(&new).is_empty()
+                && !namespace_finalizers_remain(def, &new)
+            {
                 self.store.delete(&key, Some(current_rv)).await
             } else {
                 self.store
@@ -620,6 +623,21 @@ impl Rest {
                 bosun_api::defaults::apply_defaults(def.group, def.kind, &mut new);
                 if subresource.is_none() {
                     priority::keep_on_update(def, &mut new, current);
+                }
+                // A Namespace's spec.finalizers change only through
+                // `namespaces/{name}/finalize`.
+                if def.kind == "Namespace"
+                    && def.group.is_empty()
+                    && subresource != Some("finalize")
+                {
+                    match current["spec"].get("finalizers") {
+                        Some(f) => new["spec"]["finalizers"] = f.clone(),
+                        None => {
+                            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                                spec.remove("finalizers");
+                            }
+                        }
+                    }
                 }
                 // A binding writes spec.nodeName and the PodScheduled
                 // condition together, as upstream's binding registry does.
@@ -747,24 +765,20 @@ impl Rest {
                     ));
                 }
             }
-            let mut finalizers = objects::finalizers(&current);
-            let mut changed = false;
-            match opts.propagation.as_deref() {
-                Some("Orphan") if !finalizers.iter().any(|f| f == "orphan") => {
-                    finalizers.push("orphan".into());
-                    changed = true;
-                }
-                Some("Foreground") if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
-                    finalizers.push("foregroundDeletion".into());
-                    changed = true;
-                }
-                _ => {}
+            let finalizers =
+                gc_finalizers(objects::finalizers(&current), opts.propagation.as_deref());
+            let mut changed = finalizers != objects::finalizers(&current);
+            let namespace_finalizers = namespace_finalizers_remain(def, &current);
+            if namespace_finalizers && objects::is_terminating(&current) {
+                // Upstream's answer to deleting a namespace again while it
+                // is being emptied.
+                return Err(ApiError::conflict(
+                    def.group,
+                    def.plural,
+                    name,
+                    "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
+                ));
             }
-            let namespace_finalizers = def.kind == "Namespace"
-                && def.group.is_empty()
-                && current["spec"]["finalizers"]
-                    .as_array()
-                    .is_some_and(|a| !a.is_empty());
             let graceful = if def.kind == "Pod" && def.group.is_empty() {
                 pod_needs_grace(&current, opts)
             } else {
@@ -840,6 +854,42 @@ impl Rest {
         }
         Err(ApiError::modified(def.group, def.plural, name))
     }
+}
+
+/// The garbage-collection finalizers a DELETE leaves on an object, as
+/// upstream's generic registry: an explicit policy sets `orphan` (Orphan),
+/// `foregroundDeletion` (Foreground) or neither (Background), dropping the
+/// other; no policy keeps whichever the object already carries. Every
+/// served kind defaults to background deletion (upstream orphans by
+/// default only in the retired extensions/v1beta1 and apps/v1beta1/2
+/// versions, which are not served).
+fn gc_finalizers(mut finalizers: Vec<String>, propagation: Option<&str>) -> Vec<String> {
+    const ORPHAN: &str = "orphan";
+    const FOREGROUND: &str = "foregroundDeletion";
+    let (orphan, foreground) = match propagation {
+        Some("Orphan") => (true, false),
+        Some("Foreground") => (false, true),
+        Some(_) => (false, false),
+        None => return finalizers,
+    };
+    finalizers.retain(|f| f != ORPHAN && f != FOREGROUND);
+    if orphan {
+        finalizers.push(ORPHAN.into());
+    }
+    if foreground {
+        finalizers.push(FOREGROUND.into());
+    }
+    finalizers
+}
+
+/// A terminating Namespace stays while `spec.finalizers` lists anything:
+/// only the namespace controller's `finalize` call empties it.
+fn namespace_finalizers_remain(def: &ResourceDef, obj: &Value) -> bool {
+    def.kind == "Namespace"
+        && def.group.is_empty()
+        && obj["spec"]["finalizers"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
 }
 
 /// The grace period a pod deletion must wait for, if any: only pods bound
@@ -950,6 +1000,26 @@ pub fn map(pairs: &[(&str, Value)]) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn propagation_policy_sets_gc_finalizers_as_upstream() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            gc_finalizers(f(&["x/y"]), Some("Orphan")),
+            f(&["x/y", "orphan"])
+        );
+        assert_eq!(
+            gc_finalizers(f(&["orphan"]), Some("Foreground")),
+            f(&["foregroundDeletion"])
+        );
+        assert_eq!(
+            gc_finalizers(f(&["foregroundDeletion", "x/y"]), Some("Background")),
+            f(&["x/y"])
+        );
+        // No policy: whatever the object carries stays.
+        assert_eq!(gc_finalizers(f(&["orphan"]), None), f(&["orphan"]));
+        assert_eq!(gc_finalizers(f(&[]), None), f(&[]));
+    }
 
     fn cm(rv: &str, time: &str, data: &str) -> Value {
         json!({

@@ -140,7 +140,6 @@ impl ApiServer {
             auth,
             ..
         } = self;
-        crate::lifecycle::spawn(handler.clone());
         spawn_compaction(handler.rest.store.clone());
         loop {
             let (tcp, peer) = match listener.accept().await {

@@ -10,7 +10,9 @@ use crate::disruption::DisruptionController;
 use crate::endpoints::endpoint::EndpointsController;
 use crate::endpoints::slices::EndpointSliceController;
 use crate::events::Recorder;
+use crate::garbagecollector::GarbageCollector;
 use crate::informer::InformerFactory;
+use crate::namespace::NamespaceController;
 use crate::nodelifecycle::taint_eviction::TaintEvictionController;
 use crate::nodelifecycle::{NodeLifecycleController, NodeLifecycleOptions};
 use crate::podgc::{PodGcController, PodGcOptions};
@@ -29,7 +31,9 @@ pub const KNOWN_CONTROLLERS: &[&str] = &[
     "disruption",
     "endpoint",
     "endpointslice",
+    "garbagecollector",
     "job",
+    "namespace",
     "nodelifecycle",
     "podgc",
     "replicaset",
@@ -225,6 +229,17 @@ pub async fn run(
         let rec = Recorder::new(client.clone(), "statefulset-controller");
         let c = StatefulSetController::new(client.clone(), &factory, rec);
         statefulsets.push((c.clone(), c.queue()));
+    }
+    if controllers.is_enabled(NamespaceController::NAME) {
+        let c = NamespaceController::new(client.clone(), &factory);
+        keyed.push(spawn_later(c.clone(), c.queue(), 5));
+    }
+    if controllers.is_enabled(GarbageCollector::NAME) {
+        // Upstream's --concurrent-gc-syncs default; it waits for its own
+        // metadata monitors, not the shared informers.
+        tasks.push(tokio::spawn(
+            GarbageCollector::new(client.clone()).run(20, 5),
+        ));
     }
     tasks.extend(factory.start(&client));
     factory.wait_synced().await;

@@ -113,7 +113,7 @@ impl Handler {
                 def,
                 ctx.namespace(),
                 ctx.name(),
-                subresource.filter(|s| *s == "status"),
+                subresource.filter(|s| *s == "status" || *s == "finalize"),
                 &opts,
                 |current| {
                     let mut requested = decoded.clone();
