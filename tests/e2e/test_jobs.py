@@ -225,7 +225,9 @@ def test_no_completion_lost_or_counted_twice_across_controller_restart(tmp_path)
     def start_cm():
         log = open(tmp_path / "cm.log", "ab")
         cm = subprocess.Popen(
-            [bosun_bin(), "controller-manager", "--kubeconfig", srv.kubeconfig, "--controllers", "job"],
+            # The server's own controllers hold the kube-controller-manager
+            # Lease; this one runs a different set, so it must not wait for it.
+            [bosun_bin(), "controller-manager", "--kubeconfig", srv.kubeconfig, "--controllers", "job", "--leader-elect=false"],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
