@@ -70,7 +70,8 @@ struct State {
     objects: BTreeMap<String, Objects>,
     history: Vec<WatchEvent>,
     actions: Vec<Action>,
-    watch_delay: Duration,
+    /// Per plural resource: how late watch events are delivered.
+    watch_delay: BTreeMap<String, Duration>,
 }
 
 /// The object tracker; clones share it.
@@ -233,10 +234,13 @@ impl FakeApi {
         kube::Client::new(service, "default")
     }
 
-    /// Delays every watch event's delivery by `delay` from now on (an
-    /// informer lagging behind the writes).
-    pub fn set_watch_delay(&self, delay: Duration) {
-        self.state.lock().watch_delay = delay;
+    /// Delays the delivery of watch events of `resource` (plural, e.g.
+    /// `pods`) by `delay`: that informer lags behind the writes.
+    pub fn set_watch_delay(&self, resource: &str, delay: Duration) {
+        self.state
+            .lock()
+            .watch_delay
+            .insert(resource.to_string(), delay);
     }
 
     /// The mutating requests controllers sent so far.
@@ -507,7 +511,13 @@ impl FakeApi {
             .filter(move |e| futures::future::ready(matches(e)));
         let state = self.state.clone();
         let lines = futures::stream::iter(backlog).chain(live).then(move |e| {
-            let delay = state.lock().watch_delay;
+            let plural = e.resource.rsplit('/').next().unwrap_or_default();
+            let delay = state
+                .lock()
+                .watch_delay
+                .get(plural)
+                .copied()
+                .unwrap_or_default();
             async move {
                 if !delay.is_zero() {
                     tokio::time::sleep_until(e.at + delay).await;

@@ -108,13 +108,14 @@ async fn adopts_a_matching_orphan_instead_of_creating() {
 #[tokio::test(start_paused = true)]
 async fn a_lagging_watch_does_not_cause_double_creation() {
     let api = FakeApi::new();
-    // Every change reaches the informers 3 s after it happened.
-    api.set_watch_delay(Duration::from_secs(3));
+    // Pod changes reach the informers 5 s after they happened.
+    api.set_watch_delay("pods", Duration::from_secs(5));
     let rs = api.add(&replicaset("web", 4));
     let _m = run(&api, &["replicaset"]);
     wait_until(&api, "4 pods", WAIT, |a| owned_by(a, &rs).len() == 4).await;
-    // Status writes and pod events arrive late and trigger more syncs;
-    // the expectations must hold them back until the creations are seen.
+    // The ReplicaSet changes while its pods are not yet in the informer:
+    // the sync this triggers must wait for the creations to be observed
+    // (expectations) instead of creating 4 more.
     api.modify::<ReplicaSet>(NS, "web", |r| {
         r.metadata.labels = Some(labels(&[("touched", "yes")]));
     });
