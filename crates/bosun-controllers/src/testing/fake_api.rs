@@ -918,3 +918,199 @@ fn status_response(f: &Failure) -> Response<Body> {
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::TryStreamExt;
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{
+        DeleteParams, Patch, PatchParams, PostParams, Preconditions, WatchEvent, WatchParams,
+    };
+    use kube::{Api, ResourceExt};
+
+    fn code(e: kube::Error) -> u16 {
+        match e {
+            kube::Error::Api(s) => s.code,
+            other => panic!("not an API error: {other}"),
+        }
+    }
+
+    fn pod(name: &str) -> Pod {
+        let mut p = Pod::default();
+        p.metadata.name = Some(name.into());
+        p
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn create_fills_identity_and_refuses_duplicates() {
+        let fake = FakeApi::new();
+        let api: Api<Pod> = Api::namespaced(fake.client(), "ns");
+        tokio::time::advance(Duration::from_secs(90)).await;
+        let a = api.create(&PostParams::default(), &pod("a")).await.unwrap();
+        assert!(a.uid().is_some() && a.resource_version().is_some());
+        assert_eq!(a.namespace().as_deref(), Some("ns"));
+        assert_eq!(
+            a.creation_timestamp().map(|t| t.0.as_second()),
+            Some(crate::clock::now().as_second())
+        );
+        assert_eq!(a.status.and_then(|s| s.phase).as_deref(), Some("Pending"));
+        let dup = api
+            .create(&PostParams::default(), &pod("a"))
+            .await
+            .unwrap_err();
+        assert_eq!(code(dup), 409);
+        let mut generated = Pod::default();
+        generated.metadata.generate_name = Some("web-".into());
+        let g = api
+            .create(&PostParams::default(), &generated)
+            .await
+            .unwrap();
+        assert!(g.name_any().starts_with("web-") && g.name_any().len() > 4);
+        assert_eq!(code(api.get("nope").await.unwrap_err()), 404);
+        let actions = fake.actions();
+        assert_eq!(actions.len(), 3);
+        assert_eq!(actions[2].name, g.name_any());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn updates_check_resource_version_and_respect_the_status_subresource() {
+        let fake = FakeApi::new();
+        let api: Api<Deployment> = Api::namespaced(fake.client(), "ns");
+        let mut d = Deployment::default();
+        d.metadata.name = Some("d".into());
+        d.spec = Some(DeploymentSpec {
+            replicas: Some(1),
+            ..Default::default()
+        });
+        let created = api.create(&PostParams::default(), &d).await.unwrap();
+        assert_eq!(created.metadata.generation, Some(1));
+        // A spec change bumps the generation; status in a main write is dropped.
+        let mut next = created.clone();
+        next.spec.as_mut().unwrap().replicas = Some(2);
+        next.status = Some(Default::default());
+        next.status.as_mut().unwrap().replicas = Some(7);
+        let updated = api
+            .replace("d", &PostParams::default(), &next)
+            .await
+            .unwrap();
+        assert_eq!(updated.metadata.generation, Some(2));
+        assert!(updated.status.is_none());
+        // The first copy is stale now.
+        let stale = api
+            .replace("d", &PostParams::default(), &created)
+            .await
+            .unwrap_err();
+        assert_eq!(code(stale), 409);
+        // A status write changes only the status.
+        let mut st = updated.clone();
+        st.spec.as_mut().unwrap().replicas = Some(9);
+        st.status = Some(Default::default());
+        st.status.as_mut().unwrap().replicas = Some(2);
+        let written = api
+            .replace_status("d", &PostParams::default(), &st)
+            .await
+            .unwrap();
+        assert_eq!(written.spec.unwrap().replicas, Some(2));
+        assert_eq!(written.status.unwrap().replicas, Some(2));
+        assert_eq!(written.metadata.generation, Some(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn patches_and_deletes_follow_preconditions_and_finalizers() {
+        let fake = FakeApi::new();
+        let api: Api<Pod> = Api::namespaced(fake.client(), "ns");
+        let mut p = pod("a");
+        p.metadata.finalizers = Some(vec!["x/keep".into(), "x/other".into()]);
+        let a = api.create(&PostParams::default(), &p).await.unwrap();
+        let pp = PatchParams::default();
+        let merged = api
+            .patch(
+                "a",
+                &pp,
+                &Patch::Merge(serde_json::json!({"metadata": {"labels": {"k": "v"}}})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(merged.labels().get("k").map(String::as_str), Some("v"));
+        let smp =
+            serde_json::json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["x/other"]}});
+        let patched = api.patch("a", &pp, &Patch::Strategic(smp)).await.unwrap();
+        assert_eq!(patched.finalizers(), ["x/keep"]);
+        let wrong_uid =
+            serde_json::json!({"metadata": {"uid": "someone-else", "labels": {"k": "w"}}});
+        let err = api
+            .patch("a", &pp, &Patch::Strategic(wrong_uid))
+            .await
+            .unwrap_err();
+        assert_eq!(code(err), 409);
+        // kube's own json-patch version: inferred from Patch::Json.
+        let ops = serde_json::from_value(serde_json::json!([
+            {"op": "replace", "path": "/metadata/labels/k", "value": "j"}
+        ]))
+        .unwrap();
+        let jp = api.patch("a", &pp, &Patch::<()>::Json(ops)).await.unwrap();
+        assert_eq!(jp.labels().get("k").map(String::as_str), Some("j"));
+        // Delete preconditions.
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: Some("someone-else".into()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(code(api.delete("a", &dp).await.unwrap_err()), 409);
+        // A finalizer turns the delete into a deletionTimestamp; removing
+        // the last one removes the object.
+        api.delete("a", &DeleteParams::default()).await.unwrap();
+        let marked = api.get("a").await.unwrap();
+        assert!(marked.metadata.deletion_timestamp.is_some());
+        assert_eq!(marked.uid(), a.uid());
+        api.patch(
+            "a",
+            &pp,
+            &Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(code(api.get("a").await.unwrap_err()), 404);
+        let verbs: Vec<&str> = fake.actions().iter().map(|a| a.verb).collect();
+        assert_eq!(
+            verbs,
+            ["create", "patch", "patch", "patch", "patch", "delete", "delete", "patch"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watch_replays_changes_after_the_resource_version() {
+        let fake = FakeApi::new();
+        let api: Api<Pod> = Api::namespaced(fake.client(), "ns");
+        let a = api.create(&PostParams::default(), &pod("a")).await.unwrap();
+        let other: Api<Pod> = Api::namespaced(fake.client(), "elsewhere");
+        other
+            .create(&PostParams::default(), &pod("x"))
+            .await
+            .unwrap();
+        api.create(&PostParams::default(), &pod("b")).await.unwrap();
+        api.delete("a", &DeleteParams::default()).await.unwrap();
+        let rv = a.resource_version().unwrap();
+        let events: Vec<_> = api
+            .watch(&WatchParams::default(), &rv)
+            .await
+            .unwrap()
+            .take(2)
+            .try_collect()
+            .await
+            .unwrap();
+        let seen: Vec<String> = events
+            .iter()
+            .map(|e| match e {
+                WatchEvent::Added(p) => format!("added {}", p.name_any()),
+                WatchEvent::Deleted(p) => format!("deleted {}", p.name_any()),
+                _ => "other".to_string(),
+            })
+            .collect();
+        assert_eq!(seen, ["added b", "deleted a"]);
+    }
+}
