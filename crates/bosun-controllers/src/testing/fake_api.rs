@@ -346,22 +346,27 @@ impl FakeApi {
         let Some(target) = Target::parse(parts.uri.path()) else {
             return status_response(&failure(404, "NotFound", parts.uri.path().to_string()));
         };
-        let query: BTreeMap<&str, &str> = parts
+        let query: BTreeMap<&str, String> = parts
             .uri
             .query()
             .unwrap_or_default()
             .split('&')
             .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k, percent_decode(v)))
             .collect();
         if parts.method == Method::GET && target.name.is_none() {
-            if query
-                .get("watch")
-                .is_some_and(|w| *w == "true" || *w == "1")
-            {
+            let selector = match Selector::parse(
+                query.get("labelSelector").map(String::as_str),
+                query.get("fieldSelector").map(String::as_str),
+            ) {
+                Ok(s) => s,
+                Err(f) => return status_response(&f),
+            };
+            if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
                 let rv = query.get("resourceVersion").and_then(|v| v.parse().ok());
-                return self.watch(&target, rv);
+                return self.watch(&target, rv, selector);
             }
-            return json_response(StatusCode::OK, &self.list_value(&target));
+            return json_response(StatusCode::OK, &self.list_value(&target, &selector));
         }
         let content_type = parts
             .headers
@@ -448,14 +453,16 @@ impl FakeApi {
         result
     }
 
-    fn list_value(&self, t: &Target) -> Value {
+    fn list_value(&self, t: &Target, selector: &Selector) -> Value {
         let s = self.state.lock();
         let items: Vec<Value> = s
             .objects
             .get(&t.key)
             .into_iter()
             .flat_map(|m| m.iter())
-            .filter(|((ns, _), _)| t.namespace.as_ref().is_none_or(|want| want == ns))
+            .filter(|((ns, _), v)| {
+                t.namespace.as_ref().is_none_or(|want| want == ns) && selector.matches(v)
+            })
             .map(|(_, v)| v.clone())
             .collect();
         json!({
@@ -468,11 +475,15 @@ impl FakeApi {
 
     /// Streams every change of the target's kind after `rv`, then live
     /// changes, one JSON line per event.
-    fn watch(&self, t: &Target, rv: Option<u64>) -> Response<Body> {
+    /// With a selector, events of objects that match it pass (no
+    /// synthetic DELETED when an object stops matching).
+    fn watch(&self, t: &Target, rv: Option<u64>, selector: Selector) -> Response<Body> {
         let key = t.key.clone();
         let namespace = t.namespace.clone();
         let matches = move |e: &WatchEvent| {
-            e.resource == key && namespace.as_ref().is_none_or(|ns| *ns == e.namespace)
+            e.resource == key
+                && namespace.as_ref().is_none_or(|ns| *ns == e.namespace)
+                && selector.matches(&e.object)
         };
         let (backlog, rx) = {
             let s = self.state.lock();
@@ -533,6 +544,102 @@ impl FakeApi {
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(StreamBody::new(lines).boxed_unsync())
             .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed_unsync()))
+    }
+}
+
+/// Decodes `%XX` escapes and `+` of a query value.
+fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Equality-based label and field selectors (`k=v`, `k==v`, `k!=v`;
+/// fields `metadata.name` and `metadata.namespace`); anything else is
+/// refused rather than ignored.
+#[derive(Clone, Default)]
+struct Selector {
+    /// (JSON pointer, value, equal).
+    terms: Vec<(String, String, bool)>,
+}
+
+impl Selector {
+    fn parse(labels: Option<&str>, fields: Option<&str>) -> Result<Selector, Failure> {
+        let mut terms = Vec::new();
+        let split = |term: &str| -> Result<(String, String, bool), Failure> {
+            let (k, v, eq) = if let Some((k, v)) = term.split_once("!=") {
+                (k, v, false)
+            } else if let Some((k, v)) = term.split_once("==") {
+                (k, v, true)
+            } else if let Some((k, v)) = term.split_once('=') {
+                (k, v, true)
+            } else {
+                return Err(failure(
+                    400,
+                    "BadRequest",
+                    format!("unsupported selector {term:?}"),
+                ));
+            };
+            Ok((k.trim().to_string(), v.trim().to_string(), eq))
+        };
+        for term in labels
+            .unwrap_or_default()
+            .split(',')
+            .filter(|t| !t.is_empty())
+        {
+            let (k, v, eq) = split(term)?;
+            let escaped = k.replace('~', "~0").replace('/', "~1");
+            terms.push((format!("/metadata/labels/{escaped}"), v, eq));
+        }
+        for term in fields
+            .unwrap_or_default()
+            .split(',')
+            .filter(|t| !t.is_empty())
+        {
+            let (k, v, eq) = split(term)?;
+            let pointer = match k.as_str() {
+                "metadata.name" => "/metadata/name",
+                "metadata.namespace" => "/metadata/namespace",
+                _ => {
+                    return Err(failure(
+                        400,
+                        "BadRequest",
+                        format!("unsupported field {k:?}"),
+                    ))
+                }
+            };
+            terms.push((pointer.to_string(), v, eq));
+        }
+        Ok(Selector { terms })
+    }
+
+    fn matches(&self, obj: &Value) -> bool {
+        self.terms.iter().all(|(pointer, want, eq)| {
+            let have = obj
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            (have == want) == *eq
+        })
     }
 }
 
@@ -926,7 +1033,8 @@ mod tests {
     use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
     use k8s_openapi::api::core::v1::Pod;
     use kube::api::{
-        DeleteParams, Patch, PatchParams, PostParams, Preconditions, WatchEvent, WatchParams,
+        DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, WatchEvent,
+        WatchParams,
     };
     use kube::{Api, ResourceExt};
 
@@ -1079,6 +1187,53 @@ mod tests {
         assert_eq!(
             verbs,
             ["create", "patch", "patch", "patch", "patch", "delete", "delete", "patch"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lists_honour_equality_selectors_and_refuse_others() {
+        let fake = FakeApi::new();
+        let api: Api<Pod> = Api::namespaced(fake.client(), "ns");
+        for (name, app) in [("a", "web"), ("b", "db"), ("c", "web")] {
+            let mut p = pod(name);
+            p.metadata.labels = Some([("app".to_string(), app.to_string())].into());
+            api.create(&PostParams::default(), &p).await.unwrap();
+        }
+        let names = |l: kube::core::ObjectList<Pod>| -> Vec<String> {
+            l.items.iter().map(|p| p.name_any()).collect()
+        };
+        let web = api
+            .list(&ListParams::default().labels("app=web"))
+            .await
+            .unwrap();
+        assert_eq!(names(web), ["a", "c"]);
+        let not_web = api
+            .list(&ListParams::default().labels("app!=web"))
+            .await
+            .unwrap();
+        assert_eq!(names(not_web), ["b"]);
+        let by_name = api
+            .list(
+                &ListParams::default()
+                    .fields("metadata.name=c")
+                    .labels("app=web"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(names(by_name), ["c"]);
+        let set_based = api
+            .list(&ListParams::default().labels("app in (web)"))
+            .await;
+        assert_eq!(code(set_based.unwrap_err()), 400);
+        let pods_everywhere: Api<Pod> = Api::all(fake.client());
+        assert_eq!(
+            pods_everywhere
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            3
         );
     }
 
