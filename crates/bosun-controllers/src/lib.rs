@@ -35,6 +35,9 @@ pub mod statefulset;
 pub mod ttl_after_finished;
 pub mod workqueue;
 
+#[cfg(test)]
+mod testing;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

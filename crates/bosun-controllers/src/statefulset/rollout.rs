@@ -29,6 +29,10 @@ pub fn is_stuck_on_stale_revision(set: &StatefulSet, pod: &Pod, update_revision:
         && !is_running_and_ready(pod)
         && pod_revision(pod) != update_revision
         && ordinal(pod) >= start_ordinal(set) + partition(set)
+        // A set without `rollingUpdate` recreates ordinals below
+        // status.currentReplicas at the current revision: replacing the pod
+        // would bring it back just as stale, delete after delete.
+        && !super::utils::recreates_at_current(set, ordinal(pod))
 }
 
 /// The next step of a rolling update without maxUnavailable.

@@ -495,6 +495,24 @@ pub fn new_pod(set: &StatefulSet, ordinal: i64) -> Pod {
     pod
 }
 
+/// Whether a pod for `ordinal` is created at the current revision rather
+/// than the update revision: below the partition, or, when
+/// `rollingUpdate` is unset, below `status.currentReplicas` (upstream
+/// newVersionedStatefulSetPod, including its reading of the condition).
+pub fn recreates_at_current(set: &StatefulSet, ordinal: i64) -> bool {
+    let start = start_ordinal(set);
+    let ru = rolling_update(set);
+    let current_replicas = set
+        .status
+        .as_ref()
+        .and_then(|s| s.current_replicas)
+        .map_or(0, i64::from);
+    (update_strategy_type(set) == "RollingUpdate"
+        && ru.is_none()
+        && ordinal < start + current_replicas)
+        || (ru.is_some() && ordinal < start + partition(set))
+}
+
 /// The pod for `ordinal` at the revision the rollout wants for it: below
 /// the partition the current revision, else the update revision (upstream
 /// newVersionedStatefulSetPod, including its reading of the condition).
@@ -505,18 +523,7 @@ pub fn new_versioned_pod(
     update_revision: &str,
     ordinal: i64,
 ) -> Pod {
-    let start = start_ordinal(current_set);
-    let ru = rolling_update(current_set);
-    let current_replicas = current_set
-        .status
-        .as_ref()
-        .and_then(|s| s.current_replicas)
-        .map_or(0, i64::from);
-    let at_current = (update_strategy_type(current_set) == "RollingUpdate"
-        && ru.is_none()
-        && ordinal < start + current_replicas)
-        || (ru.is_some() && ordinal < start + partition(current_set));
-    let (set, revision) = if at_current {
+    let (set, revision) = if recreates_at_current(current_set, ordinal) {
         (current_set, current_revision)
     } else {
         (update_set, update_revision)
