@@ -213,22 +213,24 @@ impl Supervisor {
             let mut delay = Duration::from_secs(1);
             loop {
                 let started = tokio::time::Instant::now();
-                tokio::select! {
+                let stopping = tokio::select! {
                     status = child.wait() => {
                         tracing::warn!(?status, log = %self.layout.log().display(), "containerd exited; restarting it");
+                        false
                     }
-                    _ = stop.wait_for(|s| *s) => {
-                        stop_child(&mut child).await;
-                        let _ = std::fs::remove_file(self.layout.pid_file());
-                        return;
-                    }
+                    r = stop.wait_for(|s| *s) => r.is_ok(),
+                };
+                if stopping {
+                    stop_child(&mut child).await;
+                    let _ = std::fs::remove_file(self.layout.pid_file());
+                    return;
                 }
                 if started.elapsed() > Duration::from_secs(60) {
                     delay = Duration::from_secs(1);
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
-                    _ = stop.wait_for(|s| *s) => return,
+                    r = stop.wait_for(|s| *s) => if r.is_ok() { return },
                 }
                 delay = (delay * 2).min(Duration::from_secs(30));
                 match spawn(&self.layout, &self.binary) {
@@ -239,7 +241,7 @@ impl Supervisor {
                         loop {
                             tokio::select! {
                                 _ = tokio::time::sleep(delay) => {}
-                                _ = stop.wait_for(|s| *s) => return,
+                                r = stop.wait_for(|s| *s) => if r.is_ok() { return },
                             }
                             if let Ok(c) = spawn(&self.layout, &self.binary) {
                                 child = c;

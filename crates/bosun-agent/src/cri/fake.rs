@@ -252,7 +252,13 @@ impl RuntimeService for FakeRuntime {
             return Err(not_found("CreateContainer", sandbox_id));
         }
         let image = config.image.clone().unwrap_or_default();
-        let Some(image_id) = s.images.get(&image.image).cloned() else {
+        // Kubelet passes the image id; a name works too.
+        let known = s
+            .images
+            .get(&image.image)
+            .cloned()
+            .or_else(|| s.images.values().find(|id| **id == image.image).cloned());
+        let Some(image_id) = known else {
             return Err(not_found("CreateContainer", &image.image));
         };
         s.next_id += 1;
