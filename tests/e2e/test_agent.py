@@ -1,0 +1,257 @@
+"""`bosun agent`: real containers through the agent's own containerd.
+
+One server (scheduler and controllers on) and one agent run for the module;
+the agent starts containerd under a temporary data dir and imports a
+busybox image built by `bosun images build-busybox` from its images/ dir.
+Needs root, containerd, runc, the CNI plugins and busybox-static
+(scripts/deps.sh installs them); skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from support import Server, bosun_bin, start_bosun, stop_process, unique, wait_for
+
+NEEDED = ["containerd", "ctr", "runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", "/bin/busybox"]
+IMAGE = "busybox:bosun"
+
+
+def missing() -> list[str]:
+    out = []
+    for tool in NEEDED:
+        if tool.startswith("/"):
+            if not Path(tool).exists():
+                out.append(tool)
+        elif shutil.which(tool) is None and not Path("/usr/sbin", tool).exists():
+            out.append(tool)
+    return out
+
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or bool(missing()),
+    reason=f"the agent needs root and containerd; missing: {missing()} (root: {os.geteuid() == 0})",
+)
+
+
+class Agent:
+    def __init__(self, server: Server, node: str, data_dir: Path, proc: subprocess.Popen, log: Path):
+        self.server = server
+        self.node = node
+        self.data_dir = data_dir
+        self.proc = proc
+        self.log = log
+
+    def output(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-8000:]
+        except OSError:
+            return ""
+
+    @property
+    def socket(self) -> Path:
+        return self.data_dir / "containerd" / "containerd.sock"
+
+    def ctr(self, *args: str) -> str:
+        return subprocess.run(
+            ["ctr", "--address", str(self.socket), "-n", "k8s.io", *args],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout
+
+
+def shim_pids(socket: Path) -> list[int]:
+    """containerd-shim processes that belong to this containerd."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "containerd-shim" in cmd and str(socket) in cmd:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    base = tmp_path_factory.mktemp("agent")
+    srv = start_bosun(base / "srv")
+    node = f"e2e-agent-{uuid.uuid4().hex[:6]}"
+    data_dir = base / "data"
+    (data_dir / "images").mkdir(parents=True)
+    subprocess.run([bosun_bin(), "images", "build-busybox", "--out", str(data_dir / "images" / "busybox.tar")], check=True, capture_output=True)
+    log = base / "agent.log"
+    env = dict(os.environ)
+    env.setdefault("RUST_LOG", "info,kube=warn")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [bosun_bin(), "agent", "--kubeconfig", srv.kubeconfig, "--data-dir", str(data_dir), "--node-name", node],
+            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    a = Agent(srv, node, data_dir, proc, log)
+    try:
+        def registered() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"bosun agent exited with {proc.returncode}:\n{a.output()}")
+            return f"node {node} registered" in a.output()
+
+        wait_for(registered, timeout=60, interval=0.2, desc="the agent to register its node")
+        yield a
+    finally:
+        # Pods first (the agent stops their containers), then the agent,
+        # which stops its containerd; shims left over are killed last.
+        srv.kubectl("delete", "pods", "--all", "-A", "--wait=false", check=False)
+        try:
+            wait_for(lambda: not srv.api.ok("GET", "/api/v1/pods")["items"], timeout=40, interval=0.5, desc="pods gone")
+        except AssertionError:
+            pass
+        stop_process(proc)
+        for pid in shim_pids(a.socket):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        stop_process(srv.proc)
+    assert proc.returncode == 0, f"bosun agent exited with {proc.returncode}:\n{a.output()}"
+    # containerd went down with the agent.
+    pid_file = data_dir / "containerd" / "containerd.pid"
+    assert not pid_file.exists(), a.output()
+
+
+def pod_json(srv: Server, ns: str, name: str) -> dict:
+    return srv.api.ok("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
+
+
+def condition(pod: dict, ty: str) -> str:
+    for c in pod.get("status", {}).get("conditions", []):
+        if c["type"] == ty:
+            return c["status"]
+    return ""
+
+
+def test_node_registered_ready_with_lease(agent: Agent):
+    srv = agent.server
+    node = srv.api.ok("GET", f"/api/v1/nodes/{agent.node}")
+    assert node["spec"]["podCIDR"] == "10.244.0.0/24"
+    labels = node["metadata"]["labels"]
+    assert labels["kubernetes.io/hostname"] == agent.node
+    assert labels["kubernetes.io/os"] == "linux"
+    status = node["status"]
+    assert status["capacity"]["pods"] == "110"
+    assert int(status["capacity"]["cpu"]) >= 1
+    assert status["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://1.")
+    assert status["nodeInfo"]["kernelVersion"] == os.uname().release
+    ready = [c for c in status["conditions"] if c["type"] == "Ready"]
+    assert ready and ready[0]["status"] == "True", status["conditions"]
+    lease = srv.api.ok("GET", f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{agent.node}")
+    assert lease["spec"]["holderIdentity"] == agent.node
+
+
+def test_web_pod_runs_answers_http_and_is_deleted(agent: Agent):
+    srv = agent.server
+    name = unique("web")
+    srv.kubectl("run", name, f"--image={IMAGE}", "--image-pull-policy=IfNotPresent", "--env=GREETING=hi",
+                "--command", "--", "httpd", "-f", "-p", "8080", "-h", "/www")
+
+    def running():
+        p = pod_json(srv, "default", name)
+        return p if p["status"].get("phase") == "Running" and condition(p, "Ready") == "True" else None
+
+    pod = wait_for(running, timeout=60, interval=0.2, desc="the web pod to run")
+    st = pod["status"]
+    assert st["podIP"].startswith("10.244.0."), st
+    assert st["podIPs"] == [{"ip": st["podIP"]}]
+    assert st["hostIP"]
+    assert st["qosClass"] == "BestEffort"
+    assert st["startTime"]
+    for ty in ["PodScheduled", "PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready"]:
+        assert condition(pod, ty) == "True", (ty, st["conditions"])
+    cs = st["containerStatuses"][0]
+    assert cs["ready"] and cs["started"] and cs["restartCount"] == 0
+    assert "running" in cs["state"]
+    assert cs["containerID"].startswith("containerd://")
+    assert cs["imageID"].startswith("sha256:")
+
+    # The pod's address answers from the host.
+    body = wait_for(lambda: requests.get(f"http://{st['podIP']}:8080/", timeout=2).text, timeout=15, desc="HTTP from the pod")
+    assert body == "hello from bosun\n"
+
+    cid = cs["containerID"].removeprefix("containerd://")
+    assert cid in agent.ctr("containers", "ls", "-q")
+
+    srv.kubectl("delete", "pod", name, "--grace-period=2", "--wait=false")
+    wait_for(lambda: srv.api.get(f"/api/v1/namespaces/default/pods/{name}").status_code == 404, timeout=30, interval=0.2, desc="the pod to be removed")
+    # Its container and sandbox are gone from containerd.
+    assert cid not in agent.ctr("containers", "ls", "-q")
+
+
+def test_job_pod_succeeds(agent: Agent):
+    srv = agent.server
+    name = unique("job")
+    srv.kubectl("create", "job", name, f"--image={IMAGE}", "--", "sh", "-c", "test \"$(hostname)\" != '' && exit 0")
+
+    def complete():
+        job = srv.api.ok("GET", f"/apis/batch/v1/namespaces/default/jobs/{name}")
+        return any(c["type"] == "Complete" and c["status"] == "True" for c in job.get("status", {}).get("conditions", []))
+
+    wait_for(complete, timeout=60, interval=0.3, desc="the job to complete")
+    pods = srv.api.ok("GET", f"/api/v1/namespaces/default/pods?labelSelector=job-name={name}")["items"]
+    assert len(pods) == 1
+    st = pods[0]["status"]
+    assert st["phase"] == "Succeeded"
+    term = st["containerStatuses"][0]["state"]["terminated"]
+    assert term["exitCode"] == 0 and term["reason"] == "Completed"
+    assert condition(pods[0], "Ready") == "False"
+
+
+def test_init_containers_run_in_order_and_failures_are_reported(agent: Agent):
+    srv = agent.server
+    name = unique("init")
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            "initContainers": [
+                {"name": "first", "image": IMAGE, "command": ["sh", "-c", "exit 0"]},
+                {"name": "second", "image": IMAGE, "command": ["sh", "-c", "exit 0"]},
+            ],
+            "containers": [{"name": "main", "image": IMAGE, "command": ["sh", "-c", "exit 3"]}],
+        },
+    }
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+
+    def failed():
+        p = pod_json(srv, "default", name)
+        return p if p["status"].get("phase") == "Failed" else None
+
+    pod = wait_for(failed, timeout=60, interval=0.3, desc="the pod to fail")
+    inits = pod["status"]["initContainerStatuses"]
+    assert [i["state"]["terminated"]["exitCode"] for i in inits] == [0, 0]
+    # The second init container started after the first finished.
+    assert inits[1]["state"]["terminated"]["startedAt"] >= inits[0]["state"]["terminated"]["finishedAt"]
+    main = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (main["exitCode"], main["reason"]) == (3, "Error")
+
+
+def test_missing_image_with_never_policy_waits(agent: Agent):
+    srv = agent.server
+    name = unique("noimg")
+    srv.kubectl("run", name, "--image=127.0.0.1:1/absent:1", "--image-pull-policy=Never")
+
+    def waiting():
+        p = pod_json(srv, "default", name)
+        cs = p["status"].get("containerStatuses") or [{}]
+        return cs[0].get("state", {}).get("waiting", {}).get("reason") == "ErrImageNeverPull"
+
+    wait_for(waiting, timeout=30, interval=0.3, desc="ErrImageNeverPull")
+    assert pod_json(srv, "default", name)["status"]["phase"] == "Pending"
