@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -43,7 +44,7 @@ pytestmark = pytest.mark.skipif(
 
 
 class Agent:
-    def __init__(self, server: Server, node: str, data_dir: Path, proc: subprocess.Popen, log: Path):
+    def __init__(self, server: Server, node: str, data_dir: Path, proc, log: Path):
         self.server = server
         self.node = node
         self.data_dir = data_dir
@@ -55,6 +56,15 @@ class Agent:
             return self.log.read_text(errors="replace")[-8000:]
         except OSError:
             return ""
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "info,kube=warn")
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [bosun_bin(), "agent", "--kubeconfig", self.server.kubeconfig, "--data-dir", str(self.data_dir), "--node-name", self.node],
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            )
 
     @property
     def socket(self) -> Path:
@@ -91,14 +101,9 @@ def agent(tmp_path_factory):
     (data_dir / "images").mkdir(parents=True)
     subprocess.run([bosun_bin(), "images", "build-busybox", "--out", str(data_dir / "images" / "busybox.tar")], check=True, capture_output=True)
     log = base / "agent.log"
-    env = dict(os.environ)
-    env.setdefault("RUST_LOG", "info,kube=warn")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [bosun_bin(), "agent", "--kubeconfig", srv.kubeconfig, "--data-dir", str(data_dir), "--node-name", node],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
-    a = Agent(srv, node, data_dir, proc, log)
+    a = Agent(srv, node, data_dir, None, log)
+    a.start()
+    proc = a.proc
     try:
         def registered() -> bool:
             if proc.poll() is not None:
@@ -115,6 +120,7 @@ def agent(tmp_path_factory):
             wait_for(lambda: not srv.api.ok("GET", "/api/v1/pods")["items"], timeout=40, interval=0.5, desc="pods gone")
         except AssertionError:
             pass
+        proc = a.proc
         stop_process(proc)
         for pid in shim_pids(a.socket):
             try:
@@ -255,3 +261,69 @@ def test_missing_image_with_never_policy_waits(agent: Agent):
 
     wait_for(waiting, timeout=30, interval=0.3, desc="ErrImageNeverPull")
     assert pod_json(srv, "default", name)["status"]["phase"] == "Pending"
+
+
+def test_crashing_container_restarts_with_back_off(agent: Agent):
+    srv = agent.server
+    name = unique("crash")
+    srv.kubectl("run", name, f"--image={IMAGE}", "--command", "--", "sh", "-c", "exit 1")
+
+    def crash_looping():
+        cs = (pod_json(srv, "default", name)["status"].get("containerStatuses") or [{}])[0]
+        waiting = cs.get("state", {}).get("waiting", {})
+        return cs if waiting.get("reason") == "CrashLoopBackOff" else None
+
+    cs = wait_for(crash_looping, timeout=40, interval=0.3, desc="CrashLoopBackOff")
+    assert cs["restartCount"] >= 1
+    assert cs["lastState"]["terminated"]["exitCode"] == 1
+    assert cs["lastState"]["terminated"]["reason"] == "Error"
+    assert pod_json(srv, "default", name)["status"]["phase"] == "Running"
+    srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
+
+
+def test_graceful_termination_sigterm_then_sigkill(agent: Agent):
+    """A container that handles SIGTERM exits at once; one that ignores it
+    (a PID-1 shell without a trap) is killed when the grace period ends."""
+    srv = agent.server
+    polite, stubborn = unique("term"), unique("stubborn")
+    srv.kubectl("run", polite, f"--image={IMAGE}", "--command", "--", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done")
+    srv.kubectl("run", stubborn, f"--image={IMAGE}", "--command", "--", "sh", "-c", "while true; do sleep 0.2; done")
+    for name in (polite, stubborn):
+        wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.2, desc=f"{name} running")
+
+    def removal_seconds(name: str, grace: int) -> float:
+        start = time.monotonic()
+        srv.kubectl("delete", "pod", name, f"--grace-period={grace}", "--wait=false")
+        wait_for(lambda: srv.api.get(f"/api/v1/namespaces/default/pods/{name}").status_code == 404, timeout=grace + 30, interval=0.1, desc=f"{name} removed")
+        return time.monotonic() - start
+
+    assert removal_seconds(polite, 20) < 10
+    assert removal_seconds(stubborn, 3) >= 3
+
+
+def test_agent_restart_adopts_running_pods(agent: Agent):
+    """kill -9 of the agent: its pods keep running; a new agent adopts them
+    without restarting or duplicating anything."""
+    srv = agent.server
+    name = unique("survivor")
+    srv.kubectl("run", name, f"--image={IMAGE}", "--command", "--", "httpd", "-f", "-p", "8080", "-h", "/www")
+    wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.2, desc="running")
+    before = pod_json(srv, "default", name)["status"]
+    cid = before["containerStatuses"][0]["containerID"]
+
+    agent.proc.kill()
+    agent.proc.wait(timeout=10)
+    # The container outlives the agent (and its containerd).
+    assert requests.get(f"http://{before['podIP']}:8080/", timeout=5).status_code == 200
+    agent.start()
+    wait_for(lambda: agent.output().count(f"node {agent.node} registered") >= 2, timeout=60, interval=0.2, desc="agent re-registered")
+    time.sleep(3)  # a few PLEG relists and syncs
+    after = pod_json(srv, "default", name)["status"]
+    cs = after["containerStatuses"][0]
+    assert cs["containerID"] == cid and cs["restartCount"] == 0, cs
+    assert after["podIP"] == before["podIP"]
+    uid = pod_json(srv, "default", name)["metadata"]["uid"]
+    ids = agent.ctr("containers", "ls", "-q", f'labels."io.kubernetes.pod.uid"=={uid}').split()
+    # One sandbox and one container: nothing was started twice.
+    assert len(ids) == 2, ids
+    assert requests.get(f"http://{after['podIP']}:8080/", timeout=5).text == "hello from bosun\n"
