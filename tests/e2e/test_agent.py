@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from support import Server, bosun_bin, start_bosun, stop_process, unique, wait_for
+from support import Server, bosun_bin, free_port, start_bosun, stop_process, unique, wait_for
 
 NEEDED = ["containerd", "ctr", "runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", "/bin/busybox"]
 IMAGE = "busybox:bosun"
@@ -327,3 +327,64 @@ def test_agent_restart_adopts_running_pods(agent: Agent):
     # One sandbox and one container: nothing was started twice.
     assert len(ids) == 2, ids
     assert requests.get(f"http://{after['podIP']}:8080/", timeout=5).text == "hello from bosun\n"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A local registry on loopback (Debian's docker-registry), referenced
+    by IP and port so containerd never asks a name resolver."""
+    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
+        pytest.skip("docker-registry and skopeo are needed for pull tests")
+    base = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    (base / "config.yml").write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {base / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+    )
+    with open(base / "registry.log", "wb") as out:
+        proc = subprocess.Popen(["docker-registry", "serve", str(base / "config.yml")], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 200, timeout=15, desc="registry up")
+        ref = f"127.0.0.1:{port}/bosun/busybox:pulled"
+        tar = base / "pulled.tar"
+        subprocess.run([bosun_bin(), "images", "build-busybox", "--out", str(tar), "--name", ref], check=True, capture_output=True)
+        subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci-archive:{tar}", f"docker://{ref}"], check=True, capture_output=True, timeout=60)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
+
+
+def test_images_pulled_from_a_local_registry(agent: Agent, registry: str):
+    srv = agent.server
+    name = unique("pulled")
+    srv.kubectl("run", name, f"--image={registry}/bosun/busybox:pulled", "--image-pull-policy=Always", "--command", "--", "sleep", "3600")
+    wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.3, desc="pulled image running")
+    cs = pod_json(srv, "default", name)["status"]["containerStatuses"][0]
+    # A pulled image is known by its repo digest (containerd's imageRef).
+    assert cs["imageID"].startswith(f"{registry}/bosun/busybox@sha256:"), cs
+    srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
+
+    missing = unique("absent")
+    srv.kubectl("run", missing, f"--image={registry}/bosun/absent:1", "--image-pull-policy=IfNotPresent")
+    reasons = set()
+
+    def pull_back_off():
+        cs = (pod_json(srv, "default", missing)["status"].get("containerStatuses") or [{}])[0]
+        reason = cs.get("state", {}).get("waiting", {}).get("reason")
+        if reason:
+            reasons.add(reason)
+        return "ErrImagePull" in reasons and "ImagePullBackOff" in reasons
+
+    wait_for(pull_back_off, timeout=40, interval=0.2, desc="ErrImagePull then ImagePullBackOff")
+    assert pod_json(srv, "default", missing)["status"]["phase"] == "Pending"
+    srv.kubectl("delete", "pod", missing, "--grace-period=1", "--wait=false")
+
+
+def test_images_import_into_a_running_agent(agent: Agent, tmp_path):
+    srv = agent.server
+    tar = tmp_path / "extra.tar"
+    subprocess.run([bosun_bin(), "images", "build-busybox", "--out", str(tar), "--name", "docker.io/library/extra:7"], check=True, capture_output=True)
+    subprocess.run([bosun_bin(), "images", "import", "--data-dir", str(agent.data_dir), str(tar)], check=True, capture_output=True, timeout=60)
+    name = unique("extra")
+    srv.kubectl("run", name, "--image=extra:7", "--image-pull-policy=Never", "--command", "--", "sleep", "3600")
+    wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.3, desc="imported image running")
+    srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")

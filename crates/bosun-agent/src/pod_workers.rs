@@ -39,6 +39,18 @@ pub struct PodWorkers {
     workers: HashMap<String, watch::Sender<Work>>,
 }
 
+/// Whether an update changes what the agent acts on: anything but the
+/// status and the bookkeeping metadata.
+pub fn needs_sync(old: &Pod, new: &Pod) -> bool {
+    let (o, n) = (&old.metadata, &new.metadata);
+    old.spec != new.spec
+        || o.deletion_timestamp != n.deletion_timestamp
+        || o.deletion_grace_period_seconds != n.deletion_grace_period_seconds
+        || o.labels != n.labels
+        || o.annotations != n.annotations
+        || phase(old) != phase(new)
+}
+
 fn phase(pod: &Pod) -> &str {
     pod.status
         .as_ref()
@@ -62,7 +74,14 @@ impl PodWorkers {
     pub fn update_pod(&mut self, pod: Arc<Pod>) {
         let uid = pod_uid(&pod).to_string();
         if let Some(tx) = self.workers.get(&uid) {
-            tx.send_modify(|w| w.pod = Some(pod));
+            // A status-only change (most often our own write) is stored
+            // but does not wake the worker, as kubelet reconciles rather
+            // than syncs such updates.
+            tx.send_if_modified(|w| {
+                let wake = w.pod.as_deref().is_none_or(|old| needs_sync(old, &pod));
+                w.pod = Some(pod);
+                wake
+            });
             return;
         }
         let (tx, rx) = watch::channel(Work {
@@ -248,6 +267,22 @@ mod tests {
 
     fn last_status(api: &RecordingPodApi) -> serde_json::Value {
         api.statuses.lock().last().unwrap().1.clone()
+    }
+
+    #[test]
+    fn status_only_updates_do_not_need_a_sync() {
+        let a = pod("Always", &[], &["app"]);
+        let mut b = a.clone();
+        b.metadata.resource_version = Some("7".into());
+        b.status = Some(serde_json::from_value(json!({"podIP": "10.244.0.9"})).unwrap());
+        assert!(!needs_sync(&a, &b));
+        let mut c = b.clone();
+        c.metadata.deletion_timestamp =
+            serde_json::from_value(json!("2026-01-01T00:00:00Z")).unwrap();
+        assert!(needs_sync(&b, &c));
+        let mut d = b.clone();
+        d.spec.as_mut().unwrap().containers[0].image = Some("other".into());
+        assert!(needs_sync(&b, &d));
     }
 
     #[tokio::test]
