@@ -388,3 +388,57 @@ def test_images_import_into_a_running_agent(agent: Agent, tmp_path):
     srv.kubectl("run", name, "--image=extra:7", "--image-pull-policy=Never", "--command", "--", "sleep", "3600")
     wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.3, desc="imported image running")
     srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
+
+
+def test_memory_limit_oom_killed(agent: Agent):
+    srv = agent.server
+    name = unique("oom")
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{
+                "name": "hog", "image": IMAGE,
+                # dd allocates its 64 MiB block: over the 32 MiB limit.
+                "command": ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+                "resources": {"limits": {"memory": "32Mi", "cpu": "500m"}},
+            }],
+        },
+    }
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+    pod = wait_for(lambda: (p := pod_json(srv, "default", name))["status"].get("phase") == "Failed" and p, timeout=60, interval=0.3, desc="OOM kill")
+    term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (term["reason"], term["exitCode"]) == ("OOMKilled", 137), term
+    assert pod["status"]["qosClass"] == "Guaranteed"
+
+
+def test_host_port_and_containerd_restart(agent: Agent):
+    """hostPort through portmap; then containerd is killed: the agent
+    restarts it and the pod keeps running and answering."""
+    srv = agent.server
+    name = unique("hostport")
+    port = free_port()
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"containers": [{
+            "name": "web", "image": IMAGE, "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+            "ports": [{"containerPort": 8080, "hostPort": port}],
+        }]},
+    }
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+    wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.2, desc="running")
+    host_ip = pod_json(srv, "default", name)["status"]["hostIP"]
+    body = wait_for(lambda: requests.get(f"http://{host_ip}:{port}/", timeout=2).text, timeout=15, desc="hostPort answers")
+    assert body == "hello from bosun\n"
+
+    pid_file = agent.data_dir / "containerd" / "containerd.pid"
+    old_pid = int(pid_file.read_text())
+    os.kill(old_pid, signal.SIGKILL)
+    wait_for(lambda: pid_file.exists() and int(pid_file.read_text()) != old_pid, timeout=30, interval=0.2, desc="containerd restarted")
+    wait_for(lambda: agent.ctr("containers", "ls", "-q"), timeout=30, interval=0.2, desc="containerd answering")
+    assert requests.get(f"http://{host_ip}:{port}/", timeout=5).text == "hello from bosun\n"
+    cs = pod_json(srv, "default", name)["status"]["containerStatuses"][0]
+    assert cs["restartCount"] == 0 and "running" in cs["state"]
+    node = srv.api.ok("GET", f"/api/v1/nodes/{agent.node}")
+    assert [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
+    srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
