@@ -442,3 +442,41 @@ def test_host_port_and_containerd_restart(agent: Agent):
     node = srv.api.ok("GET", f"/api/v1/nodes/{agent.node}")
     assert [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
     srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
+
+
+def test_env_from_config_maps_secrets_and_the_downward_api(agent: Agent):
+    srv = agent.server
+    cm, secret, name, broken = unique("cm"), unique("sec"), unique("env"), unique("noconf")
+    srv.kubectl("create", "configmap", cm, "--from-literal=color=blue", "--from-literal=size=9")
+    srv.kubectl("create", "secret", "generic", secret, "--from-literal=password=s3cret")
+    script = (
+        'test "$CFG_color" = blue && test "$PW" = s3cret && test "$POD" = "$(hostname)" '
+        '&& test "$GREETING" = "hi blue" && test "$1" = blue'
+    )
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"restartPolicy": "Never", "containers": [{
+            "name": "check", "image": IMAGE,
+            "command": ["sh", "-c", script, "sh", "$(CFG_color)"],
+            "envFrom": [{"configMapRef": {"name": cm}, "prefix": "CFG_"}],
+            "env": [
+                {"name": "PW", "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}}},
+                {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "GREETING", "value": "hi $(CFG_color)"},
+            ],
+        }]},
+    }
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+    pod = wait_for(lambda: (p := pod_json(srv, "default", name))["status"].get("phase") in ("Succeeded", "Failed") and p, timeout=60, interval=0.3, desc="env check done")
+    assert pod["status"]["phase"] == "Succeeded", pod["status"]
+
+    manifest["metadata"]["name"] = broken
+    manifest["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "does-not-exist"}}]
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+
+    def config_error():
+        cs = (pod_json(srv, "default", broken)["status"].get("containerStatuses") or [{}])[0]
+        return cs.get("state", {}).get("waiting", {}).get("reason") == "CreateContainerConfigError"
+
+    wait_for(config_error, timeout=30, interval=0.3, desc="CreateContainerConfigError")
+    srv.kubectl("delete", "pod", broken, "--grace-period=1", "--wait=false")

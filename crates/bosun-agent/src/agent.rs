@@ -88,7 +88,12 @@ pub async fn run(
     ));
 
     let ctx = Arc::new(WorkerContext {
-        manager: RuntimeManager::new(runtime.clone(), cfg.clone(), host_ip),
+        manager: RuntimeManager::new(
+            runtime.clone(),
+            cfg.clone(),
+            host_ip,
+            Arc::new(crate::kuberuntime::env::KubeConfigSource(client.clone())),
+        ),
         status: StatusManager::new(Arc::new(KubePodApi(client.clone()))),
     });
     let mut workers = PodWorkers::new(ctx);

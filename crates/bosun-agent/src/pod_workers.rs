@@ -243,7 +243,12 @@ mod tests {
         cfg.backoff_initial = Duration::from_secs(10);
         let api = Arc::new(RecordingPodApi::default());
         let ctx = Arc::new(WorkerContext {
-            manager: RuntimeManager::new(runtime.clone(), Arc::new(cfg), "192.0.2.1".into()),
+            manager: RuntimeManager::new(
+                runtime.clone(),
+                Arc::new(cfg),
+                "192.0.2.1".into(),
+                Arc::new(crate::kuberuntime::env::StaticConfigSource::default()),
+            ),
             status: StatusManager::new(api.clone()),
         });
         (runtime, api, ctx)

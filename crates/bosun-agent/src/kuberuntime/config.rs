@@ -202,42 +202,12 @@ pub fn linux_resources(c: &Container) -> api::LinuxContainerResources {
     out
 }
 
-/// Environment: literal values and the downward API fields available
-/// without other objects.
-pub fn env(pod: &Pod, c: &Container, pod_ip: &str, host_ip: &str) -> Vec<api::KeyValue> {
-    let mut out = vec![];
-    for e in c.env.as_deref().unwrap_or(&[]) {
-        let value = if let Some(v) = &e.value {
-            Some(v.clone())
-        } else if let Some(f) = e.value_from.as_ref().and_then(|v| v.field_ref.as_ref()) {
-            let spec = pod.spec.as_ref();
-            match f.field_path.as_str() {
-                "metadata.name" => pod.metadata.name.clone(),
-                "metadata.namespace" => pod.metadata.namespace.clone(),
-                "metadata.uid" => pod.metadata.uid.clone(),
-                "spec.nodeName" => spec.and_then(|s| s.node_name.clone()),
-                "spec.serviceAccountName" => spec.and_then(|s| s.service_account_name.clone()),
-                "status.podIP" => Some(pod_ip.to_string()),
-                "status.hostIP" => Some(host_ip.to_string()),
-                _ => None,
-            }
-        } else {
-            None
-        };
-        out.push(api::KeyValue {
-            key: e.name.clone(),
-            value: value.unwrap_or_default(),
-        });
-    }
-    out
-}
-
 pub struct ContainerParams<'a> {
     pub attempt: u32,
     pub restart_count: i32,
     pub image_ref: &'a str,
-    pub pod_ip: &'a str,
-    pub host_ip: &'a str,
+    /// The resolved environment (`env::resolve`).
+    pub env: &'a [(String, String)],
 }
 
 /// The container configuration.
@@ -259,6 +229,7 @@ pub fn container_config(pod: &Pod, c: &Container, p: &ContainerParams<'_>) -> ap
     let sc = c.security_context.as_ref();
     let pod_sc = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
     let caps = sc.and_then(|s| s.capabilities.as_ref());
+    let vars: HashMap<String, String> = p.env.iter().cloned().collect();
     api::ContainerConfig {
         metadata: Some(api::ContainerMetadata {
             name: c.name.clone(),
@@ -269,10 +240,27 @@ pub fn container_config(pod: &Pod, c: &Container, p: &ContainerParams<'_>) -> ap
             user_specified_image: c.image.clone().unwrap_or_default(),
             ..Default::default()
         }),
-        command: c.command.clone().unwrap_or_default(),
-        args: c.args.clone().unwrap_or_default(),
+        command: c
+            .command
+            .iter()
+            .flatten()
+            .map(|a| super::env::expand(a, &vars))
+            .collect(),
+        args: c
+            .args
+            .iter()
+            .flatten()
+            .map(|a| super::env::expand(a, &vars))
+            .collect(),
         working_dir: c.working_dir.clone().unwrap_or_default(),
-        envs: env(pod, c, p.pod_ip, p.host_ip),
+        envs: p
+            .env
+            .iter()
+            .map(|(key, value)| api::KeyValue {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect(),
         labels,
         annotations,
         log_path: format!("{}/{}.log", c.name, p.attempt),
@@ -358,19 +346,24 @@ mod tests {
     fn container() {
         let p = pod();
         let c = &p.spec.as_ref().unwrap().containers[0];
+        let env = vec![
+            ("A".to_string(), "1".to_string()),
+            ("POD".to_string(), "web".to_string()),
+        ];
+        let mut c = c.clone();
+        c.args = Some(vec!["-f".into(), "$(POD)".into()]);
         let cfg = container_config(
             &p,
-            c,
+            &c,
             &ContainerParams {
                 attempt: 1,
                 restart_count: 1,
                 image_ref: "sha256:abc",
-                pod_ip: "10.244.0.9",
-                host_ip: "192.0.2.1",
+                env: &env,
             },
         );
         assert_eq!(cfg.command, ["httpd"]);
-        assert_eq!(cfg.args, ["-f"]);
+        assert_eq!(cfg.args, ["-f", "web"]);
         assert_eq!(cfg.working_dir, "/www");
         assert_eq!(cfg.image.unwrap().image, "sha256:abc");
         assert_eq!(cfg.log_path, "c/1.log");
@@ -380,7 +373,7 @@ mod tests {
             .iter()
             .map(|e| (e.key.as_str(), e.value.as_str()))
             .collect();
-        assert_eq!(env, [("A", "1"), ("POD", "web"), ("IP", "10.244.0.9")]);
+        assert_eq!(env, [("A", "1"), ("POD", "web")]);
         let r = cfg.linux.unwrap().resources.unwrap();
         assert_eq!(r.cpu_shares, 256);
         assert_eq!((r.cpu_period, r.cpu_quota), (100_000, 50_000));

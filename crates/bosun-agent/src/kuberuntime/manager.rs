@@ -30,6 +30,8 @@ pub struct RuntimeManager {
     pub runtime: Arc<dyn Runtime>,
     pub cfg: Arc<AgentConfig>,
     pub host_ip: String,
+    /// ConfigMaps and Secrets for the environment.
+    pub config_source: Arc<dyn super::env::ConfigSource>,
     /// Container restarts, keyed `<pod uid>/<container>`.
     backoff: Mutex<Backoff>,
     /// Image pulls, keyed `<pod uid>/<container>`.
@@ -60,13 +62,19 @@ fn waiting(reason: &str, message: String) -> Waiting {
 }
 
 impl RuntimeManager {
-    pub fn new(runtime: Arc<dyn Runtime>, cfg: Arc<AgentConfig>, host_ip: String) -> Self {
+    pub fn new(
+        runtime: Arc<dyn Runtime>,
+        cfg: Arc<AgentConfig>,
+        host_ip: String,
+        config_source: Arc<dyn super::env::ConfigSource>,
+    ) -> Self {
         let backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
         let image_backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
         RuntimeManager {
             runtime,
             cfg,
             host_ip,
+            config_source,
             backoff: Mutex::new(backoff),
             image_backoff: Mutex::new(image_backoff),
         }
@@ -136,6 +144,9 @@ impl RuntimeManager {
         };
         let key = format!("{}/{}", pod_uid(pod), c.name);
         let image_ref = self.ensure_image(&key, c, sandbox).await?;
+        let env = super::env::resolve(pod, c, pod_ip, &self.host_ip, &*self.config_source)
+            .await
+            .map_err(|m| waiting("CreateContainerConfigError", m))?;
         let cfg = container_config(
             pod,
             c,
@@ -143,8 +154,7 @@ impl RuntimeManager {
                 attempt: s.attempt,
                 restart_count: s.restart_count,
                 image_ref: &image_ref,
-                pod_ip,
-                host_ip: &self.host_ip,
+                env: &env,
             },
         );
         if s.restart_count > 0 {

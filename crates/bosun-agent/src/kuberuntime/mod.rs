@@ -3,5 +3,6 @@
 //! and running them.
 pub mod actions;
 pub mod config;
+pub mod env;
 pub mod manager;
 pub mod state;
