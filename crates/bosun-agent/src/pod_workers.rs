@@ -3,7 +3,7 @@
 //! syncs in flight; it stops the pod when it is being deleted, asks the
 //! API to remove it, and cleans up once the pod is gone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +37,9 @@ struct Work {
 pub struct PodWorkers {
     ctx: Arc<WorkerContext>,
     workers: HashMap<String, watch::Sender<Work>>,
+    /// Pods whose runtime objects are being removed after they left the
+    /// API (by their worker or as orphans): not orphans to kill again.
+    cleaning: Arc<parking_lot::Mutex<HashSet<String>>>,
 }
 
 /// Whether an update changes what the agent acts on: anything but the
@@ -67,6 +70,7 @@ impl PodWorkers {
         PodWorkers {
             ctx,
             workers: HashMap::new(),
+            cleaning: Arc::default(),
         }
     }
 
@@ -88,13 +92,19 @@ impl PodWorkers {
             pod: Some(pod),
             wakeups: 0,
         });
-        tokio::spawn(worker(self.ctx.clone(), uid.clone(), rx));
+        tokio::spawn(worker(
+            self.ctx.clone(),
+            uid.clone(),
+            rx,
+            self.cleaning.clone(),
+        ));
         self.workers.insert(uid, tx);
     }
 
     /// The pod is gone from the API: its worker stops what is left.
     pub fn remove_pod(&mut self, uid: &str) {
         if let Some(tx) = self.workers.remove(uid) {
+            self.cleaning.lock().insert(uid.to_string());
             tx.send_modify(|w| w.pod = None);
         }
     }
@@ -110,25 +120,36 @@ impl PodWorkers {
         self.workers.keys()
     }
 
+    /// Whether the pod has a worker or is being cleaned up.
     pub fn knows(&self, uid: &str) -> bool {
-        self.workers.contains_key(uid)
+        self.workers.contains_key(uid) || self.cleaning.lock().contains(uid)
     }
 
     /// Stops and removes runtime objects of a pod the API does not know
     /// (left from before the agent restarted, or deleted while it was down).
     pub fn kill_orphan(&self, uid: String) {
+        if !self.cleaning.lock().insert(uid.clone()) {
+            return;
+        }
         let ctx = self.ctx.clone();
+        let cleaning = self.cleaning.clone();
         tokio::spawn(async move {
             tracing::info!(pod = %uid, "removing the runtime objects of a pod not bound here");
             if let Err(e) = ctx.manager.kill_pod(&uid, 2).await {
                 tracing::warn!(pod = %uid, error = %e, "cannot remove orphaned pod");
             }
             ctx.manager.forget(&uid);
+            cleaning.lock().remove(&uid);
         });
     }
 }
 
-async fn worker(ctx: Arc<WorkerContext>, uid: String, mut rx: watch::Receiver<Work>) {
+async fn worker(
+    ctx: Arc<WorkerContext>,
+    uid: String,
+    mut rx: watch::Receiver<Work>,
+    cleaning: Arc<parking_lot::Mutex<HashSet<String>>>,
+) {
     let mut last_pod: Option<Arc<Pod>> = None;
     let mut deletion_requested = false;
     let mut stopped = false;
@@ -142,6 +163,7 @@ async fn worker(ctx: Arc<WorkerContext>, uid: String, mut rx: watch::Receiver<Wo
                 }
                 ctx.manager.forget(&uid);
                 ctx.status.forget(&uid);
+                cleaning.lock().remove(&uid);
                 return;
             }
             Some(pod) => {
@@ -390,6 +412,48 @@ mod tests {
             "ErrImageNeverPull"
         );
         assert!(!rt.calls().iter().any(|c| c.starts_with("PullImage")));
+    }
+
+    #[tokio::test]
+    async fn orphans_are_removed_once_and_pods_gone_from_the_api_are_cleaned() {
+        let (rt, _api, ctx) = setup();
+        // An orphan: runtime objects of a pod the API does not know.
+        let orphan = pod("Always", &[], &["app"]);
+        sync(&ctx, &orphan).await;
+        assert_eq!(rt.sandbox_count(), 1);
+        let mut workers = PodWorkers::new(ctx.clone());
+        workers.kill_orphan("u1".into());
+        assert!(workers.knows("u1"));
+        // A second report while the first is in progress is ignored.
+        workers.kill_orphan("u1".into());
+        wait(|| rt.sandbox_count() == 0).await;
+        wait(|| !workers.knows("u1")).await;
+        assert_eq!(
+            rt.calls()
+                .iter()
+                .filter(|c| c.starts_with("RemovePodSandbox"))
+                .count(),
+            1
+        );
+
+        // A pod with a worker, then deleted from the API.
+        let mut p = pod("Always", &[], &["app"]);
+        p.metadata.uid = Some("u9".into());
+        workers.update_pod(Arc::new(p));
+        wait(|| rt.containers_in(CriState::ContainerRunning).len() == 1).await;
+        workers.remove_pod("u9");
+        wait(|| rt.sandbox_count() == 0).await;
+        wait(|| !workers.knows("u9")).await;
+    }
+
+    async fn wait(mut f: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if f() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("condition not reached");
     }
 
     #[tokio::test]
