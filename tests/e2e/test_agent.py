@@ -439,8 +439,13 @@ def test_host_port_and_containerd_restart(agent: Agent):
     assert requests.get(f"http://{host_ip}:{port}/", timeout=5).text == "hello from bosun\n"
     cs = pod_json(srv, "default", name)["status"]["containerStatuses"][0]
     assert cs["restartCount"] == 0 and "running" in cs["state"]
-    node = srv.api.ok("GET", f"/api/v1/nodes/{agent.node}")
-    assert [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
+    # Ready may have dropped to False while containerd was down (the agent
+    # checks every 10 s); it is True again once the runtime answers.
+    def node_ready() -> bool:
+        node = srv.api.ok("GET", f"/api/v1/nodes/{agent.node}")
+        return [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
+
+    wait_for(node_ready, timeout=30, interval=0.5, desc="node Ready again")
     srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
 
 
