@@ -157,8 +157,11 @@ def test_node_registered_ready_with_lease(agent: Agent):
     assert int(status["capacity"]["cpu"]) >= 1
     assert status["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://1.")
     assert status["nodeInfo"]["kernelVersion"] == os.uname().release
-    ready = [c for c in status["conditions"] if c["type"] == "Ready"]
-    assert ready and ready[0]["status"] == "True", status["conditions"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Ready"]["status"] == "True", status["conditions"]
+    assert conditions["Ready"]["reason"] == "KubeletReady"
+    for ty in ("MemoryPressure", "DiskPressure", "PIDPressure"):
+        assert conditions[ty]["status"] == "False", conditions[ty]
     lease = srv.api.ok("GET", f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{agent.node}")
     assert lease["spec"]["holderIdentity"] == agent.node
 

@@ -19,8 +19,8 @@ use crate::cri::Runtime;
 use crate::error::AgentError;
 use crate::kuberuntime::config::pod_uid;
 use crate::kuberuntime::manager::RuntimeManager;
+use crate::node;
 use crate::node::machine::MachineInfo;
-use crate::node::{self, Readiness};
 use crate::pod_workers::{PodWorkers, WorkerContext};
 use crate::status::manager::{KubePodApi, StatusManager};
 use crate::{cni, images, pleg};
@@ -72,8 +72,8 @@ pub async fn run(
         .or(machine.internal_ip)
         .map(|ip| ip.to_string())
         .unwrap_or_default();
-    let ready = Readiness::from_runtime(runtime.status().await.map_err(|e| e.to_string()));
-    let node_uid = node::register(&client, &cfg, &machine, &runtime_version, &ready).await?;
+    let health = node::health(&*runtime, &cfg).await;
+    let node_uid = node::register(&client, &cfg, &machine, &runtime_version, &health).await?;
     node::renew_lease(&client, &cfg, &node_uid).await?;
     eprintln!(
         "bosun agent: node {} registered ({runtime_version})",
@@ -84,7 +84,7 @@ pub async fn run(
         cfg.clone(),
         runtime.clone(),
         node_uid,
-        ready,
+        health,
     ));
 
     let ctx = Arc::new(WorkerContext {

@@ -76,6 +76,30 @@ impl MachineInfo {
     }
 }
 
+/// `MemAvailable` of /proc/meminfo, in bytes.
+pub fn parse_mem_available(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// kubelet's default hard eviction thresholds: memory.available < 100Mi,
+/// nodefs.available < 10%.
+pub const MEMORY_AVAILABLE_MIN: u64 = 100 * 1024 * 1024;
+pub const NODEFS_AVAILABLE_MIN_PERCENT: u64 = 10;
+
+/// (memory pressure, disk pressure) of the machine now.
+pub fn pressure(data_dir: &Path) -> (bool, bool) {
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| parse_mem_available(&t))
+        .is_some_and(|avail| avail < MEMORY_AVAILABLE_MIN);
+    let disk = rustix::fs::statvfs(data_dir).is_ok_and(|s| {
+        s.f_blocks > 0 && s.f_bavail.saturating_mul(100) / s.f_blocks < NODEFS_AVAILABLE_MIN_PERCENT
+    });
+    (memory, disk)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +116,14 @@ mod tests {
                 .as_deref(),
             Some("Debian GNU/Linux 12 (bookworm)")
         );
+    }
+
+    #[test]
+    fn mem_available() {
+        let text = "MemTotal: 2048 kB\nMemAvailable:      1024 kB\n";
+        assert_eq!(parse_mem_available(text), Some(1024 * 1024));
+        // This machine is not under pressure while the tests run.
+        assert!(!pressure(Path::new("/")).0);
     }
 
     #[test]

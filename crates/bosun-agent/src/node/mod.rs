@@ -4,6 +4,7 @@
 
 pub mod machine;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -100,36 +101,87 @@ pub fn resources(cfg: &AgentConfig, m: &MachineInfo) -> (Value, Value) {
     (capacity, allocatable)
 }
 
-/// The node's conditions; `since` is the lastTransitionTime of Ready.
-pub fn conditions(ready: &Readiness, now: &str, since: &str) -> Value {
-    let pressure = |ty: &str, reason: &str, message: &str| {
-        json!({"type": ty, "status": "False", "reason": reason, "message": message,
-               "lastHeartbeatTime": now, "lastTransitionTime": since})
-    };
-    let ready = match ready {
-        Readiness::Ready => json!({"type": "Ready", "status": "True", "reason": "KubeletReady",
-            "message": "bosun agent is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": since}),
-        Readiness::NotReady { reason, message } => json!({"type": "Ready", "status": "False",
-            "reason": reason, "message": message, "lastHeartbeatTime": now, "lastTransitionTime": since}),
-    };
-    json!([
-        pressure(
-            "MemoryPressure",
+/// What the node reports in its conditions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeHealth {
+    pub ready: Readiness,
+    pub memory_pressure: bool,
+    pub disk_pressure: bool,
+}
+
+impl NodeHealth {
+    /// (type, status, reason, message) of each condition.
+    fn states(&self) -> [(&'static str, bool, String, String); 4] {
+        let (ready, reason, message) = match &self.ready {
+            Readiness::Ready => (
+                true,
+                "KubeletReady".to_string(),
+                "bosun agent is posting ready status".to_string(),
+            ),
+            Readiness::NotReady { reason, message } => (false, reason.clone(), message.clone()),
+        };
+        let pressure = |on: bool, yes: &str, no: &str, what: &str| {
+            if on {
+                (yes.to_string(), format!("kubelet has {what}"))
+            } else {
+                (
+                    no.to_string(),
+                    format!(
+                        "kubelet has {}",
+                        what.replace("insufficient", "sufficient")
+                            .replace("disk pressure", "no disk pressure")
+                    ),
+                )
+            }
+        };
+        let (mr, mm) = pressure(
+            self.memory_pressure,
+            "KubeletHasInsufficientMemory",
             "KubeletHasSufficientMemory",
-            "kubelet has sufficient memory available"
-        ),
-        pressure(
-            "DiskPressure",
+            "insufficient memory available",
+        );
+        let (dr, dm) = pressure(
+            self.disk_pressure,
+            "KubeletHasDiskPressure",
             "KubeletHasNoDiskPressure",
-            "kubelet has no disk pressure"
-        ),
-        pressure(
-            "PIDPressure",
-            "KubeletHasSufficientPID",
-            "kubelet has sufficient PID available"
-        ),
-        ready,
-    ])
+            "disk pressure",
+        );
+        [
+            ("MemoryPressure", self.memory_pressure, mr, mm),
+            ("DiskPressure", self.disk_pressure, dr, dm),
+            (
+                "PIDPressure",
+                false,
+                "KubeletHasSufficientPID".into(),
+                "kubelet has sufficient PID available".into(),
+            ),
+            ("Ready", ready, reason, message),
+        ]
+    }
+
+    /// The conditions that differ between two healths.
+    pub fn changed(&self, other: &NodeHealth) -> Vec<&'static str> {
+        self.states()
+            .iter()
+            .zip(other.states().iter())
+            .filter(|(a, b)| a.1 != b.1)
+            .map(|(a, _)| a.0)
+            .collect()
+    }
+}
+
+/// The node's conditions; `since` holds each condition's
+/// lastTransitionTime (missing: `now`).
+pub fn conditions(health: &NodeHealth, now: &str, since: &HashMap<&'static str, String>) -> Value {
+    let list: Vec<Value> = health
+        .states()
+        .into_iter()
+        .map(|(ty, on, reason, message)| {
+            json!({"type": ty, "status": if on { "True" } else { "False" }, "reason": reason, "message": message,
+                   "lastHeartbeatTime": now, "lastTransitionTime": since.get(ty).map(String::as_str).unwrap_or(now)})
+        })
+        .collect();
+    json!(list)
 }
 
 /// The node's status, without conditions.
@@ -191,7 +243,7 @@ pub async fn register(
     cfg: &AgentConfig,
     m: &MachineInfo,
     runtime_version: &str,
-    ready: &Readiness,
+    health: &NodeHealth,
 ) -> Result<String, AgentError> {
     let nodes: Api<Node> = Api::all(client.clone());
     let body: Node =
@@ -208,7 +260,7 @@ pub async fn register(
     }
     let now = time_string(chrono::Utc::now());
     let mut status = node_status(cfg, m, runtime_version);
-    status["conditions"] = conditions(ready, &now, &now);
+    status["conditions"] = conditions(health, &now, &HashMap::new());
     let node = nodes
         .patch_status(
             &cfg.node_name,
@@ -272,16 +324,27 @@ pub async fn renew_lease(client: &Client, cfg: &AgentConfig, uid: &str) -> Resul
     }
 }
 
+/// The node's health now: the runtime's readiness and the machine's
+/// pressure.
+pub async fn health(runtime: &dyn RuntimeService, cfg: &AgentConfig) -> NodeHealth {
+    let (memory_pressure, disk_pressure) = machine::pressure(&cfg.data_dir);
+    NodeHealth {
+        ready: Readiness::from_runtime(runtime.status().await.map_err(|e| e.to_string())),
+        memory_pressure,
+        disk_pressure,
+    }
+}
+
 /// Keeps the Lease and the node's conditions fresh until dropped.
 pub async fn heartbeat(
     client: Client,
     cfg: Arc<AgentConfig>,
     runtime: Arc<dyn RuntimeService>,
     uid: String,
-    mut ready: Readiness,
+    mut last: NodeHealth,
 ) {
     let nodes: Api<Node> = Api::all(client.clone());
-    let mut since = time_string(chrono::Utc::now());
+    let mut since: HashMap<&'static str, String> = HashMap::new();
     let mut last_report = tokio::time::Instant::now();
     let mut lease_timer = tokio::time::interval(cfg.lease_interval);
     let mut status_timer = tokio::time::interval(cfg.status_interval);
@@ -293,20 +356,24 @@ pub async fn heartbeat(
                 }
             }
             _ = status_timer.tick() => {
-                let now_ready = Readiness::from_runtime(runtime.status().await.map_err(|e| e.to_string()));
-                let changed = now_ready != ready;
-                if !changed && last_report.elapsed() < cfg.status_report_interval {
+                let now_health = health(&*runtime, &cfg).await;
+                let changed = now_health.changed(&last);
+                if changed.is_empty() && now_health == last && last_report.elapsed() < cfg.status_report_interval {
                     continue;
                 }
                 let now = time_string(chrono::Utc::now());
-                if changed {
-                    tracing::info!(ready = ?now_ready, "node readiness changed");
-                    since = now.clone();
+                if !changed.is_empty() {
+                    tracing::info!(?changed, health = ?now_health, "node conditions changed");
                 }
-                let patch = json!({"status": {"conditions": conditions(&now_ready, &now, &since)}});
+                let mut next_since = since.clone();
+                for ty in &changed {
+                    next_since.insert(ty, now.clone());
+                }
+                let patch = json!({"status": {"conditions": conditions(&now_health, &now, &next_since)}});
                 match nodes.patch_status(&cfg.node_name, &PatchParams::default(), &Patch::Strategic(patch)).await {
                     Ok(_) => {
-                        ready = now_ready;
+                        last = now_health;
+                        since = next_since;
                         last_report = tokio::time::Instant::now();
                     }
                     Err(e) => tracing::warn!(error = %e, "node status update failed"),
@@ -366,9 +433,13 @@ mod tests {
         assert_eq!(labels["kubernetes.io/hostname"], "n1");
         let mut status = node_status(&cfg(), &machine(), "containerd://1.6.20");
         status["conditions"] = conditions(
-            &Readiness::Ready,
+            &NodeHealth {
+                ready: Readiness::Ready,
+                memory_pressure: false,
+                disk_pressure: false,
+            },
             "2026-01-01T00:00:00Z",
-            "2026-01-01T00:00:00Z",
+            &HashMap::new(),
         );
         let s: k8s_openapi::api::core::v1::NodeStatus = serde_json::from_value(status).unwrap();
         let info = s.node_info.unwrap();
@@ -402,14 +473,29 @@ mod tests {
             Readiness::from_runtime(Err("connection refused".into())),
             Readiness::NotReady { .. }
         ));
-        let v = conditions(
-            &Readiness::NotReady {
+        let sick = NodeHealth {
+            ready: Readiness::NotReady {
                 reason: "KubeletNotReady".into(),
                 message: "m".into(),
             },
-            "a",
-            "b",
-        );
+            memory_pressure: true,
+            disk_pressure: false,
+        };
+        let since = HashMap::from([("Ready", "2025-12-31T00:00:00Z".to_string())]);
+        let v = conditions(&sick, "2026-01-01T00:00:00Z", &since);
+        assert_eq!(v[0]["type"], "MemoryPressure");
+        assert_eq!(v[0]["status"], "True");
+        assert_eq!(v[0]["reason"], "KubeletHasInsufficientMemory");
+        assert_eq!(v[1]["reason"], "KubeletHasNoDiskPressure");
+        assert_eq!(v[1]["message"], "kubelet has no disk pressure");
+        assert_eq!(v[3]["lastTransitionTime"], "2025-12-31T00:00:00Z");
+        assert_eq!(v[0]["lastTransitionTime"], "2026-01-01T00:00:00Z");
+        let well = NodeHealth {
+            ready: Readiness::Ready,
+            memory_pressure: false,
+            disk_pressure: false,
+        };
+        assert_eq!(well.changed(&sick), ["MemoryPressure", "Ready"]);
         assert_eq!(v[3]["type"], "Ready");
         assert_eq!(v[3]["status"], "False");
     }
