@@ -62,7 +62,10 @@ class Agent:
         env.setdefault("RUST_LOG", "info,kube=warn")
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [bosun_bin(), "agent", "--kubeconfig", self.server.kubeconfig, "--data-dir", str(self.data_dir), "--node-name", self.node],
+                [bosun_bin(), "agent", "--kubeconfig", self.server.kubeconfig, "--data-dir", str(self.data_dir), "--node-name", self.node,
+                 # CI disks may be nearly full: DiskPressure (and the taint it
+                 # brings) would stop scheduling.
+                 "--eviction-hard", "memory.available<100Mi,nodefs.available<1%"],
                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             )
 

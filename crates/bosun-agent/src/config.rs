@@ -34,6 +34,8 @@ pub struct AgentConfig {
     pub reserved_cpu_millis: u64,
     pub reserved_memory_bytes: u64,
     pub max_pods: u32,
+    /// Hard eviction thresholds (only the pressure conditions so far).
+    pub eviction_hard: crate::node::machine::Thresholds,
 }
 
 impl AgentConfig {
@@ -57,6 +59,7 @@ impl AgentConfig {
             reserved_cpu_millis: 0,
             reserved_memory_bytes: 0,
             max_pods: 110,
+            eviction_hard: Default::default(),
         }
     }
 

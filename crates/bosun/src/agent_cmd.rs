@@ -27,6 +27,10 @@ pub struct AgentArgs {
     /// The InternalIP to report (default: the address of the default route).
     #[arg(long)]
     node_ip: Option<std::net::Ipv4Addr>,
+    /// Hard eviction thresholds that set MemoryPressure/DiskPressure
+    /// (kubelet's flag; no eviction yet).
+    #[arg(long, default_value = "memory.available<100Mi,nodefs.available<10%")]
+    eviction_hard: String,
 }
 
 #[derive(clap::Subcommand)]
@@ -94,6 +98,8 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let mut cfg = AgentConfig::new(node_name, args.data_dir, pod_cidr);
     cfg.runtime_endpoint = args.container_runtime_endpoint;
     cfg.node_ip = args.node_ip;
+    cfg.eviction_hard = bosun_agent::node::machine::Thresholds::parse(&args.eviction_hard)
+        .map_err(|e| anyhow::anyhow!("--eviction-hard: {e}"))?;
     let client = crate::sim_cmd::client(args.kubeconfig.as_ref()).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let agent = bosun_agent::agent::run(cfg, client, stop_rx);

@@ -83,19 +83,63 @@ pub fn parse_mem_available(text: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// kubelet's default hard eviction thresholds: memory.available < 100Mi,
-/// nodefs.available < 10%.
-pub const MEMORY_AVAILABLE_MIN: u64 = 100 * 1024 * 1024;
-pub const NODEFS_AVAILABLE_MIN_PERCENT: u64 = 10;
+/// The hard eviction thresholds that set the pressure conditions
+/// (kubelet's `--eviction-hard`; defaults memory.available<100Mi,
+/// nodefs.available<10%).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    pub memory_available_bytes: u64,
+    pub nodefs_available_percent: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            memory_available_bytes: 100 * 1024 * 1024,
+            nodefs_available_percent: 10,
+        }
+    }
+}
+
+impl Thresholds {
+    /// Parses `memory.available<100Mi,nodefs.available<10%` (signals not
+    /// given keep their defaults).
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut t = Thresholds::default();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (signal, value) = item.split_once('<').ok_or_else(|| {
+                format!("invalid eviction threshold {item:?} (want signal<value)")
+            })?;
+            match signal.trim() {
+                "memory.available" => {
+                    t.memory_available_bytes =
+                        crate::kuberuntime::config::memory_bytes(value.trim())
+                            .and_then(|b| u64::try_from(b).ok())
+                            .ok_or_else(|| format!("invalid quantity {value:?}"))?;
+                }
+                "nodefs.available" => {
+                    t.nodefs_available_percent = value
+                        .trim()
+                        .strip_suffix('%')
+                        .and_then(|p| p.parse().ok())
+                        .filter(|p| *p <= 100)
+                        .ok_or_else(|| format!("invalid percentage {value:?}"))?;
+                }
+                other => return Err(format!("unsupported eviction signal {other:?}")),
+            }
+        }
+        Ok(t)
+    }
+}
 
 /// (memory pressure, disk pressure) of the machine now.
-pub fn pressure(data_dir: &Path) -> (bool, bool) {
+pub fn pressure(data_dir: &Path, t: &Thresholds) -> (bool, bool) {
     let memory = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|t| parse_mem_available(&t))
-        .is_some_and(|avail| avail < MEMORY_AVAILABLE_MIN);
+        .and_then(|text| parse_mem_available(&text))
+        .is_some_and(|avail| avail < t.memory_available_bytes);
     let disk = rustix::fs::statvfs(data_dir).is_ok_and(|s| {
-        s.f_blocks > 0 && s.f_bavail.saturating_mul(100) / s.f_blocks < NODEFS_AVAILABLE_MIN_PERCENT
+        s.f_blocks > 0 && s.f_bavail.saturating_mul(100) / s.f_blocks < t.nodefs_available_percent
     });
     (memory, disk)
 }
@@ -123,7 +167,30 @@ mod tests {
         let text = "MemTotal: 2048 kB\nMemAvailable:      1024 kB\n";
         assert_eq!(parse_mem_available(text), Some(1024 * 1024));
         // This machine is not under pressure while the tests run.
-        assert!(!pressure(Path::new("/")).0);
+        // Nothing is ever below a zero threshold.
+        let none = Thresholds {
+            memory_available_bytes: 0,
+            nodefs_available_percent: 0,
+        };
+        assert_eq!(pressure(Path::new("/"), &none), (false, false));
+        let all = Thresholds {
+            memory_available_bytes: u64::MAX,
+            nodefs_available_percent: 100,
+        };
+        assert!(pressure(Path::new("/"), &all).0);
+    }
+
+    #[test]
+    fn eviction_thresholds() {
+        assert_eq!(Thresholds::parse("").unwrap(), Thresholds::default());
+        let t = Thresholds::parse("memory.available<1Gi, nodefs.available<5%").unwrap();
+        assert_eq!(
+            (t.memory_available_bytes, t.nodefs_available_percent),
+            (1 << 30, 5)
+        );
+        assert!(Thresholds::parse("nodefs.available<5").is_err());
+        assert!(Thresholds::parse("pid.available<5%").is_err());
+        assert!(Thresholds::parse("memory.available=1Gi").is_err());
     }
 
     #[test]

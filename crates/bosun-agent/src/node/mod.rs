@@ -327,7 +327,7 @@ pub async fn renew_lease(client: &Client, cfg: &AgentConfig, uid: &str) -> Resul
 /// The node's health now: the runtime's readiness and the machine's
 /// pressure.
 pub async fn health(runtime: &dyn RuntimeService, cfg: &AgentConfig) -> NodeHealth {
-    let (memory_pressure, disk_pressure) = machine::pressure(&cfg.data_dir);
+    let (memory_pressure, disk_pressure) = machine::pressure(&cfg.data_dir, &cfg.eviction_hard);
     NodeHealth {
         ready: Readiness::from_runtime(runtime.status().await.map_err(|e| e.to_string())),
         memory_pressure,
