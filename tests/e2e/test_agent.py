@@ -491,3 +491,22 @@ def test_env_from_config_maps_secrets_and_the_downward_api(agent: Agent):
 
     wait_for(config_error, timeout=30, interval=0.3, desc="CreateContainerConfigError")
     srv.kubectl("delete", "pod", broken, "--grace-period=1", "--wait=false")
+
+
+def test_host_network_pod(agent: Agent):
+    srv = agent.server
+    name = unique("hostnet")
+    port = free_port()
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"hostNetwork": True, "containers": [{
+            "name": "web", "image": IMAGE, "command": ["httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", "/www"],
+        }]},
+    }
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+    pod = wait_for(lambda: (p := pod_json(srv, "default", name))["status"].get("phase") == "Running" and p, timeout=60, interval=0.2, desc="running")
+    assert pod["status"]["podIP"] == pod["status"]["hostIP"]
+    body = wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/", timeout=2).text, timeout=15, desc="host network httpd")
+    assert body == "hello from bosun\n"
+    srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
+    wait_for(lambda: srv.api.get(f"/api/v1/namespaces/default/pods/{name}").status_code == 404, timeout=30, interval=0.2, desc="removed")
