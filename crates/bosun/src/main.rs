@@ -14,6 +14,7 @@ use bosun_apiserver::{ApiServer, ServerConfig};
 use bosun_store::Store;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod agent_cmd;
 mod controller_cmd;
 mod leader_cmd;
 mod scheduler_cmd;
@@ -40,6 +41,11 @@ enum Command {
     ControllerManager(controller_cmd::ControllerManagerArgs),
     /// Registers simulated nodes that run bound pods without containers.
     Sim(sim_cmd::SimArgs),
+    /// Runs the node agent: registers this machine as a Node and runs the
+    /// pods bound to it through containerd.
+    Agent(agent_cmd::AgentArgs),
+    /// Builds and imports container image tarballs.
+    Images(agent_cmd::ImagesArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -179,5 +185,7 @@ fn main() -> anyhow::Result<()> {
         Command::Scheduler(args) => runtime.block_on(scheduler_cmd::run(args)),
         Command::ControllerManager(args) => runtime.block_on(controller_cmd::run(args)),
         Command::Sim(args) => runtime.block_on(sim_cmd::run(args)),
+        Command::Agent(args) => runtime.block_on(agent_cmd::run(args)),
+        Command::Images(args) => runtime.block_on(agent_cmd::images(args)),
     }
 }

@@ -73,7 +73,7 @@ impl SimArgs {
     }
 }
 
-async fn client(path: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
+pub async fn client(path: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
     let kubeconfig = match path {
         Some(p) => Kubeconfig::read_from(p)
             .with_context(|| format!("cannot read kubeconfig {}", p.display()))?,
@@ -87,7 +87,7 @@ async fn client(path: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() -> anyhow::Result<()> {
+pub async fn shutdown_signal() -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;

@@ -1,0 +1,165 @@
+//! The agent's main loop (kubelet's Run/syncLoop): starts (or connects
+//! to) containerd, imports images, registers the node, then feeds pod
+//! updates from the API and PLEG events to the pod workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use kube::runtime::watcher::{self, Event};
+use kube::Client;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::AgentConfig;
+use crate::containerd::{self, ContainerdLayout, Supervisor};
+use crate::cri::remote::{socket_path, RemoteRuntime};
+use crate::cri::Runtime;
+use crate::error::AgentError;
+use crate::kuberuntime::config::pod_uid;
+use crate::kuberuntime::manager::RuntimeManager;
+use crate::node;
+use crate::node::machine::MachineInfo;
+use crate::pod_workers::{PodWorkers, WorkerContext};
+use crate::status::manager::{KubePodApi, StatusManager};
+use crate::{cni, images, pleg};
+
+/// Runs the agent until `stop` turns true.
+pub async fn run(
+    cfg: AgentConfig,
+    client: Client,
+    stop: watch::Receiver<bool>,
+) -> Result<(), AgentError> {
+    let cfg = Arc::new(cfg);
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AgentError::Io {
+        what: "create data dir",
+        path: cfg.data_dir.clone(),
+        source,
+    })?;
+    let mut supervisor_task = None;
+    let endpoint = match &cfg.runtime_endpoint {
+        Some(e) => e.clone(),
+        None => {
+            let layout = ContainerdLayout::new(&cfg.data_dir);
+            containerd::prepare(&layout, images::PAUSE_IMAGE)?;
+            cni::write(&layout.cni_conf_dir(), &layout.ipam_dir(), &cfg.pod_cidr)?;
+            let sup = Supervisor {
+                layout: layout.clone(),
+                binary: cfg.containerd_bin.clone(),
+            };
+            supervisor_task = Some(tokio::spawn(sup.start(stop.clone()).await?));
+            layout.endpoint()
+        }
+    };
+    let runtime: Arc<dyn Runtime> = Arc::new(RemoteRuntime::connect(&endpoint)?);
+    let runtime_version = containerd::wait_ready(&*runtime, Duration::from_secs(30)).await?;
+    tracing::info!(%endpoint, %runtime_version, "container runtime ready");
+
+    let socket = socket_path(&endpoint)?;
+    images::import_at_start(
+        &cfg.ctr_bin,
+        &socket,
+        &cfg.data_dir,
+        &cfg.images_dir(),
+        &cfg.busybox,
+    )
+    .await?;
+
+    let machine = MachineInfo::gather(&cfg.data_dir);
+    let host_ip = cfg
+        .node_ip
+        .or(machine.internal_ip)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let health = node::health(&*runtime, &cfg).await;
+    let node_uid = node::register(&client, &cfg, &machine, &runtime_version, &health).await?;
+    node::renew_lease(&client, &cfg, &node_uid).await?;
+    eprintln!(
+        "bosun agent: node {} registered ({runtime_version})",
+        cfg.node_name
+    );
+    let heartbeat = tokio::spawn(node::heartbeat(
+        client.clone(),
+        cfg.clone(),
+        runtime.clone(),
+        node_uid,
+        health,
+    ));
+
+    let ctx = Arc::new(WorkerContext {
+        manager: RuntimeManager::new(
+            runtime.clone(),
+            cfg.clone(),
+            host_ip,
+            Arc::new(crate::kuberuntime::env::KubeConfigSource(client.clone())),
+        ),
+        status: StatusManager::new(Arc::new(KubePodApi(client.clone()))),
+    });
+    let mut workers = PodWorkers::new(ctx);
+    let (pleg_tx, mut pleg_rx) = mpsc::channel(16);
+    let pleg_task = tokio::spawn(pleg::run(runtime.clone(), cfg.relist_period, pleg_tx));
+
+    let pods: Api<Pod> = Api::all(client.clone());
+    let watch_cfg = watcher::Config::default().fields(&format!("spec.nodeName={}", cfg.node_name));
+    let mut events = watcher::watcher(pods, watch_cfg).boxed();
+    // uids seen in the current (re)list; orphans are judged only after one.
+    let mut listing: Option<std::collections::HashSet<String>> = None;
+    let mut synced = false;
+    let mut stop = stop;
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            ev = events.next() => match ev {
+                Some(Ok(Event::Apply(pod))) | Some(Ok(Event::InitApply(pod))) => {
+                    if let Some(l) = listing.as_mut() {
+                        l.insert(pod_uid(&pod).to_string());
+                    }
+                    workers.update_pod(Arc::new(pod));
+                }
+                Some(Ok(Event::Delete(pod))) => workers.remove_pod(pod_uid(&pod)),
+                Some(Ok(Event::Init)) => listing = Some(Default::default()),
+                Some(Ok(Event::InitDone)) => {
+                    if let Some(seen) = listing.take() {
+                        // Pods deleted while the watch was down.
+                        let known: Vec<String> = workers_uids(&workers, &seen);
+                        for uid in known {
+                            workers.remove_pod(&uid);
+                        }
+                    }
+                    synced = true;
+                }
+                Some(Err(e)) => tracing::warn!(error = %e, "pod watch failed; retrying"),
+                None => break,
+            },
+            Some(relist) = pleg_rx.recv() => {
+                for uid in &relist.changed {
+                    workers.wake(uid);
+                }
+                if synced {
+                    for uid in relist.present {
+                        if !workers.knows(&uid) {
+                            workers.kill_orphan(uid);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    heartbeat.abort();
+    pleg_task.abort();
+    if let Some(task) = supervisor_task {
+        // The supervisor saw `stop` too and stops containerd.
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+/// Workers whose pod was not in the latest list (deleted meanwhile).
+fn workers_uids(workers: &PodWorkers, seen: &std::collections::HashSet<String>) -> Vec<String> {
+    workers
+        .uids()
+        .filter(|u| !seen.contains(*u))
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,28 @@
+//! The node agent (kubelet analogue): joins a machine to a Bosun (or any
+//! Kubernetes) cluster and runs the pods bound to it through containerd's
+//! CRI.
+//!
+//! Layout, after kubelet: `agent.rs` (main loop), `pod_workers.rs` (one
+//! task per pod), `pleg.rs` (relisting lifecycle events), `kuberuntime/`
+//! (pod spec → CRI, actions, runtime state), `status/` (API pod status and
+//! its writer), `node/` (registration, Lease, conditions), `cri/` (the CRI
+//! traits, containerd client, fake), `containerd.rs` (own containerd),
+//! `cni.rs` (pod network config), `images.rs` + `oci.rs` (built-in images,
+//! import).
+pub mod agent;
+pub mod backoff;
+pub mod cni;
+pub mod config;
+pub mod containerd;
+pub mod cri;
+pub mod error;
+pub mod images;
+pub mod kuberuntime;
+pub mod node;
+pub mod oci;
+pub mod pleg;
+pub mod pod_workers;
+pub mod status;
+
+pub use config::AgentConfig;
+pub use error::AgentError;

@@ -1,0 +1,487 @@
+//! One worker task per pod (kubelet's pod workers): it syncs its pod on
+//! every update, PLEG event or timer, serially, so one pod never has two
+//! syncs in flight; it stops the pod when it is being deleted, asks the
+//! API to remove it, and cleans up once the pod is gone.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::kuberuntime::config::pod_uid;
+use crate::kuberuntime::manager::{grace_period, RuntimeManager};
+use crate::status::generate::{generate, StatusContext};
+use crate::status::manager::StatusManager;
+
+/// Re-sync period of a pod nothing happens to.
+const RESYNC: Duration = Duration::from_secs(10);
+/// Retry period after a failed sync.
+const RETRY: Duration = Duration::from_secs(2);
+
+pub struct WorkerContext {
+    pub manager: RuntimeManager,
+    pub status: StatusManager,
+}
+
+#[derive(Clone)]
+struct Work {
+    /// `None`: the pod is gone from the API.
+    pod: Option<Arc<Pod>>,
+    /// Bumped to wake the worker without a new pod.
+    wakeups: u64,
+}
+
+pub struct PodWorkers {
+    ctx: Arc<WorkerContext>,
+    workers: HashMap<String, watch::Sender<Work>>,
+    /// Pods whose runtime objects are being removed after they left the
+    /// API (by their worker or as orphans): not orphans to kill again.
+    cleaning: Arc<parking_lot::Mutex<HashSet<String>>>,
+}
+
+/// Whether an update changes what the agent acts on: anything but the
+/// status and the bookkeeping metadata.
+pub fn needs_sync(old: &Pod, new: &Pod) -> bool {
+    let (o, n) = (&old.metadata, &new.metadata);
+    old.spec != new.spec
+        || o.deletion_timestamp != n.deletion_timestamp
+        || o.deletion_grace_period_seconds != n.deletion_grace_period_seconds
+        || o.labels != n.labels
+        || o.annotations != n.annotations
+        || phase(old) != phase(new)
+}
+
+fn phase(pod: &Pod) -> &str {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or_default()
+}
+
+fn is_terminal(phase: &str) -> bool {
+    phase == "Succeeded" || phase == "Failed"
+}
+
+impl PodWorkers {
+    pub fn new(ctx: Arc<WorkerContext>) -> Self {
+        PodWorkers {
+            ctx,
+            workers: HashMap::new(),
+            cleaning: Arc::default(),
+        }
+    }
+
+    /// A new or changed pod.
+    pub fn update_pod(&mut self, pod: Arc<Pod>) {
+        let uid = pod_uid(&pod).to_string();
+        if let Some(tx) = self.workers.get(&uid) {
+            // A status-only change (most often our own write) is stored
+            // but does not wake the worker, as kubelet reconciles rather
+            // than syncs such updates.
+            tx.send_if_modified(|w| {
+                let wake = w.pod.as_deref().is_none_or(|old| needs_sync(old, &pod));
+                w.pod = Some(pod);
+                wake
+            });
+            return;
+        }
+        let (tx, rx) = watch::channel(Work {
+            pod: Some(pod),
+            wakeups: 0,
+        });
+        tokio::spawn(worker(
+            self.ctx.clone(),
+            uid.clone(),
+            rx,
+            self.cleaning.clone(),
+        ));
+        self.workers.insert(uid, tx);
+    }
+
+    /// The pod is gone from the API: its worker stops what is left.
+    pub fn remove_pod(&mut self, uid: &str) {
+        if let Some(tx) = self.workers.remove(uid) {
+            self.cleaning.lock().insert(uid.to_string());
+            tx.send_modify(|w| w.pod = None);
+        }
+    }
+
+    /// Something changed in the runtime for this pod.
+    pub fn wake(&self, uid: &str) {
+        if let Some(tx) = self.workers.get(uid) {
+            tx.send_modify(|w| w.wakeups += 1);
+        }
+    }
+
+    pub fn uids(&self) -> impl Iterator<Item = &String> {
+        self.workers.keys()
+    }
+
+    /// Whether the pod has a worker or is being cleaned up.
+    pub fn knows(&self, uid: &str) -> bool {
+        self.workers.contains_key(uid) || self.cleaning.lock().contains(uid)
+    }
+
+    /// Stops and removes runtime objects of a pod the API does not know
+    /// (left from before the agent restarted, or deleted while it was down).
+    pub fn kill_orphan(&self, uid: String) {
+        if !self.cleaning.lock().insert(uid.clone()) {
+            return;
+        }
+        let ctx = self.ctx.clone();
+        let cleaning = self.cleaning.clone();
+        tokio::spawn(async move {
+            tracing::info!(pod = %uid, "removing the runtime objects of a pod not bound here");
+            if let Err(e) = ctx.manager.kill_pod(&uid, 2).await {
+                tracing::warn!(pod = %uid, error = %e, "cannot remove orphaned pod");
+            }
+            ctx.manager.forget(&uid);
+            cleaning.lock().remove(&uid);
+        });
+    }
+}
+
+async fn worker(
+    ctx: Arc<WorkerContext>,
+    uid: String,
+    mut rx: watch::Receiver<Work>,
+    cleaning: Arc<parking_lot::Mutex<HashSet<String>>>,
+) {
+    let mut last_pod: Option<Arc<Pod>> = None;
+    let mut deletion_requested = false;
+    let mut stopped = false;
+    loop {
+        let work = rx.borrow_and_update().clone();
+        let next = match work.pod {
+            None => {
+                let grace = last_pod.as_deref().map(grace_period).unwrap_or(2);
+                if let Err(e) = ctx.manager.kill_pod(&uid, grace).await {
+                    tracing::warn!(pod = %uid, error = %e, "cannot remove a deleted pod's containers");
+                }
+                ctx.manager.forget(&uid);
+                ctx.status.forget(&uid);
+                cleaning.lock().remove(&uid);
+                return;
+            }
+            Some(pod) => {
+                last_pod = Some(pod.clone());
+                sync_once(&ctx, &uid, &pod, &mut deletion_requested, &mut stopped).await
+            }
+        };
+        let deadline = next.unwrap_or_else(|| Instant::now() + RESYNC);
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() {
+                // The sender is gone only when the agent stops.
+                return;
+            },
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// One pass over the pod; returns when to look again at the latest.
+async fn sync_once(
+    ctx: &WorkerContext,
+    uid: &str,
+    pod: &Pod,
+    deletion_requested: &mut bool,
+    stopped: &mut bool,
+) -> Option<Instant> {
+    if pod.metadata.deletion_timestamp.is_some() {
+        if *deletion_requested {
+            return None;
+        }
+        let grace = grace_period(pod);
+        tracing::info!(pod = %uid, grace, "stopping a pod being deleted");
+        if let Err(e) = ctx.manager.kill_pod(uid, grace).await {
+            tracing::warn!(pod = %uid, error = %e, "cannot stop pod");
+            return Some(Instant::now() + RETRY);
+        }
+        match ctx.status.delete_pod(pod).await {
+            Ok(()) => *deletion_requested = true,
+            Err(e) => {
+                tracing::warn!(pod = %uid, error = %e, "cannot delete pod");
+                return Some(Instant::now() + RETRY);
+            }
+        }
+        return None;
+    }
+    if is_terminal(phase(pod)) {
+        // Nothing runs again: stop what is left, keep the records.
+        if !*stopped {
+            match ctx.manager.stop_pod(uid, grace_period(pod)).await {
+                Ok(()) => *stopped = true,
+                Err(e) => tracing::warn!(pod = %uid, error = %e, "cannot stop a finished pod"),
+            }
+        }
+        return None;
+    }
+    let result = match ctx.manager.sync_pod(pod).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(pod = %uid, error = %e, "pod sync failed");
+            return Some(Instant::now() + RETRY);
+        }
+    };
+    let now = crate::node::time_string(chrono::Utc::now());
+    let host_ip = ctx.manager.host_ip.clone();
+    let status = generate(
+        pod,
+        &result.runtime,
+        &StatusContext {
+            host_ip: Some(host_ip.as_str()).filter(|s| !s.is_empty()),
+            now: &now,
+            waiting: &result.waiting,
+        },
+    );
+    if let Err(e) = ctx.status.set_pod_status(pod, status).await {
+        tracing::warn!(pod = %uid, error = %e, "pod status update failed");
+        return Some(Instant::now() + RETRY);
+    }
+    result.next_sync
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cni::PodCidr;
+    use crate::config::AgentConfig;
+    use crate::cri::api::ContainerState as CriState;
+    use crate::cri::fake::FakeRuntime;
+    use crate::status::manager::RecordingPodApi;
+    use serde_json::json;
+
+    fn setup() -> (Arc<FakeRuntime>, Arc<RecordingPodApi>, Arc<WorkerContext>) {
+        let runtime = Arc::new(FakeRuntime::new());
+        runtime.add_image("busybox:bosun");
+        let mut cfg = AgentConfig::new(
+            "n1".into(),
+            std::env::temp_dir().join("bosun-agent-unit"),
+            PodCidr::parse("10.244.0.0/24").unwrap(),
+        );
+        cfg.backoff_initial = Duration::from_secs(10);
+        let api = Arc::new(RecordingPodApi::default());
+        let ctx = Arc::new(WorkerContext {
+            manager: RuntimeManager::new(
+                runtime.clone(),
+                Arc::new(cfg),
+                "192.0.2.1".into(),
+                Arc::new(crate::kuberuntime::env::StaticConfigSource::default()),
+            ),
+            status: StatusManager::new(api.clone()),
+        });
+        (runtime, api, ctx)
+    }
+
+    fn pod(policy: &str, inits: &[&str], containers: &[&str]) -> Pod {
+        let c = |n: &&str| json!({"name": n, "image": "busybox:bosun", "command": ["sleep", "1"]});
+        serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "d", "uid": "u1"},
+            "spec": {"restartPolicy": policy, "nodeName": "n1",
+                     "initContainers": inits.iter().map(c).collect::<Vec<_>>(),
+                     "containers": containers.iter().map(c).collect::<Vec<_>>()}
+        }))
+        .unwrap()
+    }
+
+    async fn sync(ctx: &WorkerContext, pod: &Pod) -> Option<Instant> {
+        let (mut d, mut s) = (false, false);
+        sync_once(ctx, "u1", pod, &mut d, &mut s).await
+    }
+
+    fn last_status(api: &RecordingPodApi) -> serde_json::Value {
+        api.statuses.lock().last().unwrap().1.clone()
+    }
+
+    #[test]
+    fn status_only_updates_do_not_need_a_sync() {
+        let a = pod("Always", &[], &["app"]);
+        let mut b = a.clone();
+        b.metadata.resource_version = Some("7".into());
+        b.status = Some(serde_json::from_value(json!({"podIP": "10.244.0.9"})).unwrap());
+        assert!(!needs_sync(&a, &b));
+        let mut c = b.clone();
+        c.metadata.deletion_timestamp =
+            serde_json::from_value(json!("2026-01-01T00:00:00Z")).unwrap();
+        assert!(needs_sync(&b, &c));
+        let mut d = b.clone();
+        d.spec.as_mut().unwrap().containers[0].image = Some("other".into());
+        assert!(needs_sync(&b, &d));
+    }
+
+    #[tokio::test]
+    async fn runs_init_containers_in_order_then_the_app() {
+        let (rt, api, ctx) = setup();
+        let mut p = pod("Always", &["i1", "i2"], &["app"]);
+        sync(&ctx, &p).await;
+        assert_eq!(rt.sandbox_count(), 1);
+        assert_eq!(
+            rt.containers_in(CriState::ContainerRunning),
+            [("u1".into(), "i1".into(), 0)]
+        );
+        let s = last_status(&api);
+        assert_eq!(s["phase"], "Pending");
+        assert!(s["initContainerStatuses"][0]["state"]["running"].is_object());
+        assert_eq!(
+            s["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "PodInitializing"
+        );
+        rt.exit_container(&rt.container_id("i1").unwrap(), 0);
+        sync(&ctx, &p).await;
+        assert_eq!(
+            rt.containers_in(CriState::ContainerRunning),
+            [("u1".into(), "i2".into(), 0)]
+        );
+        rt.exit_container(&rt.container_id("i2").unwrap(), 0);
+        p.status = Some(serde_json::from_value(last_status(&api)).unwrap());
+        sync(&ctx, &p).await;
+        assert_eq!(
+            rt.containers_in(CriState::ContainerRunning),
+            [("u1".into(), "app".into(), 0)]
+        );
+        let s = last_status(&api);
+        assert_eq!(s["phase"], "Running");
+        assert_eq!(s["podIP"], "10.244.0.2");
+        let ready = s["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .unwrap()
+            .clone();
+        assert_eq!(ready["status"], "True");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn crashing_container_backs_off() {
+        let (rt, api, ctx) = setup();
+        let p = pod("Always", &[], &["app"]);
+        sync(&ctx, &p).await;
+        rt.exit_container(&rt.container_id("app").unwrap(), 1);
+        // First restart is immediate.
+        sync(&ctx, &p).await;
+        assert_eq!(
+            rt.containers_in(CriState::ContainerRunning),
+            [("u1".into(), "app".into(), 1)]
+        );
+        rt.exit_container(&rt.container_id("app").unwrap(), 1);
+        let next = sync(&ctx, &p).await;
+        assert!(rt.containers_in(CriState::ContainerRunning).is_empty());
+        let s = last_status(&api);
+        assert_eq!(
+            s["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "CrashLoopBackOff"
+        );
+        assert_eq!(
+            s["containerStatuses"][0]["lastState"]["terminated"]["exitCode"],
+            1
+        );
+        assert_eq!(s["containerStatuses"][0]["restartCount"], 1);
+        let next = next.expect("a back-off deadline");
+        tokio::time::sleep_until(next).await;
+        sync(&ctx, &p).await;
+        assert_eq!(
+            rt.containers_in(CriState::ContainerRunning),
+            [("u1".into(), "app".into(), 2)]
+        );
+        assert_eq!(last_status(&api)["containerStatuses"][0]["restartCount"], 2);
+    }
+
+    #[tokio::test]
+    async fn completed_pod_succeeds_and_missing_image_waits() {
+        let (rt, api, ctx) = setup();
+        let p = pod("Never", &[], &["app"]);
+        sync(&ctx, &p).await;
+        rt.exit_container(&rt.container_id("app").unwrap(), 0);
+        sync(&ctx, &p).await;
+        assert_eq!(last_status(&api)["phase"], "Succeeded");
+
+        let mut q: Pod = pod("Always", &[], &["app"]);
+        q.metadata.uid = Some("u2".into());
+        q.spec.as_mut().unwrap().containers[0].image = Some("missing:1".into());
+        q.spec.as_mut().unwrap().containers[0].image_pull_policy = Some("Never".into());
+        let (mut d, mut s) = (false, false);
+        sync_once(&ctx, "u2", &q, &mut d, &mut s).await;
+        let st = last_status(&api);
+        assert_eq!(st["phase"], "Pending");
+        assert_eq!(
+            st["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "ErrImageNeverPull"
+        );
+        assert!(!rt.calls().iter().any(|c| c.starts_with("PullImage")));
+    }
+
+    #[tokio::test]
+    async fn orphans_are_removed_once_and_pods_gone_from_the_api_are_cleaned() {
+        let (rt, _api, ctx) = setup();
+        // An orphan: runtime objects of a pod the API does not know.
+        let orphan = pod("Always", &[], &["app"]);
+        sync(&ctx, &orphan).await;
+        assert_eq!(rt.sandbox_count(), 1);
+        let mut workers = PodWorkers::new(ctx.clone());
+        workers.kill_orphan("u1".into());
+        assert!(workers.knows("u1"));
+        // A second report while the first is in progress is ignored.
+        workers.kill_orphan("u1".into());
+        wait(|| rt.sandbox_count() == 0).await;
+        wait(|| !workers.knows("u1")).await;
+        assert_eq!(
+            rt.calls()
+                .iter()
+                .filter(|c| c.starts_with("RemovePodSandbox"))
+                .count(),
+            1
+        );
+
+        // A pod with a worker, then deleted from the API.
+        let mut p = pod("Always", &[], &["app"]);
+        p.metadata.uid = Some("u9".into());
+        workers.update_pod(Arc::new(p));
+        wait(|| rt.containers_in(CriState::ContainerRunning).len() == 1).await;
+        workers.remove_pod("u9");
+        wait(|| rt.sandbox_count() == 0).await;
+        wait(|| !workers.knows("u9")).await;
+    }
+
+    async fn wait(mut f: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if f() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("condition not reached");
+    }
+
+    #[tokio::test]
+    async fn deletion_stops_with_the_grace_period_then_deletes() {
+        let (rt, api, ctx) = setup();
+        let mut p = pod("Always", &[], &["app"]);
+        sync(&ctx, &p).await;
+        p.metadata.deletion_timestamp =
+            serde_json::from_value(json!("2026-01-01T00:00:00Z")).unwrap();
+        p.metadata.deletion_grace_period_seconds = Some(7);
+        let (mut d, mut s) = (false, false);
+        sync_once(&ctx, "u1", &p, &mut d, &mut s).await;
+        assert!(d);
+        let calls = rt.calls();
+        let stop = calls
+            .iter()
+            .position(|c| c.starts_with("StopContainer") && c.ends_with(" 7"))
+            .expect("StopContainer with 7 s");
+        let stop_sb = calls
+            .iter()
+            .position(|c| c.starts_with("StopPodSandbox"))
+            .unwrap();
+        let rm_sb = calls
+            .iter()
+            .position(|c| c.starts_with("RemovePodSandbox"))
+            .unwrap();
+        assert!(stop < stop_sb && stop_sb < rm_sb, "{calls:?}");
+        assert_eq!(rt.sandbox_count(), 0);
+        assert_eq!(*api.deleted.lock(), ["p"]);
+    }
+}

@@ -1,0 +1,121 @@
+//! `bosun agent` (the node agent) and `bosun images` (image tarballs).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use bosun_agent::cni::PodCidr;
+use bosun_agent::AgentConfig;
+
+#[derive(clap::Args)]
+pub struct AgentArgs {
+    /// Kubeconfig of the cluster (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Where the agent and its containerd keep their state.
+    #[arg(long, default_value = "/var/lib/bosun-agent")]
+    data_dir: PathBuf,
+    /// The Node's name (default: the host name).
+    #[arg(long)]
+    node_name: Option<String>,
+    /// The node's pod range (IPv4).
+    #[arg(long, default_value = "10.244.0.0/24")]
+    pod_cidr: String,
+    /// Use this CRI endpoint (unix:///path) instead of running our own
+    /// containerd.
+    #[arg(long)]
+    container_runtime_endpoint: Option<String>,
+    /// The InternalIP to report (default: the address of the default route).
+    #[arg(long)]
+    node_ip: Option<std::net::Ipv4Addr>,
+    /// Hard eviction thresholds that set MemoryPressure/DiskPressure
+    /// (kubelet's flag; no eviction yet).
+    #[arg(long, default_value = "memory.available<100Mi,nodefs.available<10%")]
+    eviction_hard: String,
+}
+
+#[derive(clap::Subcommand)]
+pub enum ImagesCommand {
+    /// Writes a small busybox OCI image tarball (Debian's busybox-static).
+    BuildBusybox {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Image reference.
+        #[arg(long, default_value = "docker.io/library/busybox:bosun")]
+        name: String,
+    },
+    /// Imports image tarballs into an agent's containerd (namespace k8s.io).
+    Import {
+        /// The agent's data dir (its containerd's socket is used).
+        #[arg(long, default_value = "/var/lib/bosun-agent")]
+        data_dir: PathBuf,
+        /// Or a CRI endpoint unix:///path.
+        #[arg(long)]
+        container_runtime_endpoint: Option<String>,
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    command: ImagesCommand,
+}
+
+pub async fn images(args: ImagesArgs) -> anyhow::Result<()> {
+    match args.command {
+        ImagesCommand::BuildBusybox { out, name } => {
+            let data = bosun_agent::images::busybox_image(
+                &name,
+                std::path::Path::new(bosun_agent::images::BUSYBOX),
+            )?;
+            std::fs::write(&out, data)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{name} written to {}", out.display());
+            Ok(())
+        }
+        ImagesCommand::Import {
+            data_dir,
+            container_runtime_endpoint,
+            files,
+        } => {
+            let endpoint = container_runtime_endpoint.unwrap_or_else(|| {
+                bosun_agent::containerd::ContainerdLayout::new(&data_dir).endpoint()
+            });
+            let socket = bosun_agent::cri::remote::socket_path(&endpoint)?;
+            bosun_agent::images::import("ctr", &socket, &files).await?;
+            Ok(())
+        }
+    }
+}
+
+pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
+    let node_name = match args.node_name {
+        Some(n) => n,
+        None => rustix_hostname(),
+    };
+    let pod_cidr = PodCidr::parse(&args.pod_cidr)?;
+    let mut cfg = AgentConfig::new(node_name, args.data_dir, pod_cidr);
+    cfg.runtime_endpoint = args.container_runtime_endpoint;
+    cfg.node_ip = args.node_ip;
+    cfg.eviction_hard = bosun_agent::node::machine::Thresholds::parse(&args.eviction_hard)
+        .map_err(|e| anyhow::anyhow!("--eviction-hard: {e}"))?;
+    let client = crate::sim_cmd::client(args.kubeconfig.as_ref()).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let agent = bosun_agent::agent::run(cfg, client, stop_rx);
+    tokio::pin!(agent);
+    tokio::select! {
+        r = &mut agent => return r.context("agent stopped"),
+        r = crate::sim_cmd::shutdown_signal() => r?,
+    }
+    tracing::info!("bosun agent: stopping (pods keep running)");
+    let _ = stop_tx.send(true);
+    agent.await.context("agent stopped")?;
+    Ok(())
+}
+
+fn rustix_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_lowercase())
+        .unwrap_or_else(|_| "localhost".into())
+}

@@ -1,0 +1,512 @@
+"""`bosun agent`: real containers through the agent's own containerd.
+
+One server (scheduler and controllers on) and one agent run for the module;
+the agent starts containerd under a temporary data dir and imports a
+busybox image built by `bosun images build-busybox` from its images/ dir.
+Needs root, containerd, runc, the CNI plugins and busybox-static
+(scripts/deps.sh installs them); skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from support import Server, bosun_bin, free_port, start_bosun, stop_process, unique, wait_for
+
+NEEDED = ["containerd", "ctr", "runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", "/bin/busybox"]
+IMAGE = "busybox:bosun"
+
+
+def missing() -> list[str]:
+    out = []
+    for tool in NEEDED:
+        if tool.startswith("/"):
+            if not Path(tool).exists():
+                out.append(tool)
+        elif shutil.which(tool) is None and not Path("/usr/sbin", tool).exists():
+            out.append(tool)
+    return out
+
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or bool(missing()),
+    reason=f"the agent needs root and containerd; missing: {missing()} (root: {os.geteuid() == 0})",
+)
+
+
+class Agent:
+    def __init__(self, server: Server, node: str, data_dir: Path, proc, log: Path):
+        self.server = server
+        self.node = node
+        self.data_dir = data_dir
+        self.proc = proc
+        self.log = log
+
+    def output(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-8000:]
+        except OSError:
+            return ""
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "info,kube=warn")
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [bosun_bin(), "agent", "--kubeconfig", self.server.kubeconfig, "--data-dir", str(self.data_dir), "--node-name", self.node,
+                 # CI disks may be nearly full: DiskPressure (and the taint it
+                 # brings) would stop scheduling.
+                 "--eviction-hard", "memory.available<100Mi,nodefs.available<1%"],
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            )
+
+    @property
+    def socket(self) -> Path:
+        return self.data_dir / "containerd" / "containerd.sock"
+
+    def ctr(self, *args: str) -> str:
+        return subprocess.run(
+            ["ctr", "--address", str(self.socket), "-n", "k8s.io", *args],
+            capture_output=True, text=True, check=True, timeout=30,
+        ).stdout
+
+
+def shim_pids(socket: Path) -> list[int]:
+    """containerd-shim processes that belong to this containerd."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "containerd-shim" in cmd and str(socket) in cmd:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    base = tmp_path_factory.mktemp("agent")
+    srv = start_bosun(base / "srv")
+    node = f"e2e-agent-{uuid.uuid4().hex[:6]}"
+    data_dir = base / "data"
+    (data_dir / "images").mkdir(parents=True)
+    subprocess.run([bosun_bin(), "images", "build-busybox", "--out", str(data_dir / "images" / "busybox.tar")], check=True, capture_output=True)
+    log = base / "agent.log"
+    a = Agent(srv, node, data_dir, None, log)
+    a.start()
+    proc = a.proc
+    try:
+        def registered() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"bosun agent exited with {proc.returncode}:\n{a.output()}")
+            return f"node {node} registered" in a.output()
+
+        wait_for(registered, timeout=60, interval=0.2, desc="the agent to register its node")
+        yield a
+    finally:
+        # Pods first (the agent stops their containers), then the agent,
+        # which stops its containerd; shims left over are killed last.
+        srv.kubectl("delete", "pods", "--all", "-A", "--wait=false", check=False)
+        try:
+            wait_for(lambda: not srv.api.ok("GET", "/api/v1/pods")["items"], timeout=40, interval=0.5, desc="pods gone")
+        except AssertionError:
+            pass
+        proc = a.proc
+        stop_process(proc)
+        for pid in shim_pids(a.socket):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        stop_process(srv.proc)
+    assert proc.returncode == 0, f"bosun agent exited with {proc.returncode}:\n{a.output()}"
+    # containerd went down with the agent.
+    pid_file = data_dir / "containerd" / "containerd.pid"
+    assert not pid_file.exists(), a.output()
+
+
+def pod_json(srv: Server, ns: str, name: str) -> dict:
+    return srv.api.ok("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
+
+
+def condition(pod: dict, ty: str) -> str:
+    for c in pod.get("status", {}).get("conditions", []):
+        if c["type"] == ty:
+            return c["status"]
+    return ""
+
+
+def test_node_registered_ready_with_lease(agent: Agent):
+    srv = agent.server
+    node = srv.api.ok("GET", f"/api/v1/nodes/{agent.node}")
+    assert node["spec"]["podCIDR"] == "10.244.0.0/24"
+    labels = node["metadata"]["labels"]
+    assert labels["kubernetes.io/hostname"] == agent.node
+    assert labels["kubernetes.io/os"] == "linux"
+    status = node["status"]
+    assert status["capacity"]["pods"] == "110"
+    assert int(status["capacity"]["cpu"]) >= 1
+    assert status["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://1.")
+    assert status["nodeInfo"]["kernelVersion"] == os.uname().release
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Ready"]["status"] == "True", status["conditions"]
+    assert conditions["Ready"]["reason"] == "KubeletReady"
+    for ty in ("MemoryPressure", "DiskPressure", "PIDPressure"):
+        assert conditions[ty]["status"] == "False", conditions[ty]
+    lease = srv.api.ok("GET", f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{agent.node}")
+    assert lease["spec"]["holderIdentity"] == agent.node
+
+
+def test_web_pod_runs_answers_http_and_is_deleted(agent: Agent):
+    srv = agent.server
+    name = unique("web")
+    srv.kubectl("run", name, f"--image={IMAGE}", "--image-pull-policy=IfNotPresent", "--env=GREETING=hi",
+                "--command", "--", "httpd", "-f", "-p", "8080", "-h", "/www")
+
+    def running():
+        p = pod_json(srv, "default", name)
+        return p if p["status"].get("phase") == "Running" and condition(p, "Ready") == "True" else None
+
+    pod = wait_for(running, timeout=60, interval=0.2, desc="the web pod to run")
+    st = pod["status"]
+    assert st["podIP"].startswith("10.244.0."), st
+    assert st["podIPs"] == [{"ip": st["podIP"]}]
+    assert st["hostIP"]
+    assert st["qosClass"] == "BestEffort"
+    assert st["startTime"]
+    for ty in ["PodScheduled", "PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready"]:
+        assert condition(pod, ty) == "True", (ty, st["conditions"])
+    cs = st["containerStatuses"][0]
+    assert cs["ready"] and cs["started"] and cs["restartCount"] == 0
+    assert "running" in cs["state"]
+    assert cs["containerID"].startswith("containerd://")
+    assert cs["imageID"].startswith("sha256:")
+
+    # The pod's address answers from the host.
+    body = wait_for(lambda: requests.get(f"http://{st['podIP']}:8080/", timeout=2).text, timeout=15, desc="HTTP from the pod")
+    assert body == "hello from bosun\n"
+
+    cid = cs["containerID"].removeprefix("containerd://")
+    assert cid in agent.ctr("containers", "ls", "-q")
+
+    srv.kubectl("delete", "pod", name, "--grace-period=2", "--wait=false")
+    wait_for(lambda: srv.api.get(f"/api/v1/namespaces/default/pods/{name}").status_code == 404, timeout=30, interval=0.2, desc="the pod to be removed")
+    # Its container and sandbox are gone from containerd.
+    assert cid not in agent.ctr("containers", "ls", "-q")
+
+
+def test_job_pod_succeeds(agent: Agent):
+    srv = agent.server
+    name = unique("job")
+    srv.kubectl("create", "job", name, f"--image={IMAGE}", "--", "sh", "-c", "test \"$(hostname)\" != '' && exit 0")
+
+    def complete():
+        job = srv.api.ok("GET", f"/apis/batch/v1/namespaces/default/jobs/{name}")
+        return any(c["type"] == "Complete" and c["status"] == "True" for c in job.get("status", {}).get("conditions", []))
+
+    wait_for(complete, timeout=60, interval=0.3, desc="the job to complete")
+    pods = srv.api.ok("GET", f"/api/v1/namespaces/default/pods?labelSelector=job-name={name}")["items"]
+    assert len(pods) == 1
+    st = pods[0]["status"]
+    assert st["phase"] == "Succeeded"
+    term = st["containerStatuses"][0]["state"]["terminated"]
+    assert term["exitCode"] == 0 and term["reason"] == "Completed"
+    assert condition(pods[0], "Ready") == "False"
+
+
+def test_init_containers_run_in_order_and_failures_are_reported(agent: Agent):
+    srv = agent.server
+    name = unique("init")
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            "initContainers": [
+                {"name": "first", "image": IMAGE, "command": ["sh", "-c", "exit 0"]},
+                {"name": "second", "image": IMAGE, "command": ["sh", "-c", "exit 0"]},
+            ],
+            "containers": [{"name": "main", "image": IMAGE, "command": ["sh", "-c", "exit 3"]}],
+        },
+    }
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+
+    def failed():
+        p = pod_json(srv, "default", name)
+        return p if p["status"].get("phase") == "Failed" else None
+
+    pod = wait_for(failed, timeout=60, interval=0.3, desc="the pod to fail")
+    inits = pod["status"]["initContainerStatuses"]
+    assert [i["state"]["terminated"]["exitCode"] for i in inits] == [0, 0]
+    # The second init container started after the first finished.
+    assert inits[1]["state"]["terminated"]["startedAt"] >= inits[0]["state"]["terminated"]["finishedAt"]
+    main = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (main["exitCode"], main["reason"]) == (3, "Error")
+
+
+def test_missing_image_with_never_policy_waits(agent: Agent):
+    srv = agent.server
+    name = unique("noimg")
+    srv.kubectl("run", name, "--image=127.0.0.1:1/absent:1", "--image-pull-policy=Never")
+
+    def waiting():
+        p = pod_json(srv, "default", name)
+        cs = p["status"].get("containerStatuses") or [{}]
+        return cs[0].get("state", {}).get("waiting", {}).get("reason") == "ErrImageNeverPull"
+
+    wait_for(waiting, timeout=30, interval=0.3, desc="ErrImageNeverPull")
+    assert pod_json(srv, "default", name)["status"]["phase"] == "Pending"
+
+
+def test_crashing_container_restarts_with_back_off(agent: Agent):
+    srv = agent.server
+    name = unique("crash")
+    srv.kubectl("run", name, f"--image={IMAGE}", "--command", "--", "sh", "-c", "exit 1")
+
+    def crash_looping():
+        cs = (pod_json(srv, "default", name)["status"].get("containerStatuses") or [{}])[0]
+        waiting = cs.get("state", {}).get("waiting", {})
+        return cs if waiting.get("reason") == "CrashLoopBackOff" else None
+
+    cs = wait_for(crash_looping, timeout=40, interval=0.3, desc="CrashLoopBackOff")
+    assert cs["restartCount"] >= 1
+    assert cs["lastState"]["terminated"]["exitCode"] == 1
+    assert cs["lastState"]["terminated"]["reason"] == "Error"
+    assert pod_json(srv, "default", name)["status"]["phase"] == "Running"
+    srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
+
+
+def test_graceful_termination_sigterm_then_sigkill(agent: Agent):
+    """A container that handles SIGTERM exits at once; one that ignores it
+    (a PID-1 shell without a trap) is killed when the grace period ends."""
+    srv = agent.server
+    polite, stubborn = unique("term"), unique("stubborn")
+    srv.kubectl("run", polite, f"--image={IMAGE}", "--command", "--", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done")
+    srv.kubectl("run", stubborn, f"--image={IMAGE}", "--command", "--", "sh", "-c", "while true; do sleep 0.2; done")
+    for name in (polite, stubborn):
+        wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.2, desc=f"{name} running")
+
+    def removal_seconds(name: str, grace: int) -> float:
+        start = time.monotonic()
+        srv.kubectl("delete", "pod", name, f"--grace-period={grace}", "--wait=false")
+        wait_for(lambda: srv.api.get(f"/api/v1/namespaces/default/pods/{name}").status_code == 404, timeout=grace + 30, interval=0.1, desc=f"{name} removed")
+        return time.monotonic() - start
+
+    assert removal_seconds(polite, 20) < 10
+    assert removal_seconds(stubborn, 3) >= 3
+
+
+def test_agent_restart_adopts_running_pods(agent: Agent):
+    """kill -9 of the agent: its pods keep running; a new agent adopts them
+    without restarting or duplicating anything."""
+    srv = agent.server
+    name = unique("survivor")
+    srv.kubectl("run", name, f"--image={IMAGE}", "--command", "--", "httpd", "-f", "-p", "8080", "-h", "/www")
+    wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.2, desc="running")
+    before = pod_json(srv, "default", name)["status"]
+    cid = before["containerStatuses"][0]["containerID"]
+
+    agent.proc.kill()
+    agent.proc.wait(timeout=10)
+    # The container outlives the agent (and its containerd).
+    assert requests.get(f"http://{before['podIP']}:8080/", timeout=5).status_code == 200
+    agent.start()
+    wait_for(lambda: agent.output().count(f"node {agent.node} registered") >= 2, timeout=60, interval=0.2, desc="agent re-registered")
+    time.sleep(3)  # a few PLEG relists and syncs
+    after = pod_json(srv, "default", name)["status"]
+    cs = after["containerStatuses"][0]
+    assert cs["containerID"] == cid and cs["restartCount"] == 0, cs
+    assert after["podIP"] == before["podIP"]
+    uid = pod_json(srv, "default", name)["metadata"]["uid"]
+    ids = agent.ctr("containers", "ls", "-q", f'labels."io.kubernetes.pod.uid"=={uid}').split()
+    # One sandbox and one container: nothing was started twice.
+    assert len(ids) == 2, ids
+    assert requests.get(f"http://{after['podIP']}:8080/", timeout=5).text == "hello from bosun\n"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A local registry on loopback (Debian's docker-registry), referenced
+    by IP and port so containerd never asks a name resolver."""
+    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
+        pytest.skip("docker-registry and skopeo are needed for pull tests")
+    base = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    (base / "config.yml").write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {base / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+    )
+    with open(base / "registry.log", "wb") as out:
+        proc = subprocess.Popen(["docker-registry", "serve", str(base / "config.yml")], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 200, timeout=15, desc="registry up")
+        ref = f"127.0.0.1:{port}/bosun/busybox:pulled"
+        tar = base / "pulled.tar"
+        subprocess.run([bosun_bin(), "images", "build-busybox", "--out", str(tar), "--name", ref], check=True, capture_output=True)
+        subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci-archive:{tar}", f"docker://{ref}"], check=True, capture_output=True, timeout=60)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
+
+
+def test_images_pulled_from_a_local_registry(agent: Agent, registry: str):
+    srv = agent.server
+    name = unique("pulled")
+    srv.kubectl("run", name, f"--image={registry}/bosun/busybox:pulled", "--image-pull-policy=Always", "--command", "--", "sleep", "3600")
+    wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.3, desc="pulled image running")
+    cs = pod_json(srv, "default", name)["status"]["containerStatuses"][0]
+    # A pulled image is known by its repo digest (containerd's imageRef).
+    assert cs["imageID"].startswith(f"{registry}/bosun/busybox@sha256:"), cs
+    srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
+
+    missing = unique("absent")
+    srv.kubectl("run", missing, f"--image={registry}/bosun/absent:1", "--image-pull-policy=IfNotPresent")
+    reasons = set()
+
+    def pull_back_off():
+        cs = (pod_json(srv, "default", missing)["status"].get("containerStatuses") or [{}])[0]
+        reason = cs.get("state", {}).get("waiting", {}).get("reason")
+        if reason:
+            reasons.add(reason)
+        return "ErrImagePull" in reasons and "ImagePullBackOff" in reasons
+
+    wait_for(pull_back_off, timeout=40, interval=0.2, desc="ErrImagePull then ImagePullBackOff")
+    assert pod_json(srv, "default", missing)["status"]["phase"] == "Pending"
+    srv.kubectl("delete", "pod", missing, "--grace-period=1", "--wait=false")
+
+
+def test_images_import_into_a_running_agent(agent: Agent, tmp_path):
+    srv = agent.server
+    tar = tmp_path / "extra.tar"
+    subprocess.run([bosun_bin(), "images", "build-busybox", "--out", str(tar), "--name", "docker.io/library/extra:7"], check=True, capture_output=True)
+    subprocess.run([bosun_bin(), "images", "import", "--data-dir", str(agent.data_dir), str(tar)], check=True, capture_output=True, timeout=60)
+    name = unique("extra")
+    srv.kubectl("run", name, "--image=extra:7", "--image-pull-policy=Never", "--command", "--", "sleep", "3600")
+    wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.3, desc="imported image running")
+    srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
+
+
+def test_memory_limit_oom_killed(agent: Agent):
+    srv = agent.server
+    name = unique("oom")
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{
+                "name": "hog", "image": IMAGE,
+                # dd allocates its 64 MiB block: over the 32 MiB limit.
+                "command": ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+                "resources": {"limits": {"memory": "32Mi", "cpu": "500m"}},
+            }],
+        },
+    }
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+    pod = wait_for(lambda: (p := pod_json(srv, "default", name))["status"].get("phase") == "Failed" and p, timeout=60, interval=0.3, desc="OOM kill")
+    term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (term["reason"], term["exitCode"]) == ("OOMKilled", 137), term
+    assert pod["status"]["qosClass"] == "Guaranteed"
+
+
+def test_host_port_and_containerd_restart(agent: Agent):
+    """hostPort through portmap; then containerd is killed: the agent
+    restarts it and the pod keeps running and answering."""
+    srv = agent.server
+    name = unique("hostport")
+    port = free_port()
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"containers": [{
+            "name": "web", "image": IMAGE, "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+            "ports": [{"containerPort": 8080, "hostPort": port}],
+        }]},
+    }
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+    wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.2, desc="running")
+    host_ip = pod_json(srv, "default", name)["status"]["hostIP"]
+    body = wait_for(lambda: requests.get(f"http://{host_ip}:{port}/", timeout=2).text, timeout=15, desc="hostPort answers")
+    assert body == "hello from bosun\n"
+
+    pid_file = agent.data_dir / "containerd" / "containerd.pid"
+    old_pid = int(pid_file.read_text())
+    os.kill(old_pid, signal.SIGKILL)
+    wait_for(lambda: pid_file.exists() and int(pid_file.read_text()) != old_pid, timeout=30, interval=0.2, desc="containerd restarted")
+    wait_for(lambda: agent.ctr("containers", "ls", "-q"), timeout=30, interval=0.2, desc="containerd answering")
+    assert requests.get(f"http://{host_ip}:{port}/", timeout=5).text == "hello from bosun\n"
+    cs = pod_json(srv, "default", name)["status"]["containerStatuses"][0]
+    assert cs["restartCount"] == 0 and "running" in cs["state"]
+    # Ready may have dropped to False while containerd was down (the agent
+    # checks every 10 s); it is True again once the runtime answers.
+    def node_ready() -> bool:
+        node = srv.api.ok("GET", f"/api/v1/nodes/{agent.node}")
+        return [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
+
+    wait_for(node_ready, timeout=30, interval=0.5, desc="node Ready again")
+    srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
+
+
+def test_env_from_config_maps_secrets_and_the_downward_api(agent: Agent):
+    srv = agent.server
+    cm, secret, name, broken = unique("cm"), unique("sec"), unique("env"), unique("noconf")
+    srv.kubectl("create", "configmap", cm, "--from-literal=color=blue", "--from-literal=size=9")
+    srv.kubectl("create", "secret", "generic", secret, "--from-literal=password=s3cret")
+    script = (
+        'test "$CFG_color" = blue && test "$PW" = s3cret && test "$POD" = "$(hostname)" '
+        '&& test "$GREETING" = "hi blue" && test "$1" = blue'
+    )
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"restartPolicy": "Never", "containers": [{
+            "name": "check", "image": IMAGE,
+            "command": ["sh", "-c", script, "sh", "$(CFG_color)"],
+            "envFrom": [{"configMapRef": {"name": cm}, "prefix": "CFG_"}],
+            "env": [
+                {"name": "PW", "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}}},
+                {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "GREETING", "value": "hi $(CFG_color)"},
+            ],
+        }]},
+    }
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+    pod = wait_for(lambda: (p := pod_json(srv, "default", name))["status"].get("phase") in ("Succeeded", "Failed") and p, timeout=60, interval=0.3, desc="env check done")
+    assert pod["status"]["phase"] == "Succeeded", pod["status"]
+
+    manifest["metadata"]["name"] = broken
+    manifest["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "does-not-exist"}}]
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+
+    def config_error():
+        cs = (pod_json(srv, "default", broken)["status"].get("containerStatuses") or [{}])[0]
+        return cs.get("state", {}).get("waiting", {}).get("reason") == "CreateContainerConfigError"
+
+    wait_for(config_error, timeout=30, interval=0.3, desc="CreateContainerConfigError")
+    srv.kubectl("delete", "pod", broken, "--grace-period=1", "--wait=false")
+
+
+def test_host_network_pod(agent: Agent):
+    srv = agent.server
+    name = unique("hostnet")
+    port = free_port()
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"hostNetwork": True, "containers": [{
+            "name": "web", "image": IMAGE, "command": ["httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", "/www"],
+        }]},
+    }
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+    pod = wait_for(lambda: (p := pod_json(srv, "default", name))["status"].get("phase") == "Running" and p, timeout=60, interval=0.2, desc="running")
+    assert pod["status"]["podIP"] == pod["status"]["hostIP"]
+    body = wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/", timeout=2).text, timeout=15, desc="host network httpd")
+    assert body == "hello from bosun\n"
+    srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
+    wait_for(lambda: srv.api.get(f"/api/v1/namespaces/default/pods/{name}").status_code == 404, timeout=30, interval=0.2, desc="removed")
