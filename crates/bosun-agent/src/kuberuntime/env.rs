@@ -270,37 +270,11 @@ pub async fn resolve(
                     .unwrap_or_default(),
                 )
             } else if let Some(k) = &vf.config_map_key_ref {
-                let optional = k.optional.unwrap_or(false);
-                match source
-                    .config_map(ns, &k.name)
-                    .await?
-                    .and_then(|d| d.get(&k.key).cloned())
-                {
-                    Some(v) => Some(v),
-                    None if optional => None,
-                    None => {
-                        return Err(format!(
-                            "couldn't find key {} in ConfigMap {ns}/{}",
-                            k.key, k.name
-                        ))
-                    }
-                }
+                let data = source.config_map(ns, &k.name).await?;
+                keyed_value(data, &k.key, k.optional, "ConfigMap", ns, &k.name)?
             } else if let Some(k) = &vf.secret_key_ref {
-                let optional = k.optional.unwrap_or(false);
-                match source
-                    .secret(ns, &k.name)
-                    .await?
-                    .and_then(|d| d.get(&k.key).cloned())
-                {
-                    Some(v) => Some(v),
-                    None if optional => None,
-                    None => {
-                        return Err(format!(
-                            "couldn't find key {} in Secret {ns}/{}",
-                            k.key, k.name
-                        ))
-                    }
-                }
+                let data = source.secret(ns, &k.name).await?;
+                keyed_value(data, &k.key, k.optional, "Secret", ns, &k.name)?
             } else {
                 None
             }
@@ -319,6 +293,24 @@ pub async fn resolve(
             (k, v)
         })
         .collect())
+}
+
+/// The value of `key` in a ConfigMap's or Secret's data: `None` when it is
+/// missing but optional, an error (CreateContainerConfigError's message)
+/// when it is missing and required.
+fn keyed_value(
+    data: Option<BTreeMap<String, String>>,
+    key: &str,
+    optional: Option<bool>,
+    kind: &str,
+    ns: &str,
+    name: &str,
+) -> Result<Option<String>, String> {
+    match data.and_then(|d| d.get(key).cloned()) {
+        Some(v) => Ok(Some(v)),
+        None if optional.unwrap_or(false) => Ok(None),
+        None => Err(format!("couldn't find key {key} in {kind} {ns}/{name}")),
+    }
 }
 
 #[cfg(test)]

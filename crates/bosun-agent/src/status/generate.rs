@@ -182,52 +182,12 @@ pub fn pod_phase(pod: &Pod, rt: &PodRuntimeStatus) -> &'static str {
     }
 }
 
-fn resource_set(c: &Container, which: &str) -> Vec<(String, String)> {
-    let r = c.resources.as_ref();
-    let map = match which {
-        "requests" => r.and_then(|r| r.requests.as_ref()),
-        _ => r.and_then(|r| r.limits.as_ref()),
-    };
-    let mut v: Vec<(String, String)> = map
-        .map(|m| {
-            m.iter()
-                .filter(|(k, _)| k.as_str() == "cpu" || k.as_str() == "memory")
-                .map(|(k, q)| (k.clone(), q.0.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// The QoS class (upstream's GetPodQOS, comparing quantities as written).
+/// The QoS class (upstream's GetPodQOS): the API server's computation,
+/// which compares quantities by value and ignores zero ones.
 pub fn qos_class(pod: &Pod) -> &'static str {
-    let all: Vec<&Container> = init_containers(pod).iter().chain(containers(pod)).collect();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in &all {
-        let limits = resource_set(c, "limits");
-        let mut requests = resource_set(c, "requests");
-        if !limits.is_empty() || !requests.is_empty() {
-            any = true;
-        }
-        // Requests default to limits.
-        for (k, v) in &limits {
-            if !requests.iter().any(|(rk, _)| rk == k) {
-                requests.push((k.clone(), v.clone()));
-            }
-        }
-        requests.sort();
-        if limits.len() != 2 || requests != limits {
-            guaranteed = false;
-        }
-    }
-    if !any {
-        "BestEffort"
-    } else if guaranteed {
-        "Guaranteed"
-    } else {
-        "Burstable"
+    match serde_json::to_value(pod) {
+        Ok(v) => bosun_api::defaults::pod_qos_class(&v),
+        Err(_) => "BestEffort",
     }
 }
 
@@ -512,9 +472,18 @@ mod tests {
             )
         };
         assert_eq!(qos_class(&with(json!({}))), "BestEffort");
+        // Pods come from the API server, whose defaulting copies limits
+        // into missing requests; quantities compare by value.
         assert_eq!(
-            qos_class(&with(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))),
+            qos_class(&with(json!({
+                "limits": {"cpu": "1", "memory": "1Gi"},
+                "requests": {"cpu": "1000m", "memory": "1024Mi"}
+            }))),
             "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&with(json!({"requests": {"cpu": "0"}}))),
+            "BestEffort"
         );
         assert_eq!(
             qos_class(&with(json!({"requests": {"cpu": "1"}}))),
