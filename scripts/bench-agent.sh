@@ -5,6 +5,7 @@
 # containerd's CPU and RSS idle and with the pods running.
 #
 #   scripts/bench-agent.sh              # release build, 100 pods
+#   INTERVAL=0.1 scripts/bench-agent.sh # one pod every 100 ms
 #   PODS=30 WINDOW=10 SKIP_BUILD=1 BOSUN_BIN=target/release/bosun scripts/bench-agent.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
