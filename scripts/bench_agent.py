@@ -156,11 +156,18 @@ def main() -> None:
     finally:
         srv.kubectl("delete", "pods", "--all", "--wait=false", check=False)
         try:
-            wait_for(lambda: not api.ok("GET", "/api/v1/pods")["items"], timeout=120, interval=0.5, desc="pods gone")
+            wait_for(lambda: not api.ok("GET", "/api/v1/pods")["items"], timeout=300, interval=0.5, desc="pods gone")
         except AssertionError:
             pass
-        stop_process(agent)
         sock = str(data / "containerd" / "containerd.sock")
+        # Whatever still runs is killed through containerd before it stops:
+        # killing only the shims would leave the containers (and their pod
+        # IPs on cni0) behind.
+        ctr = ["ctr", "--address", sock, "-n", "k8s.io"]
+        tasks = subprocess.run([*ctr, "tasks", "ls", "-q"], capture_output=True, text=True, check=False).stdout.split()
+        for task in tasks:
+            subprocess.run([*ctr, "tasks", "kill", "-s", "SIGKILL", task], capture_output=True, check=False)
+        stop_process(agent)
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
