@@ -108,12 +108,17 @@ pub fn pod_from_template(
 /// Name of the pod store's index by `spec.nodeName` (see [`by_node`]).
 pub const NODE_INDEX: &str = "spec.nodeName";
 
-/// Index function: the node a pod is bound to.
-pub fn node_name_index(pod: &Pod) -> Option<String> {
+/// The node a pod is bound to, if any.
+pub fn node_name(pod: &Pod) -> Option<&str> {
     pod.spec
         .as_ref()
-        .and_then(|s| s.node_name.clone())
+        .and_then(|s| s.node_name.as_deref())
         .filter(|n| !n.is_empty())
+}
+
+/// Index function: the node a pod is bound to.
+pub fn node_name_index(pod: &Pod) -> Option<String> {
+    node_name(pod).map(str::to_string)
 }
 
 /// Indexes `pods` by node (idempotent), so node-level work reads one

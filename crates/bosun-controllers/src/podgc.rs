@@ -77,13 +77,6 @@ fn phase(pod: &Pod) -> &str {
         .unwrap_or("")
 }
 
-fn node_name(pod: &Pod) -> &str {
-    pod.spec
-        .as_ref()
-        .and_then(|s| s.node_name.as_deref())
-        .unwrap_or("")
-}
-
 fn is_terminated(pod: &Pod) -> bool {
     !matches!(phase(pod), "Pending" | "Running" | "Unknown")
 }
@@ -134,17 +127,20 @@ pub fn plan(
         .iter()
         .filter(|p| p.metadata.deletion_timestamp.is_some())
     {
-        let node = node_name(pod);
-        if node.is_empty() {
-            out.push((pod.clone(), Reason::TerminatingUnscheduled));
-        } else if let Some(n) = nodes.get(&ObjectKey::new("", node)) {
-            let out_of_service = n
-                .spec
-                .as_ref()
-                .and_then(|s| s.taints.as_ref())
-                .is_some_and(|ts| ts.iter().any(|t| t.key == OUT_OF_SERVICE));
-            if out_of_service && !node_ready(&n) {
-                out.push((pod.clone(), Reason::TerminatingOutOfService));
+        match crate::pod_util::node_name(pod) {
+            None => out.push((pod.clone(), Reason::TerminatingUnscheduled)),
+            Some(node) => {
+                let Some(n) = nodes.get(&ObjectKey::new("", node)) else {
+                    continue;
+                };
+                let out_of_service = n
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.taints.as_ref())
+                    .is_some_and(|ts| ts.iter().any(|t| t.key == OUT_OF_SERVICE));
+                if out_of_service && !node_ready(&n) {
+                    out.push((pod.clone(), Reason::TerminatingOutOfService));
+                }
             }
         }
     }

@@ -72,12 +72,16 @@ pub enum LeaderElectionError {
     Component(String),
 }
 
-/// A random identity suffix, as client-go's `hostname_uuid`.
-pub fn default_identity() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+/// This machine's host name (`localhost` if it cannot be read).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{host}_{:032x}", rand::random::<u128>())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// The host name plus a random suffix, as client-go's `hostname_uuid`.
+pub fn default_identity() -> String {
+    format!("{}_{:032x}", hostname(), rand::random::<u128>())
 }
 
 /// A shutdown signal handed to the led component.

@@ -92,7 +92,8 @@ pub async fn images(args: ImagesArgs) -> anyhow::Result<()> {
 pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let node_name = match args.node_name {
         Some(n) => n,
-        None => rustix_hostname(),
+        // Node names are lower-case DNS names, as kubelet's from the host name.
+        None => bosun_leaderelection::hostname().to_lowercase(),
     };
     let pod_cidr = PodCidr::parse(&args.pod_cidr)?;
     let mut cfg = AgentConfig::new(node_name, args.data_dir, pod_cidr);
@@ -112,10 +113,4 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     agent.await.context("agent stopped")?;
     Ok(())
-}
-
-fn rustix_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_lowercase())
-        .unwrap_or_else(|_| "localhost".into())
 }

@@ -74,9 +74,7 @@ pub fn standalone(
 /// restarted server takes its Leases back at once instead of waiting for
 /// its previous incarnation's to expire.
 pub fn server_identity(data_dir: &Path, bind: &str) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
+    let host = bosun_leaderelection::hostname();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     std::fs::canonicalize(data_dir)
         .unwrap_or_else(|_| data_dir.to_path_buf())

@@ -98,13 +98,6 @@ fn no_execute_taints(node: &Node) -> Vec<Taint> {
         .collect()
 }
 
-fn node_of(pod: &Pod) -> Option<&str> {
-    pod.spec
-        .as_ref()
-        .and_then(|s| s.node_name.as_deref())
-        .filter(|n| !n.is_empty())
-}
-
 pub struct TaintEvictionController {
     client: kube::Client,
     nodes: Arc<Store<Node>>,
@@ -145,10 +138,12 @@ impl TaintEvictionController {
         });
         let queue = this.queue.clone();
         pod_informer.on_change(move |change| match change {
-            Change::Added(p) if node_of(p).is_some() => queue.add(ObjectKey::of(p.as_ref())),
+            Change::Added(p) if crate::pod_util::node_name(p).is_some() => {
+                queue.add(ObjectKey::of(p.as_ref()))
+            }
             Change::Updated { old, new }
-                if node_of(new).is_some()
-                    && (node_of(old) != node_of(new)
+                if crate::pod_util::node_name(new).is_some()
+                    && (crate::pod_util::node_name(old) != crate::pod_util::node_name(new)
                         || old.spec.as_ref().map(|s| &s.tolerations)
                             != new.spec.as_ref().map(|s| &s.tolerations)) =>
             {
@@ -230,7 +225,9 @@ impl Reconciler for TaintEvictionController {
             self.first_seen.lock().remove(key);
             return Ok(());
         }
-        let Some(node) = node_of(&pod).and_then(|n| self.nodes.get(&ObjectKey::new("", n))) else {
+        let Some(node) =
+            crate::pod_util::node_name(&pod).and_then(|n| self.nodes.get(&ObjectKey::new("", n)))
+        else {
             return Ok(());
         };
         let taints = no_execute_taints(&node);
