@@ -24,6 +24,9 @@ from support import Server, bosun_bin, free_port, start_bosun, stop_process, uni
 
 NEEDED = ["containerd", "ctr", "runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", "/bin/busybox"]
 IMAGE = "busybox:bosun"
+# Parallel runs on one host need their own bridge and pod range (a /24).
+CNI_BRIDGE = os.environ.get("BOSUN_E2E_CNI_BRIDGE", "cni0")
+POD_CIDR = os.environ.get("BOSUN_E2E_POD_CIDR", "10.244.0.0/24")
 
 
 def missing() -> list[str]:
@@ -63,6 +66,7 @@ class Agent:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [bosun_bin(), "agent", "--kubeconfig", self.server.kubeconfig, "--data-dir", str(self.data_dir), "--node-name", self.node,
+                 "--cni-bridge", CNI_BRIDGE, "--pod-cidr", POD_CIDR,
                  # CI disks may be nearly full: DiskPressure (and the taint it
                  # brings) would stop scheduling.
                  "--eviction-hard", "memory.available<100Mi,nodefs.available<1%"],
@@ -151,7 +155,7 @@ def condition(pod: dict, ty: str) -> str:
 def test_node_registered_ready_with_lease(agent: Agent):
     srv = agent.server
     node = srv.api.ok("GET", f"/api/v1/nodes/{agent.node}")
-    assert node["spec"]["podCIDR"] == "10.244.0.0/24"
+    assert node["spec"]["podCIDR"] == POD_CIDR
     labels = node["metadata"]["labels"]
     assert labels["kubernetes.io/hostname"] == agent.node
     assert labels["kubernetes.io/os"] == "linux"
@@ -181,7 +185,7 @@ def test_web_pod_runs_answers_http_and_is_deleted(agent: Agent):
 
     pod = wait_for(running, timeout=60, interval=0.2, desc="the web pod to run")
     st = pod["status"]
-    assert st["podIP"].startswith("10.244.0."), st
+    assert st["podIP"].startswith(POD_CIDR.rsplit(".", 1)[0] + "."), st
     assert st["podIPs"] == [{"ip": st["podIP"]}]
     assert st["hostIP"]
     assert st["qosClass"] == "BestEffort"

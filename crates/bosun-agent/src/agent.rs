@@ -43,7 +43,12 @@ pub async fn run(
         None => {
             let layout = ContainerdLayout::new(&cfg.data_dir);
             containerd::prepare(&layout, images::PAUSE_IMAGE)?;
-            cni::write(&layout.cni_conf_dir(), &layout.ipam_dir(), &cfg.pod_cidr)?;
+            cni::write(
+                &layout.cni_conf_dir(),
+                &layout.ipam_dir(),
+                &cfg.cni_bridge,
+                &cfg.pod_cidr,
+            )?;
             let sup = Supervisor {
                 layout: layout.clone(),
                 binary: cfg.containerd_bin.clone(),

@@ -12,6 +12,8 @@ use crate::error::AgentError;
 
 /// The file name of the one conflist the agent writes.
 pub const CONFLIST: &str = "10-bosun.conflist";
+/// The bridge pods attach to unless `--cni-bridge` names another.
+pub const DEFAULT_BRIDGE: &str = "cni0";
 /// The MTU of pod interfaces (this machine's eth0 has 1400).
 pub const DEFAULT_MTU: u32 = 1400;
 
@@ -51,14 +53,14 @@ impl std::fmt::Display for PodCidr {
 }
 
 /// The conflist for `cidr`, with host-local state under `ipam_dir`.
-pub fn conflist(cidr: &PodCidr, ipam_dir: &Path, mtu: u32) -> serde_json::Value {
+pub fn conflist(bridge: &str, cidr: &PodCidr, ipam_dir: &Path, mtu: u32) -> serde_json::Value {
     json!({
         "cniVersion": "1.0.0",
         "name": "bosun-pods",
         "plugins": [
             {
                 "type": "bridge",
-                "bridge": "cni0",
+                "bridge": bridge,
                 "isGateway": true,
                 "ipMasq": true,
                 "hairpinMode": true,
@@ -76,9 +78,14 @@ pub fn conflist(cidr: &PodCidr, ipam_dir: &Path, mtu: u32) -> serde_json::Value 
 }
 
 /// Writes the conflist into `conf_dir` (replacing an earlier one).
-pub fn write(conf_dir: &Path, ipam_dir: &Path, cidr: &PodCidr) -> Result<(), AgentError> {
+pub fn write(
+    conf_dir: &Path,
+    ipam_dir: &Path,
+    bridge: &str,
+    cidr: &PodCidr,
+) -> Result<(), AgentError> {
     let path = conf_dir.join(CONFLIST);
-    let text = serde_json::to_string_pretty(&conflist(cidr, ipam_dir, DEFAULT_MTU))
+    let text = serde_json::to_string_pretty(&conflist(bridge, cidr, ipam_dir, DEFAULT_MTU))
         .map_err(|e| AgentError::Config(format!("cannot encode the CNI config: {e}")))?;
     // Written beside and renamed, so containerd never reads half a file.
     let tmp = conf_dir.join(format!(".{CONFLIST}.tmp"));
@@ -111,7 +118,7 @@ mod tests {
     #[test]
     fn conflist_shape() {
         let c = PodCidr::parse("10.244.0.0/24").unwrap();
-        let v = conflist(&c, Path::new("/d/ipam"), 1400);
+        let v = conflist(DEFAULT_BRIDGE, &c, Path::new("/d/ipam"), 1400);
         assert_eq!(v["plugins"][0]["type"], "bridge");
         assert_eq!(v["plugins"][0]["ipam"]["dataDir"], "/d/ipam");
         assert_eq!(
@@ -125,7 +132,7 @@ mod tests {
     fn writes_file() {
         let dir = tempfile::tempdir().unwrap();
         let c = PodCidr::parse("10.244.0.0/24").unwrap();
-        write(dir.path(), Path::new("/x"), &c).unwrap();
+        write(dir.path(), Path::new("/x"), DEFAULT_BRIDGE, &c).unwrap();
         let text = std::fs::read_to_string(dir.path().join(CONFLIST)).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(

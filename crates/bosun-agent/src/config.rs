@@ -11,6 +11,8 @@ pub struct AgentConfig {
     /// Where the agent (and its containerd) keep their state.
     pub data_dir: PathBuf,
     pub pod_cidr: PodCidr,
+    /// The Linux bridge pods attach to (one per agent on a host).
+    pub cni_bridge: String,
     /// `None`: run our own containerd under `data_dir`.
     pub runtime_endpoint: Option<String>,
     /// The InternalIP to report; detected when `None`.
@@ -44,6 +46,7 @@ impl AgentConfig {
             node_name,
             data_dir,
             pod_cidr,
+            cni_bridge: crate::cni::DEFAULT_BRIDGE.into(),
             runtime_endpoint: None,
             node_ip: None,
             containerd_bin: "containerd".into(),

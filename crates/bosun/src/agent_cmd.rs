@@ -20,6 +20,10 @@ pub struct AgentArgs {
     /// The node's pod range (IPv4).
     #[arg(long, default_value = "10.244.0.0/24")]
     pod_cidr: String,
+    /// The Linux bridge pods attach to; two agents on one host (tests) need
+    /// different bridges and pod ranges.
+    #[arg(long, default_value = bosun_agent::cni::DEFAULT_BRIDGE)]
+    cni_bridge: String,
     /// Use this CRI endpoint (unix:///path) instead of running our own
     /// containerd.
     #[arg(long)]
@@ -97,6 +101,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     };
     let pod_cidr = PodCidr::parse(&args.pod_cidr)?;
     let mut cfg = AgentConfig::new(node_name, args.data_dir, pod_cidr);
+    cfg.cni_bridge = args.cni_bridge;
     cfg.runtime_endpoint = args.container_runtime_endpoint;
     cfg.node_ip = args.node_ip;
     cfg.eviction_hard = bosun_agent::node::machine::Thresholds::parse(&args.eviction_hard)
