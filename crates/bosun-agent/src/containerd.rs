@@ -12,23 +12,39 @@ use tokio::sync::watch;
 
 use crate::error::AgentError;
 
+/// The longest socket path containerd accepts (it refuses to start on a
+/// longer one: "unix socket path too long (> 104)").
+const MAX_SOCKET_PATH: usize = 104;
+/// Where sockets go when the data dir's path is too long for them.
+const SHORT_SOCKET_ROOT: &str = "/run/bosun-agent";
+
 /// Where the agent's containerd keeps everything.
 #[derive(Debug, Clone)]
 pub struct ContainerdLayout {
     pub dir: PathBuf,
+    /// The directory of containerd's gRPC and ttrpc sockets: `dir`, unless
+    /// that path is too long for a Unix socket; then a directory under
+    /// /run named by a hash of `dir` (the same for every process that
+    /// computes the layout of one data dir).
+    pub socket_dir: PathBuf,
 }
 
 impl ContainerdLayout {
     pub fn new(data_dir: &Path) -> Self {
-        ContainerdLayout {
-            dir: data_dir.join("containerd"),
-        }
+        let dir = data_dir.join("containerd");
+        let longest = dir.join("containerd.sock.ttrpc");
+        let socket_dir = if longest.as_os_str().len() <= MAX_SOCKET_PATH {
+            dir.clone()
+        } else {
+            Path::new(SHORT_SOCKET_ROOT).join(format!("{:016x}", fnv1a(dir.as_os_str())))
+        };
+        ContainerdLayout { dir, socket_dir }
     }
     pub fn config(&self) -> PathBuf {
         self.dir.join("config.toml")
     }
     pub fn socket(&self) -> PathBuf {
-        self.dir.join("containerd.sock")
+        self.socket_dir.join("containerd.sock")
     }
     pub fn endpoint(&self) -> String {
         format!("unix://{}", self.socket().display())
@@ -49,6 +65,14 @@ impl ContainerdLayout {
     }
 }
 
+/// FNV-1a: a hash that is the same in every build (std's is not promised to be).
+fn fnv1a(s: &std::ffi::OsStr) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_bytes().iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// Where the CNI plugin binaries live (Debian's containernetworking-plugins).
 pub const CNI_BIN_DIR: &str = "/usr/lib/cni";
 
@@ -58,6 +82,8 @@ pub const CNI_BIN_DIR: &str = "/usr/lib/cni";
 /// `conf_dir`, and the given sandbox (pause) image.
 pub fn config_toml(layout: &ContainerdLayout, sandbox_image: &str) -> String {
     let d = layout.dir.display();
+    let socket = layout.socket();
+    let socket = socket.display();
     format!(
         r#"# Written by bosun agent at every start; edits are overwritten.
 version = 2
@@ -65,9 +91,9 @@ root = "{d}/root"
 state = "{d}/state"
 disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
 [grpc]
-  address = "{d}/containerd.sock"
+  address = "{socket}"
 [ttrpc]
-  address = "{d}/containerd.sock.ttrpc"
+  address = "{socket}.ttrpc"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{sandbox_image}"
   stream_server_address = "127.0.0.1"
@@ -94,7 +120,12 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 
 /// Writes the configuration and creates the directories.
 pub fn prepare(layout: &ContainerdLayout, sandbox_image: &str) -> Result<(), AgentError> {
-    for dir in [layout.dir.clone(), layout.cni_conf_dir(), layout.ipam_dir()] {
+    for dir in [
+        layout.dir.clone(),
+        layout.socket_dir.clone(),
+        layout.cni_conf_dir(),
+        layout.ipam_dir(),
+    ] {
         std::fs::create_dir_all(&dir).map_err(|source| AgentError::Io {
             what: "create directory",
             path: dir.clone(),
@@ -289,5 +320,21 @@ mod tests {
             layout.endpoint(),
             "unix:///var/lib/bosun-agent/containerd/containerd.sock"
         );
+    }
+
+    #[test]
+    fn sockets_of_a_deep_data_dir_go_under_run() {
+        let deep = Path::new("/tmp").join("d".repeat(90));
+        let layout = ContainerdLayout::new(&deep);
+        let socket = layout.socket();
+        assert!(socket.starts_with(SHORT_SOCKET_ROOT), "{socket:?}");
+        assert!(socket.as_os_str().len() + ".ttrpc".len() <= MAX_SOCKET_PATH);
+        // Every process computing the layout finds the same socket.
+        assert_eq!(ContainerdLayout::new(&deep).socket(), socket);
+        assert_ne!(ContainerdLayout::new(&deep.join("x")).socket(), socket);
+        let text = config_toml(&layout, "p");
+        assert!(text.contains(&format!("address = \"{}.ttrpc\"", socket.display())));
+        // Everything else stays in the data dir.
+        assert!(layout.config().starts_with(&deep));
     }
 }

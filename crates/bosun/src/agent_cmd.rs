@@ -94,6 +94,40 @@ pub async fn images(args: ImagesArgs) -> anyhow::Result<()> {
 }
 
 pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let agent = run_until(args, stop_rx);
+    tokio::pin!(agent);
+    tokio::select! {
+        r = &mut agent => return r,
+        r = crate::sim_cmd::shutdown_signal() => r?,
+    }
+    tracing::info!("bosun agent: stopping (pods keep running)");
+    let _ = stop_tx.send(true);
+    agent.await
+}
+
+impl AgentArgs {
+    /// The agent `bosun server --agent` runs next to the control plane:
+    /// defaults everywhere, its state under the server's data dir, the
+    /// server's admin kubeconfig.
+    pub fn in_server(server_data_dir: &std::path::Path, node_name: Option<String>) -> Self {
+        use clap::FromArgMatches;
+        let matches = <AgentArgs as clap::Args>::augment_args(clap::Command::new("agent"))
+            .get_matches_from(["agent"]);
+        let mut args =
+            AgentArgs::from_arg_matches(&matches).expect("the agent's flags all have defaults");
+        args.kubeconfig = Some(server_data_dir.join("admin.kubeconfig"));
+        args.data_dir = server_data_dir.join("agent");
+        args.node_name = node_name;
+        args
+    }
+}
+
+/// Runs the agent until `stop` turns true (pods keep running after it).
+pub async fn run_until(
+    args: AgentArgs,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let node_name = match args.node_name {
         Some(n) => n,
         // Node names are lower-case DNS names, as kubelet's from the host name.
@@ -107,15 +141,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     cfg.eviction_hard = bosun_agent::node::machine::Thresholds::parse(&args.eviction_hard)
         .map_err(|e| anyhow::anyhow!("--eviction-hard: {e}"))?;
     let client = crate::sim_cmd::client(args.kubeconfig.as_ref()).await?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let agent = bosun_agent::agent::run(cfg, client, stop_rx);
-    tokio::pin!(agent);
-    tokio::select! {
-        r = &mut agent => return r.context("agent stopped"),
-        r = crate::sim_cmd::shutdown_signal() => r?,
-    }
-    tracing::info!("bosun agent: stopping (pods keep running)");
-    let _ = stop_tx.send(true);
-    agent.await.context("agent stopped")?;
-    Ok(())
+    bosun_agent::agent::run(cfg, client, stop)
+        .await
+        .context("agent stopped")
 }

@@ -94,6 +94,14 @@ struct ServerArgs {
     /// sharing one etcd.
     #[command(flatten)]
     leader: leader_cmd::LeaderElectionFlags,
+    /// Also run the node agent in this process (like `k3s server`): this
+    /// machine joins as a Node and runs pods through its own containerd,
+    /// with state under `<data-dir>/agent`. Needs root and containerd.
+    #[arg(long)]
+    agent: bool,
+    /// The Node name of `--agent` (default: the host name).
+    #[arg(long, requires = "agent")]
+    node_name: Option<String>,
 }
 
 async fn server(args: ServerArgs) -> anyhow::Result<()> {
@@ -164,8 +172,26 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         server.local_addr,
         args.data_dir.join("admin.kubeconfig").display()
     );
-    server.serve().await;
-    Ok(())
+    if !args.agent {
+        server.serve().await;
+        return Ok(());
+    }
+    // The agent talks to this server as any agent would (HTTPS, the admin
+    // kubeconfig), so everything it does goes through the API.
+    let agent_args = agent_cmd::AgentArgs::in_server(&args.data_dir, args.node_name);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // The API server keeps serving while the agent stops.
+    let _serving = tokio::spawn(server.serve());
+    let agent = agent_cmd::run_until(agent_args, stop_rx);
+    tokio::pin!(agent);
+    tokio::select! {
+        r = &mut agent => return r,
+        r = sim_cmd::shutdown_signal() => r?,
+    }
+    // Containers keep running, as when kubelet stops.
+    tracing::info!("bosun server: stopping the agent (pods keep running)");
+    let _ = stop_tx.send(true);
+    agent.await
 }
 
 fn main() -> anyhow::Result<()> {
