@@ -45,6 +45,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def children_cpu_seconds(pid: int) -> float:
+    """CPU of the process's waited-for children (containerd: CNI plugins and iptables)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent not idle (all cores)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(f) - f[3] - f[4]) / TICKS
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -121,6 +133,8 @@ def main() -> None:
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         time.sleep(1)
+        cpu0 = {"machine": machine_busy_seconds(), "agent": cpu_seconds(agent.pid), "server": cpu_seconds(srv.proc.pid),
+                "containerd": cpu_seconds(containerd_pid), "containerd children": children_cpu_seconds(containerd_pid)}
         t0 = time.monotonic()
         for i in range(PODS):
             name = f"startup-{i:03d}"
@@ -141,12 +155,18 @@ def main() -> None:
         if not done.wait(timeout=300):
             raise SystemExit(f"only {len(running)} of {PODS} pods reached Running")
         all_s = time.monotonic() - t0
+        cpu1 = {"machine": machine_busy_seconds(), "agent": cpu_seconds(agent.pid), "server": cpu_seconds(srv.proc.pid),
+                "containerd": cpu_seconds(containerd_pid), "containerd children": children_cpu_seconds(containerd_pid)}
         lat = [running[n] - created[n] for n in created]
         busy = footprint({"agent": agent.pid, "containerd": containerd_pid})
 
         print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         how = f"one every {INTERVAL * 1000:.0f} ms" if INTERVAL > 0 else "back to back"
         print(f"{PODS} pods created {how} in {create_s:.2f} s; all Running and ready after {all_s:.2f} s")
+        spent = {k: cpu1[k] - cpu0[k] for k in cpu0}
+        spent["rest (shims, runc, kernel, ...)"] = spent["machine"] - sum(v for k, v in spent.items() if k != "machine")
+        print(f"CPU while starting ({all_s:.1f} s x {os.cpu_count()} cores = {all_s * (os.cpu_count() or 1):.1f} s): "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items()))
         print(f"startup latency (create -> Running+ready): p50 {percentile(lat, 0.5):.3f} s, "
               f"p90 {percentile(lat, 0.9):.3f} s, p99 {percentile(lat, 0.99):.3f} s, max {max(lat):.3f} s")
         for label, fp in (("idle", idle), (f"{PODS} pods running", busy)):
