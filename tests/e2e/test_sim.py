@@ -127,7 +127,7 @@ def test_nodes_are_registered_ready_with_labels_and_capacity(sim: Sim, server: S
         assert info["containerRuntimeVersion"] == "bosun-sim://0.1"
         assert info["operatingSystem"] == "linux"
         assert info["architecture"] == "amd64"
-        assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
+        assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 0  # simulated nodes serve no kubelet API
 
     # kubectl's table: Ready, with the kubelet version.
     rows = [line.split() for line in server.kubectl("get", "nodes", *sim.names).stdout.splitlines()[1:]]

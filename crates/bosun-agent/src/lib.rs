@@ -22,6 +22,7 @@ pub mod node;
 pub mod oci;
 pub mod pleg;
 pub mod pod_workers;
+pub mod stats;
 pub mod status;
 
 pub use config::AgentConfig;

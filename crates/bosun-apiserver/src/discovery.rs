@@ -83,8 +83,53 @@ fn subresources(def: &ResourceDef) -> Vec<SubInfo> {
     out
 }
 
+/// The resources of `metrics.k8s.io/v1beta1`, served outside the registry
+/// (read-only, from memory): (plural, kind, namespaced).
+const METRICS_RESOURCES: [(&str, &str, bool); 2] = [
+    ("nodes", "NodeMetrics", false),
+    ("pods", "PodMetrics", true),
+];
+const METRICS_GROUP: &str = crate::metrics::api::GROUP;
+const METRICS_VERSION: &str = crate::metrics::api::VERSION;
+
+fn metrics_resource_list() -> Value {
+    let resources: Vec<Value> = METRICS_RESOURCES
+        .iter()
+        .map(|(plural, kind, namespaced)| {
+            json!({"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": ["get", "list"]})
+        })
+        .collect();
+    json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": format!("{METRICS_GROUP}/{METRICS_VERSION}"),
+        "resources": resources,
+    })
+}
+
+fn metrics_aggregated_group() -> Value {
+    let resources: Vec<Value> = METRICS_RESOURCES
+        .iter()
+        .map(|(plural, kind, namespaced)| {
+            json!({
+                "resource": plural,
+                "responseKind": {"group": METRICS_GROUP, "version": METRICS_VERSION, "kind": kind},
+                "scope": if *namespaced { "Namespaced" } else { "Cluster" },
+                "verbs": ["get", "list"],
+            })
+        })
+        .collect();
+    json!({
+        "metadata": {"name": METRICS_GROUP, "creationTimestamp": null},
+        "versions": [{"version": METRICS_VERSION, "resources": resources, "freshness": "Current"}],
+    })
+}
+
 /// `GET /api/v1` or `/apis/{group}/{version}`.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+    if group == METRICS_GROUP && version == METRICS_VERSION {
+        return Some(metrics_resource_list());
+    }
     let defs: Vec<&ResourceDef> = registry::all()
         .iter()
         .filter(|d| d.group == group && d.version == version)
@@ -155,6 +200,7 @@ pub fn group_list() -> Value {
     let groups: Vec<Value> = registry::groups()
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
+        .chain([(METRICS_GROUP, METRICS_VERSION)])
         .map(|(g, v)| group_entry(g, v))
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
@@ -164,6 +210,7 @@ pub fn group_list() -> Value {
 pub fn group(name: &str) -> Option<Value> {
     registry::groups()
         .into_iter()
+        .chain([(METRICS_GROUP, METRICS_VERSION)])
         .find(|(g, _)| *g == name && !g.is_empty())
         .map(|(g, v)| {
             let mut e = group_entry(g, v);
@@ -219,11 +266,14 @@ fn aggregated_group(group: &str, version: &str) -> Value {
 
 /// Aggregated discovery for `/api` (`core == true`) or `/apis`.
 pub fn aggregated(core: bool) -> Value {
-    let items: Vec<Value> = registry::groups()
+    let mut items: Vec<Value> = registry::groups()
         .into_iter()
         .filter(|(g, _)| g.is_empty() == core)
         .map(|(g, v)| aggregated_group(g, v))
         .collect();
+    if !core {
+        items.push(metrics_aggregated_group());
+    }
     json!({
         "kind": "APIGroupDiscoveryList",
         "apiVersion": "apidiscovery.k8s.io/v2",

@@ -112,6 +112,7 @@ impl ApiServer {
         let handler = Arc::new(Handler {
             rest: Rest::new(store, cache),
             server_address: advertise,
+            metrics: Arc::new(crate::metrics::MetricsStore::new()),
         });
         crate::bootstrap::run(&handler.rest)
             .await

@@ -12,7 +12,10 @@ use crate::config::SimConfig;
 pub const LEASE_NAMESPACE: &str = "kube-node-lease";
 pub const KUBELET_VERSION: &str = "v1.32.5";
 pub const RUNTIME_VERSION: &str = "bosun-sim://0.1";
-const KUBELET_PORT: u16 = 10250;
+/// Simulated nodes serve no kubelet API (no logs, exec or metrics): port 0
+/// tells the API server's proxies and the metrics scraper not to dial
+/// their made-up addresses.
+const KUBELET_PORT: u16 = 0;
 
 /// The fixed facts of simulated node `index`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,7 +304,7 @@ mod tests {
         assert_eq!(ready["status"], "True");
         assert_eq!(ready["reason"], "KubeletReady");
         assert_eq!(status["addresses"][0]["address"], "172.16.0.4");
-        assert_eq!(status["daemonEndpoints"]["kubeletEndpoint"]["Port"], 10250);
+        assert_eq!(status["daemonEndpoints"]["kubeletEndpoint"]["Port"], 0);
         assert_eq!(status["nodeInfo"]["kubeletVersion"], "v1.32.5");
         // The JSON is a valid typed Node.
         let typed: k8s_openapi::api::core::v1::Node =

@@ -22,6 +22,8 @@ struct State {
     calls: Vec<String>,
     /// Per-operation injected failures (consumed once each).
     failures: HashMap<&'static str, tonic::Code>,
+    /// Container id → (cumulative CPU ns, memory working set bytes).
+    usage: HashMap<String, (u64, u64)>,
 }
 
 /// The fake runtime.
@@ -66,6 +68,14 @@ impl FakeRuntime {
             c.finished_at = now;
             c.reason = if code == 0 { "Completed" } else { "Error" }.into();
         }
+    }
+
+    /// What `ListContainerStats` reports for container `id`.
+    pub fn set_usage(&self, id: &str, cpu_core_nanos: u64, working_set_bytes: u64) {
+        self.state
+            .lock()
+            .usage
+            .insert(id.to_string(), (cpu_core_nanos, working_set_bytes));
     }
 
     /// The operations called so far, as `Op name` strings.
@@ -348,6 +358,38 @@ impl RuntimeService for FakeRuntime {
             .get(id)
             .cloned()
             .ok_or_else(|| not_found("ContainerStatus", id))
+    }
+
+    async fn list_container_stats(&self) -> CriResult<Vec<api::ContainerStats>> {
+        let s = self.enter("ListContainerStats", "")?;
+        let now = s.clock;
+        let value = |v: u64| Some(api::UInt64Value { value: v });
+        Ok(s.containers
+            .values()
+            .filter(|c| c.state == api::ContainerState::ContainerRunning as i32)
+            .map(|c| {
+                let (cpu, mem) = s.usage.get(&c.id).copied().unwrap_or_default();
+                api::ContainerStats {
+                    attributes: Some(api::ContainerAttributes {
+                        id: c.id.clone(),
+                        metadata: c.metadata.clone(),
+                        labels: c.labels.clone(),
+                        annotations: c.annotations.clone(),
+                    }),
+                    cpu: Some(api::CpuUsage {
+                        timestamp: now,
+                        usage_core_nano_seconds: value(cpu),
+                        usage_nano_cores: None,
+                    }),
+                    memory: Some(api::MemoryUsage {
+                        timestamp: now,
+                        working_set_bytes: value(mem),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }
+            })
+            .collect())
     }
 }
 

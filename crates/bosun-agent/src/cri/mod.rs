@@ -91,6 +91,8 @@ pub trait RuntimeService: Send + Sync {
         filter: Option<api::ContainerFilter>,
     ) -> CriResult<Vec<api::Container>>;
     async fn container_status(&self, id: &str) -> CriResult<api::ContainerStatus>;
+    /// Resource usage of every container (CPU cumulative, memory working set).
+    async fn list_container_stats(&self) -> CriResult<Vec<api::ContainerStats>>;
 }
 
 /// CRI's ImageService.

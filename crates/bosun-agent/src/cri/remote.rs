@@ -241,6 +241,17 @@ impl RuntimeService for RemoteRuntime {
         Ok(resp.into_inner().containers)
     }
 
+    async fn list_container_stats(&self) -> CriResult<Vec<api::ContainerStats>> {
+        let req = api::ListContainerStatsRequest { filter: None };
+        let resp = self
+            .runtime
+            .clone()
+            .list_container_stats(request(req, CALL_TIMEOUT))
+            .await
+            .map_err(|s| CriError::status("ListContainerStats", s))?;
+        Ok(resp.into_inner().stats)
+    }
+
     async fn container_status(&self, id: &str) -> CriResult<api::ContainerStatus> {
         let req = api::ContainerStatusRequest {
             container_id: id.to_string(),

@@ -27,6 +27,8 @@ pub const GIT_VERSION: &str = "v1.32.5";
 pub struct Handler {
     pub rest: Rest,
     pub server_address: String,
+    /// Node and pod usage behind `metrics.k8s.io` (filled by the scraper).
+    pub metrics: Arc<crate::metrics::MetricsStore>,
 }
 
 /// Who made the request (set by authentication).
@@ -128,6 +130,14 @@ impl Handler {
                 ["apis", group] => {
                     let g = discovery::group(group).ok_or_else(ApiError::path_not_found)?;
                     return Ok(json_response(StatusCode::OK, &g));
+                }
+                ["apis", crate::metrics::api::GROUP, crate::metrics::api::VERSION, rest @ ..]
+                    if !rest.is_empty() =>
+                {
+                    let query = Query::parse(req.uri().query());
+                    let body =
+                        crate::metrics::api::get(&self.metrics, &self.rest.cache, rest, &query)?;
+                    return Ok(json_response(StatusCode::OK, &body));
                 }
                 ["apis", group, version] => {
                     let list = discovery::resource_list(group, version)

@@ -1,0 +1,122 @@
+//! metrics-server's loop: every resolution period, read `/metrics/resource`
+//! from every node whose agent serves one (a kubelet endpoint port in its
+//! status), concurrently and with a deadline, into the [`MetricsStore`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::{MetricsStore, NodeScrape};
+use crate::cache::WatchCache;
+
+/// How a node agent's metrics are fetched (HTTPS with the API server's
+/// kubelet client certificate in the server; anything in tests).
+pub trait NodeMetricsSource: Send + Sync + 'static {
+    fn fetch(&self, host: String, port: u16) -> BoxFuture<'static, Result<String, String>>;
+}
+
+/// Nodes scraped at once.
+const CONCURRENCY: usize = 64;
+
+/// A node worth scraping: (name, address, kubelet port).
+pub fn target(name: &str, node: &Value) -> Option<(String, String, u16)> {
+    let port = node
+        .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
+        .and_then(Value::as_u64)
+        .filter(|p| *p > 0 && *p <= u64::from(u16::MAX))?;
+    let addresses = node.pointer("/status/addresses")?.as_array()?;
+    let address = ["InternalIP", "ExternalIP", "Hostname"]
+        .iter()
+        .find_map(|ty| {
+            addresses
+                .iter()
+                .find(|a| a["type"] == *ty)
+                .and_then(|a| a["address"].as_str())
+        })?;
+    Some((name.to_string(), address.to_string(), port as u16))
+}
+
+fn targets(cache: &WatchCache) -> Vec<(String, String, u16)> {
+    let Some(def) = bosun_api::registry::lookup("", "v1", "nodes") else {
+        return Vec::new();
+    };
+    let state = cache.read();
+    state
+        .range(def, None, None)
+        .filter_map(|(name, node)| target(name, node))
+        .collect()
+}
+
+/// One round over every node.
+pub async fn scrape_once(
+    store: &MetricsStore,
+    cache: &WatchCache,
+    source: &Arc<dyn NodeMetricsSource>,
+    deadline: Duration,
+) {
+    let targets = targets(cache);
+    let names: HashSet<String> = targets.iter().map(|t| t.0.clone()).collect();
+    store.retain_nodes(|n| names.contains(n));
+    let mut results = futures::stream::iter(targets)
+        .map(|(name, host, port)| {
+            let fetch = source.fetch(host, port);
+            async move { (name, tokio::time::timeout(deadline, fetch).await) }
+        })
+        .buffer_unordered(CONCURRENCY);
+    while let Some((name, result)) = results.next().await {
+        match result {
+            Ok(Ok(text)) => store.ingest(&name, NodeScrape::from_text(&text)),
+            Ok(Err(e)) => tracing::debug!(node = %name, error = %e, "metrics scrape failed"),
+            Err(_) => tracing::debug!(node = %name, "metrics scrape timed out"),
+        }
+    }
+}
+
+/// Scrapes every `resolution` for ever.
+pub async fn run(
+    store: Arc<MetricsStore>,
+    cache: Arc<WatchCache>,
+    source: Arc<dyn NodeMetricsSource>,
+    resolution: Duration,
+) {
+    let mut timer = tokio::time::interval(resolution);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        timer.tick().await;
+        scrape_once(
+            &store,
+            &cache,
+            &source,
+            resolution.max(Duration::from_secs(1)),
+        )
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_nodes_with_an_agent_endpoint_are_scraped() {
+        let node = json!({"status": {
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "addresses": [{"type": "Hostname", "address": "vm"}, {"type": "InternalIP", "address": "10.0.0.5"}],
+        }});
+        assert_eq!(
+            target("n1", &node),
+            Some(("n1".to_string(), "10.0.0.5".to_string(), 10250))
+        );
+        let sim = json!({"status": {
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.6"}],
+        }});
+        assert_eq!(target("n2", &sim), None);
+        assert_eq!(target("n3", &json!({})), None);
+    }
+}
