@@ -514,3 +514,46 @@ def test_host_network_pod(agent: Agent):
     assert body == "hello from bosun\n"
     srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
     wait_for(lambda: srv.api.get(f"/api/v1/namespaces/default/pods/{name}").status_code == 404, timeout=30, interval=0.2, desc="removed")
+
+
+def test_pod_level_cgroup_bounds_all_containers(agent: Agent):
+    """kubelet's pod cgroups: /kubepods/burstable/pod<uid> holds every
+    container of a Burstable pod, limited to the sum of their limits, and
+    goes away with the pod."""
+    srv = agent.server
+    name = unique("cg")
+    limits = {"memory": "48Mi", "cpu": "200m"}
+    requests = {"memory": "16Mi", "cpu": "100m"}
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {"name": "check", "image": IMAGE,
+                 "command": ["sh", "-c", 'grep -q "memory:/kubepods/burstable/pod$UID/" /proc/self/cgroup'],
+                 "env": [{"name": "UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}],
+                 "resources": {"limits": limits, "requests": requests}},
+                {"name": "sleep", "image": IMAGE, "command": ["sleep", "3600"],
+                 "resources": {"limits": limits, "requests": requests}},
+            ],
+        },
+    }
+    created = srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+    uid = created["metadata"]["uid"]
+
+    def checked():
+        st = pod_json(srv, "default", name)["status"]
+        by_name = {c["name"]: c for c in st.get("containerStatuses", [])}
+        term = by_name.get("check", {}).get("state", {}).get("terminated")
+        return term and by_name.get("sleep", {}).get("state", {}).get("running") and (st, term)
+
+    st, term = wait_for(checked, timeout=60, interval=0.3, desc="the cgroup check to finish")
+    assert term["exitCode"] == 0, ("the container is not inside its pod's cgroup", st)
+    assert st["qosClass"] == "Burstable"
+    pod_cg = Path("/sys/fs/cgroup/memory/kubepods/burstable") / f"pod{uid}"
+    assert int((pod_cg / "memory.limit_in_bytes").read_text()) == 2 * 48 * 1024 * 1024
+    cpu_cg = Path("/sys/fs/cgroup/cpu/kubepods/burstable") / f"pod{uid}"
+    assert int((cpu_cg / "cpu.shares").read_text()) == 200 * 1024 // 1000
+    assert int((cpu_cg / "cpu.cfs_quota_us").read_text()) == 40_000
+    srv.kubectl("delete", "pod", name, "--wait=false")
+    wait_for(lambda: not pod_cg.exists() and not cpu_cg.exists(), timeout=60, interval=0.5, desc="the pod cgroup removed")

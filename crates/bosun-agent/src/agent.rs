@@ -92,13 +92,15 @@ pub async fn run(
         health,
     ));
 
+    let mut manager = RuntimeManager::new(
+        runtime.clone(),
+        cfg.clone(),
+        host_ip,
+        Arc::new(crate::kuberuntime::env::KubeConfigSource(client.clone())),
+    );
+    manager.pod_cgroups = pod_cgroups(&cfg, &machine);
     let ctx = Arc::new(WorkerContext {
-        manager: RuntimeManager::new(
-            runtime.clone(),
-            cfg.clone(),
-            host_ip,
-            Arc::new(crate::kuberuntime::env::KubeConfigSource(client.clone())),
-        ),
+        manager,
         status: StatusManager::new(Arc::new(KubePodApi(client.clone()))),
     });
     let mut workers = PodWorkers::new(ctx);
@@ -158,6 +160,26 @@ pub async fn run(
         let _ = task.await;
     }
     Ok(())
+}
+
+/// Pod-level cgroups below `/kubepods`, bounded by allocatable memory;
+/// `None` (with a warning) without cgroup v1.
+fn pod_cgroups(cfg: &AgentConfig, machine: &MachineInfo) -> Option<crate::cm::PodCgroups> {
+    let Some(cgroups) = crate::cm::PodCgroups::detect(std::path::Path::new("/sys/fs/cgroup"))
+    else {
+        tracing::warn!("no cgroup v1 hierarchy: pods get no pod-level cgroups");
+        return None;
+    };
+    let allocatable = machine
+        .memory_bytes
+        .saturating_sub(cfg.reserved_memory_bytes);
+    match cgroups.ensure_node(Some(allocatable)) {
+        Ok(()) => Some(cgroups),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot set up /kubepods: pods get no pod-level cgroups");
+            None
+        }
+    }
 }
 
 /// Workers whose pod was not in the latest list (deleted meanwhile).

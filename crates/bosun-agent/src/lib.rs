@@ -11,6 +11,7 @@
 //! import).
 pub mod agent;
 pub mod backoff;
+pub mod cm;
 pub mod cni;
 pub mod config;
 pub mod containerd;

@@ -36,6 +36,8 @@ pub struct RuntimeManager {
     backoff: Mutex<Backoff>,
     /// Image pulls, keyed `<pod uid>/<container>`.
     image_backoff: Mutex<Backoff>,
+    /// Pod-level cgroups, where the machine has cgroup v1.
+    pub pod_cgroups: Option<crate::cm::PodCgroups>,
 }
 
 /// upstream's default: `Always` for `:latest` or no tag, else `IfNotPresent`.
@@ -77,6 +79,7 @@ impl RuntimeManager {
             config_source,
             backoff: Mutex::new(backoff),
             image_backoff: Mutex::new(image_backoff),
+            pod_cgroups: None,
         }
     }
 
@@ -201,7 +204,8 @@ impl RuntimeManager {
             Some(attempt) => {
                 let dir = self.log_dir(pod);
                 let _ = std::fs::create_dir_all(&dir);
-                let cfg = sandbox_config(pod, attempt, &dir);
+                let mut cfg = sandbox_config(pod, attempt, &dir);
+                self.place_in_pod_cgroup(pod, &uid, &mut cfg, true);
                 let id = self.runtime.run_pod_sandbox(cfg).await?;
                 let ip = self
                     .runtime
@@ -218,7 +222,8 @@ impl RuntimeManager {
             },
         };
         if !sandbox_id.is_empty() {
-            let sandbox = sandbox_config(pod, attempt, &self.log_dir(pod));
+            let mut sandbox = sandbox_config(pod, attempt, &self.log_dir(pod));
+            self.place_in_pod_cgroup(pod, &uid, &mut sandbox, false);
             for s in &actions.start {
                 if let Err(w) = self
                     .start_container(pod, &sandbox_id, &sandbox, &pod_ip, s)
@@ -322,12 +327,47 @@ impl RuntimeManager {
         Ok(())
     }
 
-    /// Forgets the pod's back-off records.
+    /// Sets the sandbox's cgroup parent to the pod's cgroup, creating it
+    /// (with the pod's limits) when `create`. Without pod cgroups, or when
+    /// the cgroup cannot be made, containers keep only their own limits.
+    fn place_in_pod_cgroup(
+        &self,
+        pod: &Pod,
+        uid: &str,
+        cfg: &mut api::PodSandboxConfig,
+        create: bool,
+    ) {
+        let Some(cgroups) = &self.pod_cgroups else {
+            return;
+        };
+        let parent = if create {
+            match cgroups.ensure_pod(pod, uid) {
+                Ok(name) => name,
+                Err(e) => {
+                    tracing::warn!(pod = %uid, error = %e, "cannot create the pod's cgroup");
+                    return;
+                }
+            }
+        } else {
+            crate::cm::pod_cgroup(crate::cm::Qos::of(pod), uid)
+        };
+        if let Some(linux) = cfg.linux.as_mut() {
+            linux.cgroup_parent = parent;
+        }
+    }
+
+    /// Forgets the pod: back-off records, logs and its cgroup (its
+    /// containers are gone by now).
     pub fn forget(&self, uid: &str) {
         let prefix = format!("{uid}/");
         self.backoff.lock().forget_prefix(&prefix);
         self.image_backoff.lock().forget_prefix(&prefix);
         let _ = std::fs::remove_dir_all(self.cfg.pod_log_dir(uid));
+        if let Some(cgroups) = &self.pod_cgroups {
+            if let Err(e) = cgroups.remove_pod(uid) {
+                tracing::warn!(pod = %uid, error = %e, "cannot remove the pod's cgroup");
+            }
+        }
     }
 }
 
