@@ -22,7 +22,7 @@ fn cpu_quantity(nanocores: u64) -> String {
 
 /// Memory as a binary-SI quantity (`Ki` when whole kibibytes).
 fn memory_quantity(bytes: u64) -> String {
-    if bytes > 0 && bytes % 1024 == 0 {
+    if bytes > 0 && bytes.is_multiple_of(1024) {
         format!("{}Ki", bytes / 1024)
     } else {
         bytes.to_string()
