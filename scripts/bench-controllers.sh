@@ -11,7 +11,9 @@
 #   scripts/bench-controllers.sh                 # 5,000 nodes, 100,000 replicas, 10,000 rolling
 #   QUICK=1 scripts/bench-controllers.sh         # 500 nodes, 5,000 replicas, 1,000 rolling
 #
-# Knobs: NODES, REPLICAS, ROLLING, SKIP_BUILD=1 with BOSUN_BIN, OUT.
+# Knobs: NODES, REPLICAS, ROLLING, SKIP_BUILD=1 with BOSUN_BIN, OUT;
+# PERF=1 records a CPU profile of the server during the scale-up
+# ($OUT/perf.data; `perf report -i $OUT/perf.data --no-children`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -115,9 +117,14 @@ c0=$(cpu_of "$server" controllers)
 s0=$(cpu_of "$server" scheduler)
 a0=$(cpu_of "$server" all)
 t0=$(now)
+if [ "${PERF:-0}" = 1 ]; then
+  perf record -F 199 -g -p "$server" -o "$OUT/perf.data" >/dev/null 2>&1 &
+  perf_pid=$!
+fi
 k scale deploy/scale --replicas="$REPLICAS" >/dev/null
 wait_available scale "$REPLICAS" 3600
 t1=$(now)
+if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 c1=$(cpu_of "$server" controllers)
 s1=$(cpu_of "$server" scheduler)
 a1=$(cpu_of "$server" all)
