@@ -171,6 +171,10 @@ def test_node_registered_ready_with_lease(agent: Agent):
         assert conditions[ty]["status"] == "False", conditions[ty]
     lease = srv.api.ok("GET", f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{agent.node}")
     assert lease["spec"]["holderIdentity"] == agent.node
+    # Pod traffic leaving the range is masqueraded by one rule for the
+    # range (the bridge plugin's per-pod ipMasq is off).
+    nat = subprocess.run(["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"], capture_output=True, text=True, check=True).stdout
+    assert any(f"-s {POD_CIDR} ! -d {POD_CIDR}" in r and r.endswith("-j MASQUERADE") for r in nat.splitlines()), nat
 
 
 def test_web_pod_runs_answers_http_and_is_deleted(agent: Agent):

@@ -49,6 +49,9 @@ pub async fn run(
                 &cfg.cni_bridge,
                 &cfg.pod_cidr,
             )?;
+            if let Err(e) = cni::ensure_masquerade("iptables", &cfg.pod_cidr).await {
+                tracing::warn!(error = %e, "pods cannot reach beyond this machine");
+            }
             let sup = Supervisor {
                 layout: layout.clone(),
                 binary: cfg.containerd_bin.clone(),
