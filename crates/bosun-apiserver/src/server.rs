@@ -112,6 +112,8 @@ impl ApiServer {
         let handler = Arc::new(Handler {
             rest: Rest::new(store, cache),
             server_address: advertise,
+            kubelet: crate::kubelet::KubeletClient::new(&pki)
+                .map_err(|e| ServerError::Tls(e.to_string()))?,
         });
         crate::bootstrap::run(&handler.rest)
             .await

@@ -3,6 +3,7 @@
 
 mod eviction;
 mod read;
+mod stream;
 mod subresource;
 mod watch;
 mod write;
@@ -27,6 +28,8 @@ pub const GIT_VERSION: &str = "v1.32.5";
 pub struct Handler {
     pub rest: Rest,
     pub server_address: String,
+    /// Reaches node agents for logs, exec, attach and port-forward.
+    pub kubelet: crate::kubelet::KubeletClient,
 }
 
 /// Who made the request (set by authentication).
@@ -154,6 +157,10 @@ impl Handler {
             return Err(ApiError::path_not_found());
         }
         let info = request::parse_path(&path)?;
+        if stream::is_streaming(&info) {
+            // Needs the whole request: upgrades, and no body read.
+            return self.pod_stream(req, info).await;
+        }
         let query = Query::parse(req.uri().query());
         let (parts, body) = req.into_parts();
         let body = match method {
