@@ -217,12 +217,14 @@ def test_exec_stdin_from_a_file(agent: Agent, talker: str, tmp_path: Path):
 def test_exec_with_a_tty(agent: Agent, talker: str):
     srv = agent.server
     # `script` gives kubectl a terminal, so -t gets one in the container.
-    cmd = f"{KUBECTL} exec -it {talker} -- sh -c 'tty; stty size; echo done'"
+    cmd = f"{KUBECTL} exec -it {talker} -- sh -c 'tty; test -t 0 && test -t 1 && echo both-tty; echo done'"
     proc = subprocess.run(["script", "-qec", cmd, "/dev/null"], input="", capture_output=True, text=True,
                           env=kubectl_env(srv), timeout=60)
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    out = proc.stdout.replace("\r", "")
-    assert "/dev/pts/" in out and "done" in out, out
+    out = proc.stdout.replace("\r", "").splitlines()
+    # (script echoes the closed stdin as ^@ before the output.)
+    assert "/dev/pts/" in out[0], out
+    assert out[1:3] == ["both-tty", "done"], out
 
 
 def test_attach_sees_the_containers_output_and_feeds_its_stdin(agent: Agent):
