@@ -326,3 +326,19 @@ def test_python_client_port_forward(core, web: str):
     sock.close()
     assert b"200 OK" in data and b"hello-through-forward" in data, data
     assert pf.error(8080) is None
+
+
+# === the agent's own endpoint ===
+
+
+def test_agent_port_requires_a_cluster_client_certificate(agent: Agent, talker: str):
+    srv = agent.server
+    node = srv.api.ok("GET", f"/api/v1/nodes/{agent.node}")
+    assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == agent.port
+    url = f"https://127.0.0.1:{agent.port}/containerLogs/default/{talker}/{talker}?tailLines=1"
+    import urllib3
+    urllib3.disable_warnings()
+    assert requests.get(url, verify=False, timeout=10).status_code == 401
+    # The admin certificate (system:masters, signed by the cluster CA) is let in.
+    r = requests.get(url, verify=False, timeout=10, cert=(str(srv.pki / "admin.crt"), str(srv.pki / "admin.key")))
+    assert r.status_code == 200 and r.text == "oops\n", r.text

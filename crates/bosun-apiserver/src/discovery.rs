@@ -76,7 +76,11 @@ fn subresources(def: &ResourceDef) -> Vec<SubInfo> {
             ("attach", "PodAttachOptions", &["create", "get"][..]),
             ("exec", "PodExecOptions", &["create", "get"][..]),
             ("log", "Pod", &["get"][..]),
-            ("portforward", "PodPortForwardOptions", &["create", "get"][..]),
+            (
+                "portforward",
+                "PodPortForwardOptions",
+                &["create", "get"][..],
+            ),
         ] {
             out.push(SubInfo {
                 name,

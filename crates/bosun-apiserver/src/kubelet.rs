@@ -78,16 +78,16 @@ impl KubeletClient {
                 source,
             })?;
         let _ = tcp.set_nodelay(true);
-        let name = ServerName::try_from(host.to_string())
-            .map_err(|e| KubeletError::Tls(e.to_string()))?;
-        let stream = self
-            .connector
-            .connect(name, tcp)
-            .await
-            .map_err(|source| KubeletError::Connect {
-                addr: addr.clone(),
-                source,
-            })?;
+        let name =
+            ServerName::try_from(host.to_string()).map_err(|e| KubeletError::Tls(e.to_string()))?;
+        let stream =
+            self.connector
+                .connect(name, tcp)
+                .await
+                .map_err(|source| KubeletError::Connect {
+                    addr: addr.clone(),
+                    source,
+                })?;
         let http = |e: hyper::Error| KubeletError::Http {
             addr: addr.clone(),
             detail: e.to_string(),

@@ -187,7 +187,13 @@ where
             idle = Duration::ZERO;
             let lines = parser.feed(&chunk);
             let lines = match opts.since {
-                Some(_) => select(lines, &LogOptions { tail_lines: None, ..opts.clone() }),
+                Some(_) => select(
+                    lines,
+                    &LogOptions {
+                        tail_lines: None,
+                        ..opts.clone()
+                    },
+                ),
                 None => lines,
             };
             if !send_lines(&out, lines, &opts, &mut limiter).await {
@@ -279,7 +285,8 @@ mod tests {
 
     #[test]
     fn malformed_records_are_skipped() {
-        let got = LineParser::default().feed(b"garbage\n2026-11-27T10:00:00Z stdout F ok\nx stdin F no\n");
+        let got = LineParser::default()
+            .feed(b"garbage\n2026-11-27T10:00:00Z stdout F ok\nx stdin F no\n");
         assert_eq!(text(&got, false), "ok\n");
     }
 

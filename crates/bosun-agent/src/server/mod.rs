@@ -113,7 +113,10 @@ impl AgentServer {
                     async move {
                         let resp = match caller {
                             None => text_response(StatusCode::UNAUTHORIZED, "Unauthorized".into()),
-                            Some(false) => text_response(StatusCode::FORBIDDEN, "Forbidden (user is not in system:masters)".into()),
+                            Some(false) => text_response(
+                                StatusCode::FORBIDDEN,
+                                "Forbidden (user is not in system:masters)".into(),
+                            ),
                             Some(true) => state.route(req).await,
                         };
                         Ok::<_, Infallible>(resp)
@@ -154,27 +157,41 @@ impl State {
                 let url = pods::port_forward_url(&*self.runtime, ns, pod, &query).await;
                 self.stream(req, url).await
             }
-            _ => text_response(StatusCode::NOT_FOUND, format!("404 page not found: {method} {path}")),
+            _ => text_response(
+                StatusCode::NOT_FOUND,
+                format!("404 page not found: {method} {path}"),
+            ),
         }
     }
 
-    async fn stream(&self, req: Request<Incoming>, url: Result<String, pods::PodError>) -> Response<ResponseBody> {
+    async fn stream(
+        &self,
+        req: Request<Incoming>,
+        url: Result<String, pods::PodError>,
+    ) -> Response<ResponseBody> {
         match url {
             Ok(url) => proxy::forward_upgrade(req, &url).await,
             Err(e) => e.into_response(),
         }
     }
 
-    async fn container_logs(&self, ns: &str, pod: &str, container: &str, query: &Query) -> Response<ResponseBody> {
+    async fn container_logs(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        query: &Query,
+    ) -> Response<ResponseBody> {
         let opts = match log_options(query) {
             Ok(o) => o,
             Err(msg) => return text_response(StatusCode::BAD_REQUEST, msg),
         };
         let previous = query.flag("previous");
-        let target = match pods::log_target(&*self.runtime, &self.cfg, ns, pod, container, previous).await {
-            Ok(t) => t,
-            Err(e) => return e.into_response(),
-        };
+        let target =
+            match pods::log_target(&*self.runtime, &self.cfg, ns, pod, container, previous).await {
+                Ok(t) => t,
+                Err(e) => return e.into_response(),
+            };
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
         // Open before answering, so a missing file is an error status.
         if let Err(e) = tokio::fs::metadata(&target.path).await {
@@ -224,13 +241,19 @@ fn log_options(query: &Query) -> Result<LogOptions, String> {
     };
     let non_negative = |key: &str, v: Option<i64>| -> Result<Option<usize>, String> {
         match v {
-            Some(n) if n < 0 => Err(format!("{key}: Invalid value: {n}: must be greater than or equal to 0")),
+            Some(n) if n < 0 => Err(format!(
+                "{key}: Invalid value: {n}: must be greater than or equal to 0"
+            )),
             Some(n) => Ok(usize::try_from(n).ok()),
             None => Ok(None),
         }
     };
     let since = match (int("sinceSeconds")?, query.get("sinceTime")) {
-        (Some(s), _) if s < 1 => return Err(format!("sinceSeconds: Invalid value: {s}: must be greater than 0")),
+        (Some(s), _) if s < 1 => {
+            return Err(format!(
+                "sinceSeconds: Invalid value: {s}: must be greater than 0"
+            ))
+        }
         (Some(s), _) => Some(chrono::Utc::now() - chrono::Duration::seconds(s)),
         (None, Some(t)) if !t.is_empty() => Some(
             chrono::DateTime::parse_from_rfc3339(t)
@@ -328,7 +351,9 @@ mod tests {
 
     #[test]
     fn query_keeps_repeated_commands_and_decodes() {
-        let q = Query::parse(Some("command=sh&command=-c&command=echo+hi%21&tty=true&stdin=0"));
+        let q = Query::parse(Some(
+            "command=sh&command=-c&command=echo+hi%21&tty=true&stdin=0",
+        ));
         assert_eq!(q.all("command"), ["sh", "-c", "echo hi!"]);
         assert!(q.flag("tty"));
         assert!(!q.flag("stdin"));
@@ -340,7 +365,10 @@ mod tests {
     fn log_options_are_validated() {
         let q = Query::parse(Some("tailLines=3&timestamps=true&follow=1&limitBytes=10"));
         let o = log_options(&q).expect("valid");
-        assert_eq!((o.tail_lines, o.timestamps, o.follow, o.limit_bytes), (Some(3), true, true, Some(10)));
+        assert_eq!(
+            (o.tail_lines, o.timestamps, o.follow, o.limit_bytes),
+            (Some(3), true, true, Some(10))
+        );
         assert!(log_options(&Query::parse(Some("tailLines=x"))).is_err());
         assert!(log_options(&Query::parse(Some("sinceSeconds=0"))).is_err());
         let o = log_options(&Query::parse(Some("sinceTime=2026-11-27T10:00:00Z"))).expect("valid");

@@ -7,8 +7,12 @@ use http::{Response, StatusCode};
 
 use super::{text_response, Query, ResponseBody};
 use crate::config::AgentConfig;
-use crate::cri::{api, CriError, RuntimeService, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID};
-use crate::kuberuntime::state::{pod_runtime_status, ContainerRecord, ContainerState, PodRuntimeStatus};
+use crate::cri::{
+    api, CriError, RuntimeService, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID,
+};
+use crate::kuberuntime::state::{
+    pod_runtime_status, ContainerRecord, ContainerState, PodRuntimeStatus,
+};
 
 /// Why a request cannot be served; each maps to kubelet's status code.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +46,11 @@ pub struct LogTarget {
 }
 
 /// The uid and runtime state of pod `ns/name` (its newest sandbox).
-async fn find_pod(runtime: &dyn RuntimeService, ns: &str, name: &str) -> Result<(String, PodRuntimeStatus), PodError> {
+async fn find_pod(
+    runtime: &dyn RuntimeService,
+    ns: &str,
+    name: &str,
+) -> Result<(String, PodRuntimeStatus), PodError> {
     let selector = [
         (LABEL_POD_NAMESPACE.to_string(), ns.to_string()),
         (LABEL_POD_NAME.to_string(), name.to_string()),
@@ -114,21 +122,36 @@ pub async fn is_running(runtime: &dyn RuntimeService, id: &str) -> bool {
 }
 
 /// The newest running container `name` of the pod.
-async fn running_container(runtime: &dyn RuntimeService, ns: &str, pod: &str, name: &str) -> Result<String, PodError> {
+async fn running_container(
+    runtime: &dyn RuntimeService,
+    ns: &str,
+    pod: &str,
+    name: &str,
+) -> Result<String, PodError> {
     let (_, status) = find_pod(runtime, ns, pod).await?;
     match status.latest(name) {
         Some(c) if c.state == ContainerState::Running => Ok(c.id.clone()),
         Some(_) => Err(PodError::BadRequest(format!(
             "container {name:?} in pod {pod:?} is not running"
         ))),
-        None => Err(PodError::NotFound(format!("container {name:?} not found in pod {pod:?}"))),
+        None => Err(PodError::NotFound(format!(
+            "container {name:?} not found in pod {pod:?}"
+        ))),
     }
 }
 
-pub async fn exec_url(runtime: &dyn RuntimeService, ns: &str, pod: &str, container: &str, q: &Query) -> Result<String, PodError> {
+pub async fn exec_url(
+    runtime: &dyn RuntimeService,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    q: &Query,
+) -> Result<String, PodError> {
     let cmd = q.all("command").to_vec();
     if cmd.is_empty() {
-        return Err(PodError::BadRequest("you must specify at least 1 command".into()));
+        return Err(PodError::BadRequest(
+            "you must specify at least 1 command".into(),
+        ));
     }
     let container_id = running_container(runtime, ns, pod, container).await?;
     Ok(runtime
@@ -143,7 +166,13 @@ pub async fn exec_url(runtime: &dyn RuntimeService, ns: &str, pod: &str, contain
         .await?)
 }
 
-pub async fn attach_url(runtime: &dyn RuntimeService, ns: &str, pod: &str, container: &str, q: &Query) -> Result<String, PodError> {
+pub async fn attach_url(
+    runtime: &dyn RuntimeService,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    q: &Query,
+) -> Result<String, PodError> {
     let container_id = running_container(runtime, ns, pod, container).await?;
     Ok(runtime
         .attach(api::AttachRequest {
@@ -156,7 +185,12 @@ pub async fn attach_url(runtime: &dyn RuntimeService, ns: &str, pod: &str, conta
         .await?)
 }
 
-pub async fn port_forward_url(runtime: &dyn RuntimeService, ns: &str, pod: &str, q: &Query) -> Result<String, PodError> {
+pub async fn port_forward_url(
+    runtime: &dyn RuntimeService,
+    ns: &str,
+    pod: &str,
+    q: &Query,
+) -> Result<String, PodError> {
     let (_, status) = find_pod(runtime, ns, pod).await?;
     let sandbox = status
         .ready_sandbox()

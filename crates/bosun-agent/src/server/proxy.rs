@@ -14,10 +14,18 @@ use super::{full, text_response, ResponseBody};
 pub async fn forward_upgrade(mut req: Request<Incoming>, url: &str) -> Response<ResponseBody> {
     let target: Uri = match url.parse() {
         Ok(u) => u,
-        Err(e) => return text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("bad streaming URL {url:?}: {e}")),
+        Err(e) => {
+            return text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("bad streaming URL {url:?}: {e}"),
+            )
+        }
     };
     let Some(authority) = target.authority().cloned() else {
-        return text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("streaming URL {url:?} has no host"));
+        return text_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("streaming URL {url:?} has no host"),
+        );
     };
     let mut path = target.path().to_string();
     if let Some(q) = req.uri().query() {
@@ -26,12 +34,22 @@ pub async fn forward_upgrade(mut req: Request<Incoming>, url: &str) -> Response<
     }
     let tcp = match tokio::net::TcpStream::connect(authority.as_str()).await {
         Ok(t) => t,
-        Err(e) => return text_response(StatusCode::BAD_GATEWAY, format!("cannot reach the runtime's streaming server: {e}")),
+        Err(e) => {
+            return text_response(
+                StatusCode::BAD_GATEWAY,
+                format!("cannot reach the runtime's streaming server: {e}"),
+            )
+        }
     };
     let _ = tcp.set_nodelay(true);
     let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await {
         Ok(pair) => pair,
-        Err(e) => return text_response(StatusCode::BAD_GATEWAY, format!("streaming server handshake: {e}")),
+        Err(e) => {
+            return text_response(
+                StatusCode::BAD_GATEWAY,
+                format!("streaming server handshake: {e}"),
+            )
+        }
     };
     tokio::spawn(async move {
         if let Err(err) = conn.with_upgrades().await {

@@ -35,7 +35,11 @@ fn serving_cert(cfg: &AgentConfig) -> Result<(String, String), AgentError> {
         return Ok((cert, key));
     }
     std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-    let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string(), cfg.node_name.clone()];
+    let mut sans = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        cfg.node_name.clone(),
+    ];
     if let Some(ip) = cfg.node_ip {
         sans.push(ip.to_string());
     }

@@ -45,7 +45,11 @@ pub fn is_streaming(info: &RequestInfo) -> bool {
 }
 
 impl Handler {
-    pub(super) async fn pod_stream(&self, req: Request<Body>, info: RequestInfo) -> Result<Response> {
+    pub(super) async fn pod_stream(
+        &self,
+        req: Request<Body>,
+        info: RequestInfo,
+    ) -> Result<Response> {
         let sub = info.subresource.as_deref().unwrap_or("");
         let method = req.method().clone();
         let allowed = match sub {
@@ -113,9 +117,7 @@ impl Handler {
                     .find(|a| a["type"] == *ty)
                     .and_then(|a| a["address"].as_str())
             })
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("node {node_name} reports no address"))
-            })?;
+            .ok_or_else(|| ApiError::bad_request(format!("node {node_name} reports no address")))?;
         let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
@@ -181,8 +183,7 @@ impl Handler {
                 Ok((client, agent)) => {
                     let mut client = hyper_util::rt::TokioIo::new(client);
                     let mut agent = hyper_util::rt::TokioIo::new(agent);
-                    if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut agent).await
-                    {
+                    if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut agent).await {
                         tracing::debug!(%err, "stream copy ended");
                     }
                 }
@@ -215,7 +216,8 @@ fn resolve_container(pod: &Value, name: &str, requested: Option<&str>) -> Result
     let container = match requested.filter(|c| !c.is_empty()) {
         Some(c) => c.to_string(),
         None => {
-            let annotated = pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"]
+            let annotated = pod["metadata"]["annotations"]
+                ["kubectl.kubernetes.io/default-container"]
                 .as_str()
                 .filter(|c| containers.iter().any(|n| n == c));
             match (annotated, containers.as_slice()) {
@@ -284,12 +286,17 @@ fn check_upgrade(req: &Request<Body>, sub: &str) -> Result<()> {
 
 /// An agent's error answer as an API error (upstream's
 /// `GenericHttpResponseChecker`: the status code and the agent's text).
-async fn agent_error(resp: http::Response<hyper::body::Incoming>, resource: &str, pod: &str) -> ApiError {
+async fn agent_error(
+    resp: http::Response<hyper::body::Incoming>,
+    resource: &str,
+    pod: &str,
+) -> ApiError {
     let code = resp.status().as_u16();
-    let body = http_body_util::BodyExt::collect(http_body_util::Limited::new(resp.into_body(), 4096))
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
+    let body =
+        http_body_util::BodyExt::collect(http_body_util::Limited::new(resp.into_body(), 4096))
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
     let text = String::from_utf8_lossy(&body).trim().to_string();
     let reason = match code {
         400 => "BadRequest",
@@ -322,9 +329,16 @@ mod tests {
 
     #[test]
     fn container_defaults_to_the_only_one_or_the_annotation() {
-        assert_eq!(resolve_container(&pod(&["a"], None), "p", None).ok().as_deref(), Some("a"));
         assert_eq!(
-            resolve_container(&pod(&["a", "b"], Some("b")), "p", None).ok().as_deref(),
+            resolve_container(&pod(&["a"], None), "p", None)
+                .ok()
+                .as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            resolve_container(&pod(&["a", "b"], Some("b")), "p", None)
+                .ok()
+                .as_deref(),
             Some("b")
         );
         let err = resolve_container(&pod(&["a", "b"], None), "p", None).unwrap_err();
