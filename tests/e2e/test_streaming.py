@@ -303,8 +303,16 @@ def test_python_client_exec(core, talker: str):
                   command=["sh", "-c", "read x; echo got-$x; exit 4"], stderr=True, stdin=True, stdout=True, tty=False,
                   _preload_content=False)
     resp.write_stdin("abc\n")
-    resp.run_forever(timeout=10)
-    assert "got-abc" in resp.read_stdout(timeout=1) if resp.peek_stdout() else True
+    out = ""
+    deadline = time.monotonic() + 15
+    while resp.is_open() and time.monotonic() < deadline:
+        resp.update(timeout=1)
+        if resp.peek_stdout():
+            out += resp.read_stdout()
+    if resp.peek_stdout():
+        out += resp.read_stdout()
+    assert out == "got-abc\n", out
+    # The exit code arrives on the status channel (v4.channel.k8s.io).
     assert resp.returncode == 4
 
 
