@@ -201,6 +201,22 @@ def test_exec_output_and_exit_code(agent: Agent, talker: str):
     assert r.rc != 0 and "container nope is not valid" in r.stderr, r
 
 
+def test_kubectl_falls_back_from_websocket_to_spdy(agent: Agent, talker: str, web: str):
+    """kubectl 1.32 asks for websocket v5.channel.k8s.io (exec) and
+    SPDY-over-websocket tunnelling (port-forward) first; containerd speaks
+    neither, so the server refuses the upgrade and kubectl uses SPDY/3.1."""
+    srv = agent.server
+    r = srv.kubectl("exec", "-v=7", talker, "--", "echo", "x")
+    assert r.stdout == "x\n"
+    assert "RemoteCommand fallback" in r.stderr and "101 Switching Protocols" in r.stderr, r.stderr[-3000:]
+    port = free_port()
+    with KubectlStream(srv.kubeconfig, "port-forward", "-v=7", f"pod/{web}", f"{port}:8080") as pf:
+        pf.wait_for_line(lambda lines: any("Forwarding from" in line for line in lines), timeout=20, desc="forwarding")
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "hello-through-forward\n"
+        lines = pf.snapshot()
+    assert any("fallback to secondary dialer" in line for line in lines), lines
+
+
 def test_exec_stdin_from_a_file(agent: Agent, talker: str, tmp_path: Path):
     srv = agent.server
     data = "".join(f"row {i}\n" for i in range(2000))
