@@ -22,6 +22,7 @@ use crate::kuberuntime::manager::RuntimeManager;
 use crate::node;
 use crate::node::machine::MachineInfo;
 use crate::pod_workers::{PodWorkers, WorkerContext};
+use crate::server::AgentServer;
 use crate::status::manager::{KubePodApi, StatusManager};
 use crate::{cni, images, pleg};
 
@@ -31,6 +32,15 @@ pub async fn run(
     client: Client,
     stop: watch::Receiver<bool>,
 ) -> Result<(), AgentError> {
+    let mut cfg = cfg;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AgentError::Io {
+        what: "create data dir",
+        path: cfg.data_dir.clone(),
+        source,
+    })?;
+    // Bound first: the Node reports the port actually bound.
+    let server = AgentServer::bind(&cfg).await?;
+    cfg.port = server.local_addr.port();
     let cfg = Arc::new(cfg);
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| AgentError::Io {
         what: "create data dir",
@@ -63,6 +73,7 @@ pub async fn run(
     let runtime: Arc<dyn Runtime> = Arc::new(RemoteRuntime::connect(&endpoint)?);
     let runtime_version = containerd::wait_ready(&*runtime, Duration::from_secs(30)).await?;
     tracing::info!(%endpoint, %runtime_version, "container runtime ready");
+    let server_task = tokio::spawn(server.serve(cfg.clone(), runtime.clone(), stop.clone()));
 
     let socket = socket_path(&endpoint)?;
     images::import_at_start(
@@ -158,6 +169,7 @@ pub async fn run(
     }
     heartbeat.abort();
     pleg_task.abort();
+    server_task.abort();
     if let Some(task) = supervisor_task {
         // The supervisor saw `stop` too and stops containerd.
         let _ = task.await;

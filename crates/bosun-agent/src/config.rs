@@ -38,6 +38,12 @@ pub struct AgentConfig {
     pub max_pods: u32,
     /// Hard eviction thresholds (only the pressure conditions so far).
     pub eviction_hard: crate::node::machine::Thresholds,
+    /// kubelet's `--port`: the HTTPS server for logs, exec, attach and
+    /// port-forward (0: any free port).
+    pub port: u16,
+    /// CA certificates (DER) that sign the callers allowed on that port:
+    /// the cluster CA from the agent's kubeconfig.
+    pub client_ca: Vec<Vec<u8>>,
 }
 
 impl AgentConfig {
@@ -63,6 +69,8 @@ impl AgentConfig {
             reserved_memory_bytes: 0,
             max_pods: 110,
             eviction_hard: Default::default(),
+            port: crate::server::DEFAULT_PORT,
+            client_ca: Vec::new(),
         }
     }
 

@@ -22,7 +22,7 @@ const APPLETS: &[&str] = &[
     "sh", "ash", "cat", "echo", "env", "false", "grep", "head", "hostname", "httpd", "id", "ip",
     "kill", "ls", "mkdir", "nc", "nslookup", "ping", "ps", "pwd", "rm", "sleep", "tail", "test",
     "top", "touch", "true", "uname", "wc", "wget", "whoami", "date", "seq", "sed", "awk", "dd",
-    "tr", "cut", "sort", "stat", "mount", "df", "free",
+    "tr", "cut", "sort", "stat", "mount", "df", "free", "tar", "tty", "stty", "cp", "mv",
 ];
 
 fn read_busybox(busybox: &Path) -> Result<Vec<u8>, AgentError> {

@@ -8,7 +8,8 @@
 //! its writer), `node/` (registration, Lease, conditions), `cri/` (the CRI
 //! traits, containerd client, fake), `containerd.rs` (own containerd),
 //! `cni.rs` (pod network config), `images.rs` + `oci.rs` (built-in images,
-//! import).
+//! import), `server/` (the HTTPS server for logs, exec, attach and
+//! port-forward).
 pub mod agent;
 pub mod backoff;
 pub mod cm;
@@ -23,6 +24,7 @@ pub mod node;
 pub mod oci;
 pub mod pleg;
 pub mod pod_workers;
+pub mod server;
 pub mod stats;
 pub mod status;
 

@@ -70,6 +70,27 @@ fn subresources(def: &ResourceDef) -> Vec<SubInfo> {
             },
         });
     }
+    if def.kind == "Pod" && def.group.is_empty() {
+        // Served by the pod's node agent (handler/stream.rs).
+        for (name, kind, verbs) in [
+            ("attach", "PodAttachOptions", &["create", "get"][..]),
+            ("exec", "PodExecOptions", &["create", "get"][..]),
+            ("log", "Pod", &["get"][..]),
+            (
+                "portforward",
+                "PodPortForwardOptions",
+                &["create", "get"][..],
+            ),
+        ] {
+            out.push(SubInfo {
+                name,
+                group: "",
+                version: "v1",
+                kind,
+                verbs,
+            });
+        }
+    }
     if def.kind == "Namespace" {
         out.push(SubInfo {
             name: "finalize",

@@ -15,6 +15,7 @@ pub mod cache;
 mod discovery;
 pub mod error;
 pub mod handler;
+mod kubelet;
 pub mod metrics;
 mod negotiate;
 mod objects;

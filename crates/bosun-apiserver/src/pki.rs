@@ -2,8 +2,9 @@
 //!
 //! On first start the server generates a cluster CA, a serving certificate
 //! for `127.0.0.1`/`localhost` (plus any extra SANs), an admin client
-//! certificate (`CN=admin, O=system:masters`) and an admin bearer token, and
-//! writes `admin.kubeconfig`. Later starts reuse them.
+//! certificate (`CN=admin, O=system:masters`), the client certificate it
+//! presents to node agents (`CN=kube-apiserver-kubelet-client`) and an admin
+//! bearer token, and writes `admin.kubeconfig`. Later starts reuse them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,10 @@ pub struct Pki {
     pub server_cert_pem: String,
     pub server_key_pem: String,
     pub admin_token: String,
+    /// The client certificate the server presents to node agents
+    /// (`CN=kube-apiserver-kubelet-client, O=system:masters`).
+    pub kubelet_client_cert_pem: String,
+    pub kubelet_client_key_pem: String,
     pub dir: PathBuf,
 }
 
@@ -151,6 +156,19 @@ impl Pki {
             write(&admin_key, &key, true)?;
             write(&admin_cert, &cert, false)?;
         }
+        let kubelet_cert = pki.join("apiserver-kubelet-client.crt");
+        let kubelet_key = pki.join("apiserver-kubelet-client.key");
+        if !kubelet_cert.exists() || !kubelet_key.exists() {
+            let (cert, key) = leaf(
+                "kube-apiserver-kubelet-client",
+                Some("system:masters"),
+                Vec::new(),
+                ExtendedKeyUsagePurpose::ClientAuth,
+                &issuer,
+            )?;
+            write(&kubelet_key, &key, true)?;
+            write(&kubelet_cert, &cert, false)?;
+        }
         let token_path = pki.join("admin.token");
         if !token_path.exists() {
             let bytes: [u8; 24] = rand::random();
@@ -162,6 +180,8 @@ impl Pki {
             server_cert_pem: read(&server_cert)?,
             server_key_pem: read(&server_key)?,
             admin_token: read(&token_path)?.trim().to_string(),
+            kubelet_client_cert_pem: read(&kubelet_cert)?,
+            kubelet_client_key_pem: read(&kubelet_key)?,
             dir: pki,
         })
     }

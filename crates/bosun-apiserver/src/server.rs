@@ -113,6 +113,8 @@ impl ApiServer {
             rest: Rest::new(store, cache),
             server_address: advertise,
             metrics: Arc::new(crate::metrics::MetricsStore::new()),
+            kubelet: crate::kubelet::KubeletClient::new(&pki)
+                .map_err(|e| ServerError::Tls(e.to_string()))?,
         });
         crate::bootstrap::run(&handler.rest)
             .await

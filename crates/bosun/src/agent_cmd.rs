@@ -35,6 +35,11 @@ pub struct AgentArgs {
     /// (kubelet's flag; no eviction yet).
     #[arg(long, default_value = "memory.available<100Mi,nodefs.available<10%")]
     eviction_hard: String,
+    /// The HTTPS port for logs, exec, attach and port-forward (kubelet's
+    /// flag; 0 picks a free port). Callers need a client certificate from
+    /// the kubeconfig's certificate authority.
+    #[arg(long, default_value_t = bosun_agent::server::DEFAULT_PORT)]
+    port: u16,
 }
 
 #[derive(clap::Subcommand)]
@@ -140,7 +145,10 @@ pub async fn run_until(
     cfg.node_ip = args.node_ip;
     cfg.eviction_hard = bosun_agent::node::machine::Thresholds::parse(&args.eviction_hard)
         .map_err(|e| anyhow::anyhow!("--eviction-hard: {e}"))?;
-    let client = crate::sim_cmd::client(args.kubeconfig.as_ref()).await?;
+    cfg.port = args.port;
+    let config = crate::sim_cmd::config(args.kubeconfig.as_ref()).await?;
+    cfg.client_ca = config.root_cert.clone().unwrap_or_default();
+    let client = kube::Client::try_from(config).context("cannot build the API client")?;
     bosun_agent::agent::run(cfg, client, stop)
         .await
         .context("agent stopped")

@@ -74,16 +74,22 @@ impl SimArgs {
 }
 
 pub async fn client(path: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
+    let config = config(path).await?;
+    kube::Client::try_from(config).context("cannot build the API client")
+}
+
+/// The client configuration from a kubeconfig (default: $KUBECONFIG, then
+/// ~/.kube/config).
+pub async fn config(path: Option<&PathBuf>) -> anyhow::Result<kube::Config> {
     let kubeconfig = match path {
         Some(p) => Kubeconfig::read_from(p)
             .with_context(|| format!("cannot read kubeconfig {}", p.display()))?,
         None => Kubeconfig::read()
             .context("cannot read the kubeconfig (set --kubeconfig or KUBECONFIG)")?,
     };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
-        .context("invalid kubeconfig")?;
-    kube::Client::try_from(config).context("cannot build the API client")
+        .context("invalid kubeconfig")
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -391,6 +391,41 @@ impl RuntimeService for FakeRuntime {
             })
             .collect())
     }
+
+    async fn exec(&self, req: api::ExecRequest) -> CriResult<String> {
+        let s = self.enter("Exec", &req.container_id)?;
+        running_url(&s, "exec", &req.container_id)
+    }
+
+    async fn attach(&self, req: api::AttachRequest) -> CriResult<String> {
+        let s = self.enter("Attach", &req.container_id)?;
+        running_url(&s, "attach", &req.container_id)
+    }
+
+    async fn port_forward(&self, req: api::PortForwardRequest) -> CriResult<String> {
+        let s = self.enter("PortForward", &req.pod_sandbox_id)?;
+        if !s.sandboxes.contains_key(&req.pod_sandbox_id) {
+            return Err(not_found("PortForward", &req.pod_sandbox_id));
+        }
+        Ok(format!(
+            "http://127.0.0.1:0/portforward/{}",
+            req.pod_sandbox_id
+        ))
+    }
+}
+
+/// A streaming URL for a running container, as containerd refuses others.
+fn running_url(s: &State, op: &'static str, id: &str) -> CriResult<String> {
+    match s.containers.get(id) {
+        Some(c) if c.state == api::ContainerState::ContainerRunning as i32 => {
+            Ok(format!("http://127.0.0.1:0/{op}/{id}"))
+        }
+        Some(_) => Err(CriError::status(
+            "Exec",
+            tonic::Status::failed_precondition(format!("container {id} is not running")),
+        )),
+        None => Err(not_found("Exec", id)),
+    }
 }
 
 #[async_trait]

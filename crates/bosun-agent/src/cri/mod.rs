@@ -93,6 +93,13 @@ pub trait RuntimeService: Send + Sync {
     async fn container_status(&self, id: &str) -> CriResult<api::ContainerStatus>;
     /// Resource usage of every container (CPU cumulative, memory working set).
     async fn list_container_stats(&self) -> CriResult<Vec<api::ContainerStats>>;
+
+    /// Prepares a streaming exec; returns the runtime's streaming URL.
+    async fn exec(&self, req: api::ExecRequest) -> CriResult<String>;
+    /// Prepares a streaming attach; returns the runtime's streaming URL.
+    async fn attach(&self, req: api::AttachRequest) -> CriResult<String>;
+    /// Prepares a port forward into a sandbox; returns the streaming URL.
+    async fn port_forward(&self, req: api::PortForwardRequest) -> CriResult<String>;
 }
 
 /// CRI's ImageService.

@@ -268,6 +268,36 @@ impl RuntimeService for RemoteRuntime {
             what: "status",
         })
     }
+
+    async fn exec(&self, req: api::ExecRequest) -> CriResult<String> {
+        let resp = self
+            .runtime
+            .clone()
+            .exec(request(req, CALL_TIMEOUT))
+            .await
+            .map_err(|s| CriError::status("Exec", s))?;
+        Ok(resp.into_inner().url)
+    }
+
+    async fn attach(&self, req: api::AttachRequest) -> CriResult<String> {
+        let resp = self
+            .runtime
+            .clone()
+            .attach(request(req, CALL_TIMEOUT))
+            .await
+            .map_err(|s| CriError::status("Attach", s))?;
+        Ok(resp.into_inner().url)
+    }
+
+    async fn port_forward(&self, req: api::PortForwardRequest) -> CriResult<String> {
+        let resp = self
+            .runtime
+            .clone()
+            .port_forward(request(req, CALL_TIMEOUT))
+            .await
+            .map_err(|s| CriError::status("PortForward", s))?;
+        Ok(resp.into_inner().url)
+    }
 }
 
 fn image_spec(image: &str) -> api::ImageSpec {

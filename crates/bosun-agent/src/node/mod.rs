@@ -196,6 +196,7 @@ pub fn node_status(cfg: &AgentConfig, m: &MachineInfo, runtime_version: &str) ->
         "capacity": capacity,
         "allocatable": allocatable,
         "addresses": addresses,
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": cfg.port}},
         "nodeInfo": {
             "machineID": m.machine_id,
             "systemUUID": m.machine_id,

@@ -3,6 +3,7 @@
 
 mod eviction;
 mod read;
+mod stream;
 mod subresource;
 mod watch;
 mod write;
@@ -29,6 +30,8 @@ pub struct Handler {
     pub server_address: String,
     /// Node and pod usage behind `metrics.k8s.io` (filled by the scraper).
     pub metrics: Arc<crate::metrics::MetricsStore>,
+    /// Reaches node agents for logs, exec, attach and port-forward.
+    pub kubelet: crate::kubelet::KubeletClient,
 }
 
 /// Who made the request (set by authentication).
@@ -164,6 +167,10 @@ impl Handler {
             return Err(ApiError::path_not_found());
         }
         let info = request::parse_path(&path)?;
+        if stream::is_streaming(&info) {
+            // Needs the whole request: upgrades, and no body read.
+            return self.pod_stream(req, info).await;
+        }
         let query = Query::parse(req.uri().query());
         let (parts, body) = req.into_parts();
         let body = match method {
