@@ -105,7 +105,8 @@ def shim_pids(socket: Path) -> list[int]:
 def agent_cluster(base: Path) -> Iterator[Agent]:
     """A server and an agent for a test module; everything is stopped and
     cleaned up on exit."""
-    srv = start_bosun(base / "srv")
+    # Resource metrics every 2 s, so `kubectl top` answers within seconds.
+    srv = start_bosun(base / "srv", extra=["--metric-resolution", "2s"])
     node = f"e2e-agent-{uuid.uuid4().hex[:6]}"
     data_dir = base / "data"
     (data_dir / "images").mkdir(parents=True)

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -447,3 +448,44 @@ def test_pod_level_cgroup_bounds_all_containers(agent: Agent):
     assert int((cpu_cg / "cpu.cfs_quota_us").read_text()) == 40_000
     srv.kubectl("delete", "pod", name, "--wait=false")
     wait_for(lambda: not pod_cg.exists() and not cpu_cg.exists(), timeout=60, interval=0.5, desc="the pod cgroup removed")
+
+
+def test_kubectl_top_node_and_pod(agent: Agent):
+    """metrics.k8s.io from the agents' /metrics/resource: `kubectl top`
+    shows a CPU-bound container at about its CPU limit."""
+    srv = agent.server
+    name = unique("top")
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+            "name": "burn", "image": IMAGE, "command": ["sh", "-c", "while :; do :; done"],
+            "resources": {"limits": {"cpu": "200m", "memory": "32Mi"}},
+        }]},
+    }
+    srv.api.ok("POST", "/api/v1/namespaces/default/pods", manifest)
+    wait_for(lambda: pod_json(srv, "default", name)["status"].get("phase") == "Running", timeout=60, interval=0.3, desc="burner running")
+
+    def top_pod():
+        r = srv.kubectl("top", "pod", "-l", f"app={name}", "--no-headers", check=False)
+        return r.rc == 0 and r.stdout.split()
+
+    row = wait_for(top_pod, timeout=60, interval=1, desc="kubectl top pod")
+    assert row[0] == name, row
+    cpu_m = int(row[1].rstrip("m"))
+    assert 100 <= cpu_m <= 260, row  # throttled at its 200m limit
+    assert row[2].endswith("Mi"), row
+
+    node_row = wait_for(lambda: (r := srv.kubectl("top", "node", agent.node, "--no-headers", check=False)).rc == 0 and r.stdout.split(),
+                        timeout=60, interval=1, desc="kubectl top node")
+    assert node_row[0] == agent.node
+    assert int(node_row[1].rstrip("m")) >= cpu_m // 2, node_row  # the node includes the burner
+    assert node_row[2].endswith("%") and node_row[3].endswith("Mi"), node_row
+
+    # The API as clients read it: per-container usage and the pod's labels.
+    pm = srv.api.ok("GET", f"/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/{name}")
+    assert pm["kind"] == "PodMetrics" and pm["metadata"]["labels"] == {"app": name}
+    assert [c["name"] for c in pm["containers"]] == ["burn"]
+    assert pm["containers"][0]["usage"]["cpu"].endswith("n")
+    missing = srv.api.request("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/no-such-pod")
+    assert missing.status_code == 404 and missing.json()["reason"] == "NotFound"
+    srv.kubectl("delete", "pod", name, "--wait=false")

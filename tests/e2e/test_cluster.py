@@ -13,18 +13,14 @@ import signal
 import subprocess
 from pathlib import Path
 
-import pytest
 import requests
 
+from agent_support import skip_unless_agent_can_run
 from support import bosun_bin, free_port, run_kubectl, stop_process, wait_for
-from test_agent import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or bool(missing()),
-    reason=f"the agent needs root and containerd; missing: {missing()} (root: {os.geteuid() == 0})",
-)
+pytestmark = skip_unless_agent_can_run
 
 
 def test_cluster_script_runs_server_and_agent(tmp_path):

@@ -32,6 +32,7 @@ pub enum KubeletError {
     Http { addr: String, detail: String },
 }
 
+#[derive(Clone)]
 pub struct KubeletClient {
     connector: tokio_rustls::TlsConnector,
 }

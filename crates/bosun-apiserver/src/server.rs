@@ -29,6 +29,9 @@ pub struct ServerConfig {
     /// The address written into kubeconfigs and discovery.
     pub advertise: String,
     pub extra_sans: Vec<String>,
+    /// How often node agents' resource metrics are scraped for
+    /// `metrics.k8s.io` (metrics-server's `--metric-resolution`).
+    pub metric_resolution: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +119,12 @@ impl ApiServer {
             kubelet: crate::kubelet::KubeletClient::new(&pki)
                 .map_err(|e| ServerError::Tls(e.to_string()))?,
         });
+        tokio::spawn(crate::metrics::scraper::run(
+            handler.metrics.clone(),
+            handler.rest.cache.clone(),
+            Arc::new(handler.kubelet.clone()),
+            config.metric_resolution,
+        ));
         crate::bootstrap::run(&handler.rest)
             .await
             .map_err(ServerError::Bootstrap)?;

@@ -94,6 +94,10 @@ struct ServerArgs {
     /// sharing one etcd.
     #[command(flatten)]
     leader: leader_cmd::LeaderElectionFlags,
+    /// How often node agents' resource metrics are read for `kubectl top`
+    /// (metrics-server's flag).
+    #[arg(long, default_value = "15s", value_parser = bosun_controllers::parse_duration)]
+    metric_resolution: std::time::Duration,
     /// Also run the node agent in this process (like `k3s server`): this
     /// machine joins as a Node and runs pods through its own containerd,
     /// with state under `<data-dir>/agent`. Needs root and containerd.
@@ -138,6 +142,7 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
         bind: args.bind,
         advertise: args.advertise_address,
         extra_sans: args.tls_sans,
+        metric_resolution: args.metric_resolution,
     };
     let server = ApiServer::start(config, store)
         .await

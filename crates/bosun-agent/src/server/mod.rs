@@ -142,6 +142,7 @@ impl State {
         let query = Query::parse(req.uri().query());
         match (&method, segments.as_slice()) {
             (&Method::GET, ["healthz"]) => text_response(StatusCode::OK, "ok".into()),
+            (&Method::GET, ["metrics", "resource"]) => self.resource_metrics().await,
             (&Method::GET, ["containerLogs", ns, pod, container]) => {
                 self.container_logs(ns, pod, container, &query).await
             }
@@ -172,6 +173,22 @@ impl State {
         match url {
             Ok(url) => proxy::forward_upgrade(req, &url).await,
             Err(e) => e.into_response(),
+        }
+    }
+
+    /// kubelet's `/metrics/resource` (Prometheus text), for `kubectl top`.
+    async fn resource_metrics(&self) -> Response<ResponseBody> {
+        match crate::stats::resource_metrics(&*self.runtime).await {
+            Ok((node, containers)) => {
+                let mut resp =
+                    text_response(StatusCode::OK, crate::stats::render(&node, &containers));
+                resp.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+                );
+                resp
+            }
+            Err(e) => text_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
     }
 

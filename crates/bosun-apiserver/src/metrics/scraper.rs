@@ -19,6 +19,30 @@ pub trait NodeMetricsSource: Send + Sync + 'static {
     fn fetch(&self, host: String, port: u16) -> BoxFuture<'static, Result<String, String>>;
 }
 
+impl NodeMetricsSource for crate::kubelet::KubeletClient {
+    fn fetch(&self, host: String, port: u16) -> BoxFuture<'static, Result<String, String>> {
+        let client = self.clone();
+        Box::pin(async move {
+            let req = http::Request::get("/metrics/resource")
+                .header(http::header::HOST, format!("{host}:{port}"))
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .map_err(|e| e.to_string())?;
+            let resp = client
+                .send(&host, port, req)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !resp.status().is_success() {
+                return Err(format!("{} from the agent", resp.status()));
+            }
+            let body = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            String::from_utf8(body.to_vec()).map_err(|e| e.to_string())
+        })
+    }
+}
+
 /// Nodes scraped at once.
 const CONCURRENCY: usize = 64;
 
