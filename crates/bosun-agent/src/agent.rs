@@ -92,13 +92,21 @@ pub async fn run(
         health,
     ));
 
+    let manager = RuntimeManager::new(
+        runtime.clone(),
+        cfg.clone(),
+        host_ip,
+        Arc::new(crate::kuberuntime::env::KubeConfigSource(client.clone())),
+    )
+    .with_events(Arc::new(crate::events::KubeRecorder {
+        client: client.clone(),
+        node: cfg.node_name.clone(),
+    }));
+    let mut probe_updates = manager
+        .take_probe_updates()
+        .ok_or_else(|| AgentError::Config("probe updates already taken".into()))?;
     let ctx = Arc::new(WorkerContext {
-        manager: RuntimeManager::new(
-            runtime.clone(),
-            cfg.clone(),
-            host_ip,
-            Arc::new(crate::kuberuntime::env::KubeConfigSource(client.clone())),
-        ),
+        manager,
         status: StatusManager::new(Arc::new(KubePodApi(client.clone()))),
     });
     let mut workers = PodWorkers::new(ctx);
@@ -137,6 +145,7 @@ pub async fn run(
                 Some(Err(e)) => tracing::warn!(error = %e, "pod watch failed; retrying"),
                 None => break,
             },
+            Some(uid) = probe_updates.recv() => workers.wake(&uid),
             Some(relist) = pleg_rx.recv() => {
                 for uid in &relist.changed {
                     workers.wake(uid);
