@@ -182,6 +182,36 @@ async fn worker(
     }
 }
 
+/// After a finished pod's leftovers (its sidecars) were stopped: their
+/// terminated states, under the phase the pod already has.
+async fn report_final_status(ctx: &WorkerContext, uid: &str, pod: &Pod) {
+    let Ok(runtime) =
+        crate::kuberuntime::state::pod_runtime_status(&*ctx.manager.runtime, uid).await
+    else {
+        return;
+    };
+    let now = crate::node::time_string(chrono::Utc::now());
+    let host_ip = ctx.manager.host_ip.clone();
+    let none = HashMap::new();
+    let status = generate(
+        pod,
+        &runtime,
+        &StatusContext {
+            host_ip: Some(host_ip.as_str()).filter(|s| !s.is_empty()),
+            now: &now,
+            waiting: &none,
+            probed: &HashMap::new(),
+        },
+    );
+    // A terminal phase never changes.
+    if status["phase"].as_str() != Some(phase(pod)) {
+        return;
+    }
+    if let Err(e) = ctx.status.set_pod_status(pod, status).await {
+        tracing::warn!(pod = %uid, error = %e, "final pod status update failed");
+    }
+}
+
 /// One pass over the pod; returns when to look again at the latest.
 async fn sync_once(
     ctx: &WorkerContext,
@@ -218,7 +248,10 @@ async fn sync_once(
                 .stop_pod(uid, grace_period(pod), Some(pod))
                 .await
             {
-                Ok(()) => *stopped = true,
+                Ok(()) => {
+                    *stopped = true;
+                    report_final_status(ctx, uid, pod).await;
+                }
                 Err(e) => tracing::warn!(pod = %uid, error = %e, "cannot stop a finished pod"),
             }
         }
