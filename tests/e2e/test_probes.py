@@ -126,6 +126,9 @@ def test_readiness_drives_ready_and_the_service_endpoints(agent: Agent):
     wait_for(lambda: endpoints() == ([], [ip]), timeout=20, interval=0.3, desc="the endpoint not ready again")
     assert status_of(pod, "app")["restartCount"] == 0
     assert has_event(agent, name, "Unhealthy", "Readiness probe failed")
+    # Repeats of one failure are one Event with a count, as kubelet's.
+    counts = [e.get("count", 1) for e in events_for(agent, name) if e["reason"] == "Unhealthy"]
+    assert max(counts) >= 2, events_for(agent, name)
     delete_pod(agent, name)
     srv.api.request("DELETE", f"/api/v1/namespaces/{NS}/services/{name}")
 

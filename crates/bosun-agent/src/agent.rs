@@ -98,10 +98,10 @@ pub async fn run(
         host_ip,
         Arc::new(crate::kuberuntime::env::KubeConfigSource(client.clone())),
     )
-    .with_events(Arc::new(crate::events::KubeRecorder {
-        client: client.clone(),
-        node: cfg.node_name.clone(),
-    }));
+    .with_events(Arc::new(crate::events::KubeRecorder::new(
+        client.clone(),
+        cfg.node_name.clone(),
+    )));
     let mut probe_updates = manager
         .take_probe_updates()
         .ok_or_else(|| AgentError::Config("probe updates already taken".into()))?;

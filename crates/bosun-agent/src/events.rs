@@ -2,11 +2,12 @@
 //! `kubelet`, the node as host, `spec.containers{name}` as field path):
 //! Unhealthy, Killing, FailedPostStartHook, FailedPreStopHook.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
 use parking_lot::Mutex;
 
@@ -27,10 +28,29 @@ impl EventRecorder for NullRecorder {
     fn event(&self, _: &Pod, _: Option<&str>, _: &str, _: &str, _: String) {}
 }
 
-/// Posts core/v1 Events through the API.
+/// Posts core/v1 Events through the API. A repeat of an event (same
+/// object, container, reason and message) bumps the first one's count and
+/// lastTimestamp instead of creating another (client-go's correlator,
+/// without its time window), so a probe failing every period does not
+/// flood the API.
 pub struct KubeRecorder {
-    pub client: Client,
-    pub node: String,
+    client: Client,
+    node: String,
+    /// Correlation key → (namespace, event name, count).
+    seen: Mutex<HashMap<String, (String, String, i32)>>,
+}
+
+/// Correlated events kept before the cache starts over.
+const MAX_CORRELATED: usize = 4096;
+
+impl KubeRecorder {
+    pub fn new(client: Client, node: String) -> Self {
+        KubeRecorder {
+            client,
+            node,
+            seen: Mutex::default(),
+        }
+    }
 }
 
 /// `spec.containers{name}` or `spec.initContainers{name}`.
@@ -98,10 +118,43 @@ pub fn build_event(
 
 impl EventRecorder for KubeRecorder {
     fn event(&self, pod: &Pod, container: Option<&str>, ty: &str, reason: &str, message: String) {
+        let key = format!(
+            "{}/{}/{ty}/{reason}/{message}",
+            pod.metadata.uid.as_deref().unwrap_or_default(),
+            container.unwrap_or_default()
+        );
         let ev = build_event(pod, container, ty, reason, message, &self.node);
         let ns = ev.metadata.namespace.clone().unwrap_or_default();
         let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
+        let repeat = {
+            let mut seen = self.seen.lock();
+            if seen.len() > MAX_CORRELATED {
+                seen.clear();
+            }
+            match seen.get_mut(&key) {
+                Some((_, name, count)) => {
+                    *count += 1;
+                    Some((name.clone(), *count))
+                }
+                None => {
+                    let name = ev.metadata.name.clone().unwrap_or_default();
+                    seen.insert(key, (ns.clone(), name, 1));
+                    None
+                }
+            }
+        };
         tokio::spawn(async move {
+            if let Some((name, count)) = repeat {
+                let patch = serde_json::json!({"count": count, "lastTimestamp": ev.last_timestamp});
+                match api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+                    .await
+                {
+                    Ok(_) => return,
+                    // Gone (expired or deleted): post it anew.
+                    Err(e) => tracing::debug!(error = %e, "cannot update event; creating it"),
+                }
+            }
             if let Err(e) = api.create(&PostParams::default(), &ev).await {
                 tracing::debug!(error = %e, "cannot record event");
             }

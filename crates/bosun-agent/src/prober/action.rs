@@ -99,11 +99,9 @@ pub async fn exec(
     match runtime.exec_sync(container_id, cmd.clone(), timeout).await {
         Ok(r) if r.exit_code == 0 => Outcome::Success,
         Ok(r) => {
+            // kubelet's message is the command's output, even empty.
             let mut out = String::from_utf8_lossy(&r.stdout).into_owned();
             out.push_str(&String::from_utf8_lossy(&r.stderr));
-            if out.is_empty() {
-                out = format!("command {:?} exited with {}", cmd.join(" "), r.exit_code);
-            }
             Outcome::Failure(out)
         }
         Err(e) if e.is_timeout() => {
