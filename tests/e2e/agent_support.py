@@ -145,3 +145,13 @@ def agent_cluster(base: Path) -> Iterator[Agent]:
     assert not pid_file.exists(), a.output()
 
 
+def pod_json(srv: Server, ns: str, name: str) -> dict:
+    return srv.api.ok("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
+
+
+def condition(pod: dict, ty: str) -> str:
+    for c in pod.get("status", {}).get("conditions", []):
+        if c["type"] == ty:
+            return c["status"]
+    return ""
+

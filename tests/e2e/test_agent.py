@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from agent_support import IMAGE, POD_CIDR, Agent, agent_cluster, skip_unless_agent_can_run
-from support import Server, bosun_bin, free_port, stop_process, unique, wait_for
+from agent_support import IMAGE, POD_CIDR, Agent, agent_cluster, condition, pod_json, skip_unless_agent_can_run
+from support import bosun_bin, free_port, stop_process, unique, wait_for
 
 pytestmark = skip_unless_agent_can_run
 
@@ -26,17 +26,6 @@ pytestmark = skip_unless_agent_can_run
 def agent(tmp_path_factory):
     with agent_cluster(tmp_path_factory.mktemp("agent")) as a:
         yield a
-
-
-def pod_json(srv: Server, ns: str, name: str) -> dict:
-    return srv.api.ok("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
-
-
-def condition(pod: dict, ty: str) -> str:
-    for c in pod.get("status", {}).get("conditions", []):
-        if c["type"] == ty:
-            return c["status"]
-    return ""
 
 
 def test_node_registered_ready_with_lease(agent: Agent):

@@ -111,8 +111,15 @@ pub async fn run(
         cfg.clone(),
         host_ip,
         Arc::new(crate::kuberuntime::env::KubeConfigSource(client.clone())),
-    );
+    )
+    .with_events(Arc::new(crate::events::KubeRecorder::new(
+        client.clone(),
+        cfg.node_name.clone(),
+    )));
     manager.pod_cgroups = pod_cgroups(&cfg, &machine);
+    let mut probe_updates = manager
+        .take_probe_updates()
+        .ok_or_else(|| AgentError::Config("probe updates already taken".into()))?;
     let ctx = Arc::new(WorkerContext {
         manager,
         status: StatusManager::new(Arc::new(KubePodApi(client.clone()))),
@@ -153,6 +160,7 @@ pub async fn run(
                 Some(Err(e)) => tracing::warn!(error = %e, "pod watch failed; retrying"),
                 None => break,
             },
+            Some(uid) = probe_updates.recv() => workers.wake(&uid),
             Some(relist) = pleg_rx.recv() => {
                 for uid in &relist.changed {
                     workers.wake(uid);

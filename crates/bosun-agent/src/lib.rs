@@ -6,7 +6,8 @@
 //! task per pod), `pleg.rs` (relisting lifecycle events), `kuberuntime/`
 //! (pod spec → CRI, actions, runtime state), `status/` (API pod status and
 //! its writer), `node/` (registration, Lease, conditions), `cri/` (the CRI
-//! traits, containerd client, fake), `containerd.rs` (own containerd),
+//! traits, containerd client, fake), `prober/` (startup, liveness and
+//! readiness probes), `events.rs` (pod events), `containerd.rs` (own containerd),
 //! `cni.rs` (pod network config), `images.rs` + `oci.rs` (built-in images,
 //! import), `server/` (the HTTPS server for logs, exec, attach and
 //! port-forward).
@@ -18,12 +19,14 @@ pub mod config;
 pub mod containerd;
 pub mod cri;
 pub mod error;
+pub mod events;
 pub mod images;
 pub mod kuberuntime;
 pub mod node;
 pub mod oci;
 pub mod pleg;
 pub mod pod_workers;
+pub mod prober;
 pub mod server;
 pub mod stats;
 pub mod status;

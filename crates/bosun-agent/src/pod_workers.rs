@@ -135,7 +135,7 @@ impl PodWorkers {
         let cleaning = self.cleaning.clone();
         tokio::spawn(async move {
             tracing::info!(pod = %uid, "removing the runtime objects of a pod not bound here");
-            if let Err(e) = ctx.manager.kill_pod(&uid, 2).await {
+            if let Err(e) = ctx.manager.kill_pod(&uid, 2, None).await {
                 tracing::warn!(pod = %uid, error = %e, "cannot remove orphaned pod");
             }
             ctx.manager.forget(&uid);
@@ -158,7 +158,7 @@ async fn worker(
         let next = match work.pod {
             None => {
                 let grace = last_pod.as_deref().map(grace_period).unwrap_or(2);
-                if let Err(e) = ctx.manager.kill_pod(&uid, grace).await {
+                if let Err(e) = ctx.manager.kill_pod(&uid, grace, last_pod.as_deref()).await {
                     tracing::warn!(pod = %uid, error = %e, "cannot remove a deleted pod's containers");
                 }
                 ctx.manager.forget(&uid);
@@ -182,6 +182,36 @@ async fn worker(
     }
 }
 
+/// After a finished pod's leftovers (its sidecars) were stopped: their
+/// terminated states, under the phase the pod already has.
+async fn report_final_status(ctx: &WorkerContext, uid: &str, pod: &Pod) {
+    let Ok(runtime) =
+        crate::kuberuntime::state::pod_runtime_status(&*ctx.manager.runtime, uid).await
+    else {
+        return;
+    };
+    let now = crate::node::time_string(chrono::Utc::now());
+    let host_ip = ctx.manager.host_ip.clone();
+    let none = HashMap::new();
+    let status = generate(
+        pod,
+        &runtime,
+        &StatusContext {
+            host_ip: Some(host_ip.as_str()).filter(|s| !s.is_empty()),
+            now: &now,
+            waiting: &none,
+            probed: &HashMap::new(),
+        },
+    );
+    // A terminal phase never changes.
+    if status["phase"].as_str() != Some(phase(pod)) {
+        return;
+    }
+    if let Err(e) = ctx.status.set_pod_status(pod, status).await {
+        tracing::warn!(pod = %uid, error = %e, "final pod status update failed");
+    }
+}
+
 /// One pass over the pod; returns when to look again at the latest.
 async fn sync_once(
     ctx: &WorkerContext,
@@ -196,7 +226,7 @@ async fn sync_once(
         }
         let grace = grace_period(pod);
         tracing::info!(pod = %uid, grace, "stopping a pod being deleted");
-        if let Err(e) = ctx.manager.kill_pod(uid, grace).await {
+        if let Err(e) = ctx.manager.kill_pod(uid, grace, Some(pod)).await {
             tracing::warn!(pod = %uid, error = %e, "cannot stop pod");
             return Some(Instant::now() + RETRY);
         }
@@ -212,8 +242,16 @@ async fn sync_once(
     if is_terminal(phase(pod)) {
         // Nothing runs again: stop what is left, keep the records.
         if !*stopped {
-            match ctx.manager.stop_pod(uid, grace_period(pod)).await {
-                Ok(()) => *stopped = true,
+            ctx.manager.probes.remove_pod(uid);
+            match ctx
+                .manager
+                .stop_pod(uid, grace_period(pod), Some(pod))
+                .await
+            {
+                Ok(()) => {
+                    *stopped = true;
+                    report_final_status(ctx, uid, pod).await;
+                }
                 Err(e) => tracing::warn!(pod = %uid, error = %e, "cannot stop a finished pod"),
             }
         }
@@ -235,6 +273,7 @@ async fn sync_once(
             host_ip: Some(host_ip.as_str()).filter(|s| !s.is_empty()),
             now: &now,
             waiting: &result.waiting,
+            probed: &result.probed,
         },
     );
     if let Err(e) = ctx.status.set_pod_status(pod, status).await {
@@ -251,10 +290,21 @@ mod tests {
     use crate::config::AgentConfig;
     use crate::cri::api::ContainerState as CriState;
     use crate::cri::fake::FakeRuntime;
+    use crate::events::RecordingRecorder;
     use crate::status::manager::RecordingPodApi;
     use serde_json::json;
 
     fn setup() -> (Arc<FakeRuntime>, Arc<RecordingPodApi>, Arc<WorkerContext>) {
+        let (rt, api, ctx, _) = setup_with_events();
+        (rt, api, ctx)
+    }
+
+    fn setup_with_events() -> (
+        Arc<FakeRuntime>,
+        Arc<RecordingPodApi>,
+        Arc<WorkerContext>,
+        Arc<RecordingRecorder>,
+    ) {
         let runtime = Arc::new(FakeRuntime::new());
         runtime.add_image("busybox:bosun");
         let mut cfg = AgentConfig::new(
@@ -264,16 +314,18 @@ mod tests {
         );
         cfg.backoff_initial = Duration::from_secs(10);
         let api = Arc::new(RecordingPodApi::default());
+        let events = Arc::new(RecordingRecorder::default());
         let ctx = Arc::new(WorkerContext {
             manager: RuntimeManager::new(
                 runtime.clone(),
                 Arc::new(cfg),
                 "192.0.2.1".into(),
                 Arc::new(crate::kuberuntime::env::StaticConfigSource::default()),
-            ),
+            )
+            .with_events(events.clone()),
             status: StatusManager::new(api.clone()),
         });
-        (runtime, api, ctx)
+        (runtime, api, ctx, events)
     }
 
     fn pod(policy: &str, inits: &[&str], containers: &[&str]) -> Pod {
@@ -483,5 +535,352 @@ mod tests {
         assert!(stop < stop_sb && stop_sb < rm_sb, "{calls:?}");
         assert_eq!(rt.sandbox_count(), 0);
         assert_eq!(*api.deleted.lock(), ["p"]);
+    }
+
+    fn probed_pod(container: serde_json::Value, extra: serde_json::Value) -> Pod {
+        let mut spec = json!({"restartPolicy": "Always", "nodeName": "n1",
+                              "terminationGracePeriodSeconds": 5, "containers": [container]});
+        if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                s.insert(k.clone(), v.clone());
+            }
+        }
+        serde_json::from_value(
+            json!({"metadata": {"name": "p", "namespace": "d", "uid": "u1"}, "spec": spec}),
+        )
+        .unwrap()
+    }
+
+    fn exec_probe(cmd: &str, extra: serde_json::Value) -> serde_json::Value {
+        let mut p = json!({"exec": {"command": ["sh", "-c", cmd]}, "periodSeconds": 1});
+        if let (Some(o), Some(e)) = (p.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        p
+    }
+
+    fn cstatus(s: &serde_json::Value, name: &str) -> serde_json::Value {
+        s["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(s["initContainerStatuses"].as_array().into_iter().flatten())
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn cond_status(s: &serde_json::Value, ty: &str) -> String {
+        s["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == ty)
+            .map(|c| c["status"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Lets probe workers run for `secs` of (paused) time.
+    async fn advance(secs: u64) {
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_liveness_probe_kills_and_restarts_with_events() {
+        let (rt, api, ctx, events) = setup_with_events();
+        let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let h = healthy.clone();
+        rt.on_exec(move |_, _| {
+            if h.load(std::sync::atomic::Ordering::SeqCst) {
+                Ok((0, String::new()))
+            } else {
+                Ok((1, "cat: can't open '/tmp/healthy'".into()))
+            }
+        });
+        let p = probed_pod(
+            json!({"name": "app", "image": "busybox:bosun",
+                   "livenessProbe": exec_probe("cat /tmp/healthy", json!({"failureThreshold": 3, "terminationGracePeriodSeconds": 1}))}),
+            json!({}),
+        );
+        sync(&ctx, &p).await;
+        advance(5).await;
+        assert!(events.reasons().is_empty());
+        healthy.store(false, std::sync::atomic::Ordering::SeqCst);
+        // Two failures are below the threshold.
+        advance(2).await;
+        sync(&ctx, &p).await;
+        assert_eq!(
+            rt.containers_in(CriState::ContainerRunning),
+            [("u1".into(), "app".into(), 0)]
+        );
+        advance(1).await;
+        sync(&ctx, &p).await;
+        assert_eq!(
+            rt.containers_in(CriState::ContainerRunning),
+            [("u1".into(), "app".into(), 1)]
+        );
+        assert!(
+            rt.calls()
+                .iter()
+                .any(|c| c.starts_with("StopContainer") && c.ends_with(" 1")),
+            "the probe's grace period"
+        );
+        assert_eq!(events.messages("Unhealthy").len(), 3);
+        assert_eq!(
+            events.messages("Unhealthy")[0],
+            "Liveness probe failed: cat: can't open '/tmp/healthy'"
+        );
+        assert_eq!(
+            events.messages("Killing"),
+            ["Container app failed liveness probe, will be restarted"]
+        );
+        let s = last_status(&api);
+        assert_eq!(cstatus(&s, "app")["restartCount"], 1);
+        // The new container is probed afresh and healthy again.
+        healthy.store(true, std::sync::atomic::Ordering::SeqCst);
+        advance(5).await;
+        sync(&ctx, &p).await;
+        assert_eq!(
+            rt.containers_in(CriState::ContainerRunning),
+            [("u1".into(), "app".into(), 1)]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn readiness_sets_ready_and_startup_gates_the_other_probes() {
+        let (rt, api, ctx, _events) = setup_with_events();
+        let state = Arc::new(parking_lot::Mutex::new((false, false)));
+        let st = state.clone();
+        rt.on_exec(move |_, cmd| {
+            let (started, ready) = *st.lock();
+            let ok = match cmd.last().map(String::as_str) {
+                Some("startup") => started,
+                Some("ready") => ready,
+                // Liveness fails until started: must not run before.
+                _ => started,
+            };
+            Ok((if ok { 0 } else { 1 }, String::new()))
+        });
+        let p = probed_pod(
+            json!({"name": "app", "image": "busybox:bosun",
+                   "startupProbe": exec_probe("startup", json!({"failureThreshold": 100})),
+                   "livenessProbe": exec_probe("live", json!({"failureThreshold": 1})),
+                   "readinessProbe": exec_probe("ready", json!({}))}),
+            json!({}),
+        );
+        sync(&ctx, &p).await;
+        advance(3).await;
+        sync(&ctx, &p).await;
+        let s = last_status(&api);
+        assert_eq!(cstatus(&s, "app")["started"], false);
+        assert_eq!(cstatus(&s, "app")["ready"], false);
+        assert_eq!(cond_status(&s, "Ready"), "False");
+        assert!(
+            !rt.calls()
+                .iter()
+                .any(|c| c.ends_with("sh -c live") || c.ends_with("sh -c ready")),
+            "{:?}",
+            rt.calls()
+        );
+        state.lock().0 = true;
+        advance(2).await;
+        sync(&ctx, &p).await;
+        let s = last_status(&api);
+        assert_eq!(cstatus(&s, "app")["started"], true);
+        assert_eq!(cstatus(&s, "app")["ready"], false);
+        state.lock().1 = true;
+        advance(2).await;
+        sync(&ctx, &p).await;
+        let s = last_status(&api);
+        assert_eq!(cstatus(&s, "app")["ready"], true);
+        assert_eq!(cond_status(&s, "Ready"), "True");
+        assert_eq!(cond_status(&s, "ContainersReady"), "True");
+        state.lock().1 = false;
+        // failureThreshold 3 (the default): still ready after two failures.
+        advance(2).await;
+        sync(&ctx, &p).await;
+        assert_eq!(cstatus(&last_status(&api), "app")["ready"], true);
+        advance(1).await;
+        sync(&ctx, &p).await;
+        let s = last_status(&api);
+        assert_eq!(cstatus(&s, "app")["ready"], false);
+        assert_eq!(cond_status(&s, "Ready"), "False");
+        assert_eq!(cstatus(&s, "app")["restartCount"], 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn probe_results_wake_the_pod() {
+        let (rt, _api, ctx, _events) = setup_with_events();
+        let mut updates = ctx.manager.take_probe_updates().unwrap();
+        rt.on_exec(|_, _| Ok((0, String::new())));
+        let p = probed_pod(
+            json!({"name": "app", "image": "busybox:bosun", "readinessProbe": exec_probe("ready", json!({"initialDelaySeconds": 5}))}),
+            json!({}),
+        );
+        sync(&ctx, &p).await;
+        // The initial (failed) readiness result, then success after the delay.
+        assert_eq!(updates.recv().await.as_deref(), Some("u1"));
+        let before = tokio::time::Instant::now();
+        assert_eq!(updates.recv().await.as_deref(), Some("u1"));
+        assert!(before.elapsed() >= Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn hooks_run_around_start_and_before_stop() {
+        let (rt, api, ctx, events) = setup_with_events();
+        rt.on_exec(|_, cmd| {
+            Ok((
+                if cmd.last().map(String::as_str) == Some("fail") {
+                    1
+                } else {
+                    0
+                },
+                "no".into(),
+            ))
+        });
+        let hook = |cmd: &str| json!({"exec": {"command": ["sh", "-c", cmd]}});
+        let mut p = probed_pod(
+            json!({"name": "app", "image": "busybox:bosun",
+                   "lifecycle": {"postStart": hook("started"), "preStop": hook("stopping")}}),
+            json!({}),
+        );
+        sync(&ctx, &p).await;
+        let calls = rt.calls();
+        let start = calls
+            .iter()
+            .position(|c| c.starts_with("StartContainer"))
+            .unwrap();
+        let post = calls
+            .iter()
+            .position(|c| c.ends_with("sh -c started"))
+            .unwrap();
+        assert!(start < post);
+        p.metadata.deletion_timestamp =
+            serde_json::from_value(json!("2026-01-01T00:00:00Z")).unwrap();
+        p.metadata.deletion_grace_period_seconds = Some(9);
+        sync(&ctx, &p).await;
+        let calls = rt.calls();
+        let pre = calls
+            .iter()
+            .position(|c| c.ends_with("sh -c stopping"))
+            .unwrap();
+        let stop = calls
+            .iter()
+            .position(|c| c.starts_with("StopContainer"))
+            .unwrap();
+        assert!(pre < stop, "{calls:?}");
+        assert!(calls[stop].ends_with(" 9"), "{calls:?}");
+
+        // A failing postStart hook: event, container killed, waiting.
+        let mut q = probed_pod(
+            json!({"name": "app", "image": "busybox:bosun", "lifecycle": {"postStart": hook("fail")}}),
+            json!({}),
+        );
+        q.metadata.uid = Some("u2".into());
+        let (mut d, mut s) = (false, false);
+        sync_once(&ctx, "u2", &q, &mut d, &mut s).await;
+        assert!(rt.containers_in(CriState::ContainerRunning).is_empty());
+        let msg = &events.messages("FailedPostStartHook")[0];
+        assert!(msg.starts_with("Exec lifecycle hook ([\"sh\", \"-c\", \"fail\"]) for Container \"app\" in Pod \"p_d(u2)\" failed - error: no"), "{msg}");
+        let st = last_status(&api);
+        assert_eq!(
+            cstatus(&st, "app")["state"]["waiting"]["reason"],
+            "PostStartHookError"
+        );
+    }
+
+    #[tokio::test]
+    async fn sidecars_start_first_keep_running_and_stop_last() {
+        let (rt, api, ctx) = setup();
+        let p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "d", "uid": "u1"},
+            "spec": {"restartPolicy": "Never", "nodeName": "n1",
+                     "initContainers": [
+                         {"name": "side", "image": "busybox:bosun", "restartPolicy": "Always"},
+                         {"name": "init", "image": "busybox:bosun"}],
+                     "containers": [{"name": "main", "image": "busybox:bosun"}]}
+        }))
+        .unwrap();
+        let mut p = p;
+        sync(&ctx, &p).await;
+        assert_eq!(
+            rt.containers_in(CriState::ContainerRunning),
+            [("u1".into(), "side".into(), 0)]
+        );
+        // A started sidecar lets the next init container run.
+        sync(&ctx, &p).await;
+        let running = rt.containers_in(CriState::ContainerRunning);
+        assert!(
+            running.contains(&("u1".into(), "init".into(), 0)),
+            "{running:?}"
+        );
+        rt.exit_container(&rt.container_id("init").unwrap(), 0);
+        sync(&ctx, &p).await;
+        assert_eq!(
+            rt.containers_in(CriState::ContainerRunning),
+            [
+                ("u1".into(), "main".into(), 0),
+                ("u1".into(), "side".into(), 0)
+            ]
+        );
+        let s = last_status(&api);
+        assert_eq!(cond_status(&s, "Initialized"), "True");
+        assert_eq!(cond_status(&s, "Ready"), "True");
+        assert_eq!(cstatus(&s, "side")["ready"], true);
+        // The sidecar restarts whatever the pod's policy.
+        rt.exit_container(&rt.container_id("side").unwrap(), 1);
+        sync(&ctx, &p).await;
+        assert!(rt.containers_in(CriState::ContainerRunning).contains(&(
+            "u1".into(),
+            "side".into(),
+            1
+        )));
+        // The main container ends: the pod succeeds, the sidecar is not
+        // restarted and is stopped after the main containers.
+        rt.exit_container(&rt.container_id("main").unwrap(), 0);
+        sync(&ctx, &p).await;
+        let s = last_status(&api);
+        assert_eq!(s["phase"], "Succeeded");
+        p.status = Some(serde_json::from_value(s).unwrap());
+        sync(&ctx, &p).await;
+        assert!(rt.containers_in(CriState::ContainerRunning).is_empty());
+    }
+
+    #[tokio::test]
+    async fn deletion_stops_regular_containers_before_sidecars_in_reverse_order() {
+        let (rt, _api, ctx) = setup();
+        let mut p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "d", "uid": "u1"},
+            "spec": {"restartPolicy": "Always", "nodeName": "n1",
+                     "initContainers": [
+                         {"name": "s1", "image": "busybox:bosun", "restartPolicy": "Always"},
+                         {"name": "s2", "image": "busybox:bosun", "restartPolicy": "Always"}],
+                     "containers": [{"name": "main", "image": "busybox:bosun"}]}
+        }))
+        .unwrap();
+        for _ in 0..3 {
+            sync(&ctx, &p).await;
+        }
+        assert_eq!(rt.containers_in(CriState::ContainerRunning).len(), 3);
+        let ids: Vec<String> = ["main", "s2", "s1"]
+            .iter()
+            .map(|n| rt.container_id(n).unwrap())
+            .collect();
+        p.metadata.deletion_timestamp =
+            serde_json::from_value(json!("2026-01-01T00:00:00Z")).unwrap();
+        p.metadata.deletion_grace_period_seconds = Some(30);
+        sync(&ctx, &p).await;
+        let stops: Vec<String> = rt
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("StopContainer"))
+            .collect();
+        let expected: Vec<String> = ids
+            .iter()
+            .map(|id| format!("StopContainer {id} 30"))
+            .collect();
+        assert_eq!(stops, expected);
     }
 }

@@ -26,10 +26,16 @@ struct State {
     usage: HashMap<String, (u64, u64)>,
 }
 
+/// Answers ExecSync calls: (container name, command) → exit code and
+/// output, or an error code (`DeadlineExceeded` for a timeout).
+pub type ExecHandler =
+    Box<dyn Fn(&str, &[String]) -> Result<(i32, String), tonic::Code> + Send + Sync>;
+
 /// The fake runtime.
 #[derive(Default)]
 pub struct FakeRuntime {
     state: Mutex<State>,
+    exec: Mutex<Option<ExecHandler>>,
 }
 
 fn labels_match(labels: &HashMap<String, String>, selector: &HashMap<String, String>) -> bool {
@@ -50,6 +56,14 @@ impl FakeRuntime {
         let mut s = self.state.lock();
         let id = format!("sha256:{:064x}", s.images.len() + 1);
         s.images.insert(image.to_string(), id);
+    }
+
+    /// How ExecSync answers from now on (default: exit 0, no output).
+    pub fn on_exec(
+        &self,
+        f: impl Fn(&str, &[String]) -> Result<(i32, String), tonic::Code> + Send + Sync + 'static,
+    ) {
+        *self.exec.lock() = Some(Box::new(f));
     }
 
     /// The next call of `op` fails with `code`.
@@ -254,9 +268,14 @@ impl RuntimeService for FakeRuntime {
         &self,
         sandbox_id: &str,
         config: api::ContainerConfig,
-        _sandbox_config: api::PodSandboxConfig,
+        sandbox_config: api::PodSandboxConfig,
     ) -> CriResult<String> {
         let meta = config.metadata.clone().unwrap_or_default();
+        let log_path = if config.log_path.is_empty() {
+            String::new()
+        } else {
+            format!("{}/{}", sandbox_config.log_directory, config.log_path)
+        };
         let mut s = self.enter("CreateContainer", &meta.name)?;
         if !s.sandboxes.contains_key(sandbox_id) {
             return Err(not_found("CreateContainer", sandbox_id));
@@ -282,6 +301,8 @@ impl RuntimeService for FakeRuntime {
             image_ref: image_id,
             labels: config.labels,
             annotations: config.annotations,
+            mounts: config.mounts,
+            log_path,
             ..Default::default()
         };
         s.containers.insert(id.clone(), status);
@@ -411,6 +432,46 @@ impl RuntimeService for FakeRuntime {
             "http://127.0.0.1:0/portforward/{}",
             req.pod_sandbox_id
         ))
+    }
+
+    async fn exec_sync(
+        &self,
+        id: &str,
+        cmd: Vec<String>,
+        _timeout: std::time::Duration,
+    ) -> CriResult<api::ExecSyncResponse> {
+        let name = {
+            let s = self.enter("ExecSync", &format!("{id} {}", cmd.join(" ")))?;
+            let c = s
+                .containers
+                .get(id)
+                .ok_or_else(|| not_found("ExecSync", id))?;
+            if c.state != api::ContainerState::ContainerRunning as i32 {
+                return Err(CriError::status(
+                    "ExecSync",
+                    tonic::Status::failed_precondition(format!("container {id} is not running")),
+                ));
+            }
+            c.metadata
+                .as_ref()
+                .map(|m| m.name.clone())
+                .unwrap_or_default()
+        };
+        let answer = match &*self.exec.lock() {
+            Some(f) => f(&name, &cmd),
+            None => Ok((0, String::new())),
+        };
+        match answer {
+            Ok((exit_code, out)) => Ok(api::ExecSyncResponse {
+                stdout: out.into_bytes(),
+                stderr: vec![],
+                exit_code,
+            }),
+            Err(code) => Err(CriError::status(
+                "ExecSync",
+                tonic::Status::new(code, "injected"),
+            )),
+        }
     }
 }
 

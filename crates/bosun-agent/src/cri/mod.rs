@@ -52,6 +52,11 @@ impl CriError {
         }
     }
 
+    /// The call ran out of time (an ExecSync past its timeout).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, CriError::Status { status, .. } if status.code() == tonic::Code::DeadlineExceeded)
+    }
+
     /// The runtime answered that the object does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, CriError::Status { status, .. } if status.code() == tonic::Code::NotFound)
@@ -100,6 +105,16 @@ pub trait RuntimeService: Send + Sync {
     async fn attach(&self, req: api::AttachRequest) -> CriResult<String>;
     /// Prepares a port forward into a sandbox; returns the streaming URL.
     async fn port_forward(&self, req: api::PortForwardRequest) -> CriResult<String>;
+
+    /// Runs `cmd` in a running container and waits for it, at most
+    /// `timeout` (zero: no limit of its own). A timed-out command is an
+    /// error with code `DeadlineExceeded`, not an exit code.
+    async fn exec_sync(
+        &self,
+        id: &str,
+        cmd: Vec<String>,
+        timeout: std::time::Duration,
+    ) -> CriResult<api::ExecSyncResponse>;
 }
 
 /// CRI's ImageService.

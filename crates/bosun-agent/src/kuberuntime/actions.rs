@@ -3,7 +3,8 @@
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 
-use super::state::{ContainerState, PodRuntimeStatus};
+use super::state::{ContainerRecord, ContainerState, PodRuntimeStatus};
+pub use crate::prober::is_sidecar;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RestartPolicy {
@@ -80,9 +81,29 @@ pub enum InitProgress {
     Failed(usize),
 }
 
-pub fn init_progress(pod: &Pod, status: &PodRuntimeStatus) -> InitProgress {
+/// Whether a running container passed its startup probe (or has none).
+pub type Started<'a> = &'a dyn Fn(&ContainerRecord) -> bool;
+
+/// Where the init containers stand. A restartable init container (native
+/// sidecar) counts once it runs and its startup probe passed; once any
+/// regular container exists, initialization is over (kubelet's rule).
+pub fn init_progress(pod: &Pod, status: &PodRuntimeStatus, started: Started<'_>) -> InitProgress {
     let policy = RestartPolicy::of(pod);
+    if containers(pod)
+        .iter()
+        .any(|c| status.latest(&c.name).is_some())
+    {
+        return InitProgress::Done;
+    }
     for (i, c) in init_containers(pod).iter().enumerate() {
+        if is_sidecar(c) {
+            match status.latest(&c.name) {
+                None => return InitProgress::Next(i),
+                Some(r) if r.state == ContainerState::Running && started(r) => continue,
+                Some(r) if r.state == ContainerState::Exited => return InitProgress::Next(i),
+                Some(_) => return InitProgress::Running,
+            }
+        }
         match status.latest(&c.name) {
             None => return InitProgress::Next(i),
             Some(r) if r.state == ContainerState::Exited && r.exit_code == 0 => continue,
@@ -115,12 +136,26 @@ fn start_for(status: &PodRuntimeStatus, init: bool, index: usize, name: &str) ->
     }
 }
 
+/// Whether every regular container ran to an end it is not restarted
+/// from (a Job-like pod is done; its sidecars are not restarted).
+pub fn regular_containers_done(pod: &Pod, status: &PodRuntimeStatus) -> bool {
+    let policy = RestartPolicy::of(pod);
+    !containers(pod).is_empty()
+        && containers(pod).iter().all(|c| {
+            status
+                .latest(&c.name)
+                .is_some_and(|r| r.state == ContainerState::Exited && !policy.restarts(r.exit_code))
+        })
+}
+
 /// Decides the next steps. `in_backoff(name)` says whether a restart of
-/// container `name` must still wait.
+/// container `name` must still wait; `started` whether a running
+/// container passed its startup probe.
 pub fn compute_pod_actions(
     pod: &Pod,
     status: &PodRuntimeStatus,
     in_backoff: &dyn Fn(&str) -> bool,
+    started: Started<'_>,
 ) -> PodActions {
     let policy = RestartPolicy::of(pod);
     let mut actions = PodActions::default();
@@ -137,7 +172,7 @@ pub fn compute_pod_actions(
         }
         if !status.sandboxes.is_empty()
             && policy == RestartPolicy::Never
-            && matches!(init_progress(pod, status), InitProgress::Failed(_))
+            && matches!(init_progress(pod, status, started), InitProgress::Failed(_))
         {
             return actions;
         }
@@ -165,8 +200,25 @@ pub fn compute_pod_actions(
             actions.kill.push(r.id.clone());
         }
     }
-    match init_progress(pod, status) {
-        InitProgress::Done => {}
+    match init_progress(pod, status, started) {
+        InitProgress::Done => {
+            // Sidecars restart whatever the pod's policy, until the pod's
+            // regular containers are done.
+            if !regular_containers_done(pod, status) {
+                for (i, c) in init_containers(pod).iter().enumerate() {
+                    if !is_sidecar(c) {
+                        continue;
+                    }
+                    match status.latest(&c.name) {
+                        Some(r) if r.state == ContainerState::Exited && !in_backoff(&c.name) => {
+                            actions.start.push(start_for(status, true, i, &c.name));
+                        }
+                        None => actions.start.push(start_for(status, true, i, &c.name)),
+                        _ => {}
+                    }
+                }
+            }
+        }
         InitProgress::Next(i) => {
             let name = &init_containers(pod)[i].name;
             let restarting = status.latest(name).is_some();
@@ -249,13 +301,13 @@ mod tests {
     #[test]
     fn new_pod_gets_a_sandbox_and_its_first_init_container() {
         let p = pod("Always", &["i1", "i2"], &["a"]);
-        let a = compute_pod_actions(&p, &PodRuntimeStatus::default(), &|_| false);
+        let a = compute_pod_actions(&p, &PodRuntimeStatus::default(), &|_| false, &|_| true);
         assert_eq!(a.create_sandbox, Some(0));
         assert!(!a.kill_pod);
         assert_eq!(names(&a), [(true, "i1".into(), 0)]);
 
         let p = pod("Always", &[], &["a", "b"]);
-        let a = compute_pod_actions(&p, &PodRuntimeStatus::default(), &|_| false);
+        let a = compute_pod_actions(&p, &PodRuntimeStatus::default(), &|_| false, &|_| true);
         assert_eq!(names(&a), [(false, "a".into(), 0), (false, "b".into(), 0)]);
     }
 
@@ -267,18 +319,18 @@ mod tests {
             containers: vec![rec("i1", 0, ContainerState::Running, 0)],
         };
         assert_eq!(
-            compute_pod_actions(&p, &st, &|_| false),
+            compute_pod_actions(&p, &st, &|_| false, &|_| true),
             PodActions::default()
         );
         st.containers[0].state = ContainerState::Exited;
         assert_eq!(
-            names(&compute_pod_actions(&p, &st, &|_| false)),
+            names(&compute_pod_actions(&p, &st, &|_| false, &|_| true)),
             [(true, "i2".into(), 0)]
         );
         st.containers
             .insert(0, rec("i2", 0, ContainerState::Exited, 0));
         assert_eq!(
-            names(&compute_pod_actions(&p, &st, &|_| false)),
+            names(&compute_pod_actions(&p, &st, &|_| false, &|_| true)),
             [(false, "a".into(), 0)]
         );
     }
@@ -291,13 +343,17 @@ mod tests {
         };
         let p = pod("OnFailure", &["i1"], &["a"]);
         assert_eq!(
-            names(&compute_pod_actions(&p, &st, &|_| false)),
+            names(&compute_pod_actions(&p, &st, &|_| false, &|_| true)),
             [(true, "i1".into(), 1)]
         );
-        assert!(compute_pod_actions(&p, &st, &|_| true).start.is_empty());
+        assert!(compute_pod_actions(&p, &st, &|_| true, &|_| true)
+            .start
+            .is_empty());
         let p = pod("Never", &["i1"], &["a"]);
-        assert_eq!(init_progress(&p, &st), InitProgress::Failed(0));
-        assert!(compute_pod_actions(&p, &st, &|_| false).start.is_empty());
+        assert_eq!(init_progress(&p, &st, &|_| true), InitProgress::Failed(0));
+        assert!(compute_pod_actions(&p, &st, &|_| false, &|_| true)
+            .start
+            .is_empty());
     }
 
     #[test]
@@ -306,27 +362,31 @@ mod tests {
             sandboxes: vec![sandbox(true, 0)],
             containers: vec![rec("a", 2, ContainerState::Exited, code)],
         };
-        let a = compute_pod_actions(&pod("Always", &[], &["a"]), &st(0), &|_| false);
+        let a = compute_pod_actions(&pod("Always", &[], &["a"]), &st(0), &|_| false, &|_| true);
         assert_eq!(a.start[0].attempt, 3);
         assert_eq!(a.start[0].restart_count, 3);
         assert!(
-            compute_pod_actions(&pod("Always", &[], &["a"]), &st(0), &|_| true)
+            compute_pod_actions(&pod("Always", &[], &["a"]), &st(0), &|_| true, &|_| true)
                 .start
                 .is_empty()
         );
         assert!(
-            compute_pod_actions(&pod("OnFailure", &[], &["a"]), &st(0), &|_| false)
-                .start
-                .is_empty()
+            compute_pod_actions(&pod("OnFailure", &[], &["a"]), &st(0), &|_| false, &|_| {
+                true
+            })
+            .start
+            .is_empty()
         );
         assert_eq!(
-            compute_pod_actions(&pod("OnFailure", &[], &["a"]), &st(1), &|_| false)
-                .start
-                .len(),
+            compute_pod_actions(&pod("OnFailure", &[], &["a"]), &st(1), &|_| false, &|_| {
+                true
+            })
+            .start
+            .len(),
             1
         );
         assert!(
-            compute_pod_actions(&pod("Never", &[], &["a"]), &st(1), &|_| false)
+            compute_pod_actions(&pod("Never", &[], &["a"]), &st(1), &|_| false, &|_| true)
                 .start
                 .is_empty()
         );
@@ -338,12 +398,12 @@ mod tests {
             sandboxes: vec![sandbox(false, 1)],
             containers: vec![rec("a", 0, ContainerState::Exited, 0)],
         };
-        let a = compute_pod_actions(&pod("Always", &[], &["a"]), &st, &|_| false);
+        let a = compute_pod_actions(&pod("Always", &[], &["a"]), &st, &|_| false, &|_| true);
         assert!(a.kill_pod);
         assert_eq!(a.create_sandbox, Some(2));
         assert_eq!(names(&a), [(false, "a".into(), 0)]);
         assert_eq!(
-            compute_pod_actions(&pod("Never", &[], &["a"]), &st, &|_| false),
+            compute_pod_actions(&pod("Never", &[], &["a"]), &st, &|_| false, &|_| true),
             PodActions::default()
         );
     }
@@ -357,7 +417,7 @@ mod tests {
                 rec("a", 0, ContainerState::Running, 0),
             ],
         };
-        let a = compute_pod_actions(&pod("Always", &[], &["a"]), &st, &|_| false);
+        let a = compute_pod_actions(&pod("Always", &[], &["a"]), &st, &|_| false, &|_| true);
         assert_eq!(a.kill, ["gone-0"]);
         assert!(a.start.is_empty());
     }

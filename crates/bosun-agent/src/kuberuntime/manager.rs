@@ -4,18 +4,32 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use parking_lot::Mutex;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::actions::{compute_pod_actions, containers, init_containers, RestartPolicy, Start};
+use super::actions::{
+    compute_pod_actions, containers, init_containers, is_sidecar, regular_containers_done,
+    RestartPolicy, Start,
+};
 use super::config::{container_config, pod_uid, sandbox_config, ContainerParams};
-use super::state::{pod_runtime_status, ContainerState, PodRuntimeStatus};
+use super::lifecycle::run_hook;
+use super::state::{pod_runtime_status, ContainerRecord, ContainerState, PodRuntimeStatus};
 use crate::backoff::Backoff;
 use crate::config::AgentConfig;
 use crate::cri::{api, CriResult, Runtime};
+use crate::events::{EventRecorder, NullRecorder, NORMAL, WARNING};
+use crate::prober::manager::{Probed, ProberManager};
+use crate::prober::ProbeType;
 use crate::status::generate::Waiting;
+
+/// kubelet's minimumGracePeriodInSeconds: what a container gets at least
+/// for SIGTERM after its preStop hook.
+const MINIMUM_GRACE_SECS: i64 = 2;
 
 /// What one sync left behind: the runtime state after it, why containers
 /// wait, and when the pod should be synced again at the latest.
@@ -24,6 +38,8 @@ pub struct SyncResult {
     pub runtime: PodRuntimeStatus,
     pub waiting: HashMap<String, Waiting>,
     pub next_sync: Option<Instant>,
+    /// Probe-driven started/ready of running containers, by name.
+    pub probed: HashMap<String, Probed>,
 }
 
 pub struct RuntimeManager {
@@ -32,6 +48,10 @@ pub struct RuntimeManager {
     pub host_ip: String,
     /// ConfigMaps and Secrets for the environment.
     pub config_source: Arc<dyn super::env::ConfigSource>,
+    pub events: Arc<dyn EventRecorder>,
+    pub probes: Arc<ProberManager>,
+    /// Pod uids whose probe results changed (taken by the agent loop).
+    probe_updates: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
     /// Container restarts, keyed `<pod uid>/<container>`.
     backoff: Mutex<Backoff>,
     /// Image pulls, keyed `<pod uid>/<container>`.
@@ -72,14 +92,89 @@ impl RuntimeManager {
     ) -> Self {
         let backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
         let image_backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
+        let events: Arc<dyn EventRecorder> = Arc::new(NullRecorder);
+        let (probes, updates) = ProberManager::new(runtime.clone(), events.clone());
         RuntimeManager {
             runtime,
             cfg,
             host_ip,
             config_source,
+            events,
+            probes: Arc::new(probes),
+            probe_updates: Mutex::new(Some(updates)),
             backoff: Mutex::new(backoff),
             image_backoff: Mutex::new(image_backoff),
             pod_cgroups: None,
+        }
+    }
+
+    /// Records events (the pod's, and its probes') through `events`.
+    pub fn with_events(mut self, events: Arc<dyn EventRecorder>) -> Self {
+        let (probes, updates) = ProberManager::new(self.runtime.clone(), events.clone());
+        self.events = events;
+        self.probes = Arc::new(probes);
+        *self.probe_updates.lock() = Some(updates);
+        self
+    }
+
+    /// The channel of pods whose probe results changed (once).
+    pub fn take_probe_updates(&self) -> Option<mpsc::UnboundedReceiver<String>> {
+        self.probe_updates.lock().take()
+    }
+
+    /// The pod's IP (the node's for hostNetwork pods).
+    fn pod_ip(&self, pod: Option<&Pod>, status: &PodRuntimeStatus) -> String {
+        let host_network = pod
+            .and_then(|p| p.spec.as_ref())
+            .and_then(|s| s.host_network)
+            .unwrap_or(false);
+        if host_network {
+            return self.host_ip.clone();
+        }
+        status
+            .ready_sandbox()
+            .and_then(|s| s.ip.clone())
+            .unwrap_or_default()
+    }
+
+    /// Stops one container: its preStop hook first, within the grace
+    /// period; then SIGTERM, and SIGKILL after what is left of the grace
+    /// period (at least 2 s after a hook, as kubelet).
+    pub async fn kill_container(
+        &self,
+        pod: Option<&Pod>,
+        r: &ContainerRecord,
+        pod_ip: &str,
+        grace_secs: i64,
+    ) -> CriResult<()> {
+        let mut grace = grace_secs.max(0);
+        let spec = pod.and_then(|p| find_container(p, &r.name).map(|c| (p, c)));
+        let hook = spec.and_then(|(p, c)| {
+            c.lifecycle
+                .as_ref()
+                .and_then(|l| l.pre_stop.as_ref())
+                .map(|h| (p, c, h))
+        });
+        if let Some((p, c, h)) = hook.filter(|_| r.state == ContainerState::Running) {
+            let started = Instant::now();
+            let limit = Duration::from_secs(grace.unsigned_abs());
+            let run = run_hook(&*self.runtime, p, c, h, &r.id, pod_ip, Some(limit));
+            match tokio::time::timeout(limit, run).await {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => {
+                    self.events
+                        .event(p, Some(&c.name), WARNING, "FailedPreStopHook", message);
+                }
+                Err(_) => {
+                    tracing::info!(container = %c.name, "preStop hook did not complete within the grace period")
+                }
+            }
+            let spent = i64::try_from(started.elapsed().as_secs()).unwrap_or(i64::MAX);
+            grace = (grace - spent).max(MINIMUM_GRACE_SECS);
+        }
+        match self.runtime.stop_container(&r.id, grace).await {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -150,7 +245,7 @@ impl RuntimeManager {
         let env = super::env::resolve(pod, c, pod_ip, &self.host_ip, &*self.config_source)
             .await
             .map_err(|m| waiting("CreateContainerConfigError", m))?;
-        let cfg = container_config(
+        let mut cfg = container_config(
             pod,
             c,
             &ContainerParams {
@@ -160,6 +255,15 @@ impl RuntimeManager {
                 env: &env,
             },
         );
+        match super::termination::prepare(&self.cfg.pod_log_dir(pod_uid(pod)), c, s.attempt) {
+            Ok((mount, annotations)) => {
+                cfg.mounts.push(mount);
+                cfg.annotations.extend(annotations);
+            }
+            Err(e) => {
+                tracing::warn!(container = %c.name, error = %e, "cannot create the termination message file")
+            }
+        }
         if s.restart_count > 0 {
             self.backoff.lock().restarted(&key, Instant::now());
         }
@@ -174,7 +278,70 @@ impl RuntimeManager {
             self.backoff.lock().restarted(&key, Instant::now());
             return Err(waiting("RunContainerError", e.to_string()));
         }
+        if let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+            if let Err(message) = run_hook(&*self.runtime, pod, c, h, &id, pod_ip, None).await {
+                // kubelet: a failed postStart hook kills the container,
+                // which then restarts per the pod's restartPolicy.
+                self.events.event(
+                    pod,
+                    Some(&c.name),
+                    WARNING,
+                    "FailedPostStartHook",
+                    message.clone(),
+                );
+                let _ = self.runtime.stop_container(&id, pod_grace(pod)).await;
+                self.backoff.lock().restarted(&key, Instant::now());
+                return Err(waiting("PostStartHookError", message));
+            }
+        }
         Ok(())
+    }
+
+    /// Kills running containers whose liveness or startup probe failed
+    /// (kubelet's computePodActions: "failed liveness probe, will be
+    /// restarted"); whether any was killed.
+    async fn kill_unhealthy(&self, pod: &Pod, status: &PodRuntimeStatus) -> CriResult<bool> {
+        let uid = pod_uid(pod);
+        let pod_ip = self.pod_ip(Some(pod), status);
+        let mut killed = false;
+        let probed = init_containers(pod)
+            .iter()
+            .filter(|c| is_sidecar(c))
+            .chain(containers(pod));
+        for c in probed {
+            let Some(r) = status
+                .latest(&c.name)
+                .filter(|r| r.state == ContainerState::Running)
+            else {
+                continue;
+            };
+            let Some(ty) = self.probes.unhealthy(uid, c, r) else {
+                continue;
+            };
+            let what = if ty == ProbeType::Startup {
+                "startup"
+            } else {
+                "liveness"
+            };
+            tracing::info!(pod = %uid, container = %c.name, "container failed its {what} probe; killing it");
+            self.events.event(
+                pod,
+                Some(&c.name),
+                NORMAL,
+                "Killing",
+                format!(
+                    "Container {} failed {what} probe, will be restarted",
+                    c.name
+                ),
+            );
+            let grace = ty
+                .of(c)
+                .and_then(|p| p.termination_grace_period_seconds)
+                .unwrap_or_else(|| pod_grace(pod));
+            self.kill_container(Some(pod), r, &pod_ip, grace).await?;
+            killed = true;
+        }
+        Ok(killed)
     }
 
     fn log_dir(&self, pod: &Pod) -> String {
@@ -184,7 +351,10 @@ impl RuntimeManager {
     /// Brings the runtime in line with the pod's spec, one step.
     pub async fn sync_pod(&self, pod: &Pod) -> CriResult<SyncResult> {
         let uid = pod_uid(pod).to_string();
-        let status = pod_runtime_status(&*self.runtime, &uid).await?;
+        let mut status = pod_runtime_status(&*self.runtime, &uid).await?;
+        if self.kill_unhealthy(pod, &status).await? {
+            status = pod_runtime_status(&*self.runtime, &uid).await?;
+        }
         let now = Instant::now();
         let in_backoff = |name: &str| {
             self.backoff
@@ -192,10 +362,13 @@ impl RuntimeManager {
                 .wait_until(&format!("{uid}/{name}"), now)
                 .is_some()
         };
-        let actions = compute_pod_actions(pod, &status, &in_backoff);
+        let started = |r: &ContainerRecord| {
+            find_container(pod, &r.name).is_none_or(|c| self.probes.probed(&uid, c, r).started)
+        };
+        let actions = compute_pod_actions(pod, &status, &in_backoff, &started);
         let mut result = SyncResult::default();
         if actions.kill_pod {
-            self.kill_pod(&uid, 2).await?;
+            self.kill_pod(&uid, 2, Some(pod)).await?;
         }
         for id in &actions.kill {
             self.runtime.stop_container(id, 2).await?;
@@ -232,13 +405,17 @@ impl RuntimeManager {
                     tracing::info!(pod = %uid, container = %s.name, reason = %w.reason, message = %w.message, "container not started");
                     result.waiting.insert(s.name.clone(), w);
                     // Init containers run one at a time, in order.
-                    if s.init {
+                    if s.init && !init_containers(pod).get(s.index).is_some_and(is_sidecar) {
                         break;
                     }
                 }
             }
         }
         result.runtime = pod_runtime_status(&*self.runtime, &uid).await?;
+        let pod_ip = self.pod_ip(Some(pod), &result.runtime);
+        self.probes.sync_pod(pod, &result.runtime, &pod_ip);
+        result.probed = self.probes.probed_all(pod, &result.runtime);
+        let job_done = regular_containers_done(pod, &result.runtime);
         // Exited containers that will restart after their back-off.
         let policy = RestartPolicy::of(pod);
         let later = Instant::now();
@@ -247,7 +424,9 @@ impl RuntimeManager {
                 continue;
             };
             let is_init = init_containers(pod).iter().any(|i| i.name == c.name);
-            let restarts = if is_init {
+            let restarts = if is_sidecar(c) {
+                !job_done
+            } else if is_init {
                 r.exit_code != 0 && policy != RestartPolicy::Never
             } else {
                 policy.restarts(r.exit_code)
@@ -286,17 +465,40 @@ impl RuntimeManager {
         Ok(result)
     }
 
-    /// Stops the pod's running containers (SIGTERM, then SIGKILL after
-    /// `grace_secs`) and its sandboxes; leaves the records.
-    pub async fn stop_pod(&self, uid: &str, grace_secs: i64) -> CriResult<()> {
+    /// Stops the pod's running containers and its sandboxes; leaves the
+    /// records. Regular containers stop together (preStop, SIGTERM,
+    /// SIGKILL after `grace_secs`), then the sidecars one by one in
+    /// reverse order with what is left of the grace period. `pod`: the
+    /// spec, when known (for hooks and sidecars).
+    pub async fn stop_pod(&self, uid: &str, grace_secs: i64, pod: Option<&Pod>) -> CriResult<()> {
         let status = pod_runtime_status(&*self.runtime, uid).await?;
+        let pod_ip = self.pod_ip(pod, &status);
+        let sidecars: Vec<&str> = pod
+            .map(|p| {
+                init_containers(p)
+                    .iter()
+                    .filter(|c| is_sidecar(c))
+                    .map(|c| c.name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let started = Instant::now();
         let stops = status
             .running()
-            .map(|c| self.runtime.stop_container(&c.id, grace_secs));
+            .filter(|c| !sidecars.contains(&c.name.as_str()))
+            .map(|c| self.kill_container(pod, c, &pod_ip, grace_secs));
         for r in join_all(stops).await {
-            match r {
-                Err(e) if !e.is_not_found() => return Err(e),
-                _ => {}
+            r?;
+        }
+        for name in sidecars.iter().rev() {
+            let spent = i64::try_from(started.elapsed().as_secs()).unwrap_or(i64::MAX);
+            let left = if grace_secs > 0 {
+                (grace_secs - spent).max(MINIMUM_GRACE_SECS)
+            } else {
+                0
+            };
+            for c in status.running().filter(|c| c.name == *name) {
+                self.kill_container(pod, c, &pod_ip, left).await?;
             }
         }
         for sb in status.sandboxes.iter().filter(|s| s.ready) {
@@ -309,8 +511,8 @@ impl RuntimeManager {
     }
 
     /// Stops and removes everything of the pod.
-    pub async fn kill_pod(&self, uid: &str, grace_secs: i64) -> CriResult<()> {
-        self.stop_pod(uid, grace_secs).await?;
+    pub async fn kill_pod(&self, uid: &str, grace_secs: i64, pod: Option<&Pod>) -> CriResult<()> {
+        self.stop_pod(uid, grace_secs, pod).await?;
         let status = pod_runtime_status(&*self.runtime, uid).await?;
         for c in &status.containers {
             match self.runtime.remove_container(&c.id).await {
@@ -356,9 +558,10 @@ impl RuntimeManager {
         }
     }
 
-    /// Forgets the pod: back-off records, logs and its cgroup (its
-    /// containers are gone by now).
+    /// Forgets the pod: back-off records, probe workers, logs and its
+    /// cgroup (its containers are gone by now).
     pub fn forget(&self, uid: &str) {
+        self.probes.remove_pod(uid);
         let prefix = format!("{uid}/");
         self.backoff.lock().forget_prefix(&prefix);
         self.image_backoff.lock().forget_prefix(&prefix);
@@ -369,6 +572,23 @@ impl RuntimeManager {
             }
         }
     }
+}
+
+/// The container of that name, regular or init.
+pub fn find_container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
+    containers(pod)
+        .iter()
+        .chain(init_containers(pod))
+        .find(|c| c.name == name)
+}
+
+/// The spec's terminationGracePeriodSeconds (30 s by default).
+pub fn pod_grace(pod: &Pod) -> i64 {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30)
+        .max(0)
 }
 
 /// The grace period for stopping a pod being deleted (the deletion's, else

@@ -4,5 +4,7 @@
 pub mod actions;
 pub mod config;
 pub mod env;
+pub mod lifecycle;
 pub mod manager;
 pub mod state;
+pub mod termination;

@@ -87,6 +87,12 @@ impl PodRuntimeStatus {
 }
 
 fn record_from(status: api::ContainerStatus, sandbox_id: String) -> ContainerRecord {
+    let state = ContainerState::from_cri(status.state);
+    let message = if state == ContainerState::Exited && status.message.is_empty() {
+        super::termination::read_message(&status)
+    } else {
+        status.message.clone()
+    };
     let meta = status.metadata.unwrap_or_default();
     let name = status
         .labels
@@ -103,13 +109,13 @@ fn record_from(status: api::ContainerStatus, sandbox_id: String) -> ContainerRec
         sandbox_id,
         name,
         attempt: meta.attempt,
-        state: ContainerState::from_cri(status.state),
+        state,
         created_at: status.created_at,
         started_at: status.started_at,
         finished_at: status.finished_at,
         exit_code: status.exit_code,
         reason: status.reason,
-        message: status.message,
+        message,
         image: status.image.map(|i| i.image).unwrap_or_default(),
         image_ref: status.image_ref,
         restart_count,

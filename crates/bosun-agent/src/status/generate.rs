@@ -8,11 +8,12 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 use serde_json::{json, Value};
 
 use crate::kuberuntime::actions::{
-    containers, init_containers, init_progress, InitProgress, RestartPolicy,
+    containers, init_containers, init_progress, is_sidecar, InitProgress, RestartPolicy,
 };
 use crate::kuberuntime::state::{
     container_id_uri, nanos_to_time, ContainerRecord, ContainerState, PodRuntimeStatus,
 };
+use crate::prober::manager::Probed;
 
 /// Why a container is waiting, as the last sync found (ErrImagePull,
 /// CrashLoopBackOff, CreateContainerError, ...).
@@ -28,6 +29,22 @@ pub struct StatusContext<'a> {
     pub now: &'a str,
     /// Container name → why it waits.
     pub waiting: &'a HashMap<String, Waiting>,
+    /// Container name → probe-driven started/ready of running containers
+    /// (absent: no probes, both true).
+    pub probed: &'a HashMap<String, Probed>,
+}
+
+impl StatusContext<'_> {
+    fn probed(&self, name: &str) -> Probed {
+        self.probed.get(name).copied().unwrap_or(Probed {
+            started: true,
+            ready: true,
+        })
+    }
+
+    fn started(&self, r: &ContainerRecord) -> bool {
+        self.probed(&r.name).started
+    }
 }
 
 fn terminated(r: &ContainerRecord) -> Value {
@@ -103,10 +120,11 @@ fn container_status(
                 running["startedAt"] = json!(t);
             }
             s["state"] = json!({ "running": running });
-            // No readiness probes yet: a running container is ready (an
-            // init container only once it completed).
-            s["ready"] = json!(!init);
-            s["started"] = json!(true);
+            // Readiness and startup probes decide (a classic init
+            // container is ready only once it completed).
+            let probed = ctx.probed(&c.name);
+            s["ready"] = json!((!init || is_sidecar(c)) && probed.ready);
+            s["started"] = json!(probed.started);
             if let Some(p) = previous_terminated {
                 s["lastState"] = p;
             }
@@ -119,7 +137,7 @@ fn container_status(
             }
             None => {
                 s["state"] = terminated(r);
-                s["ready"] = json!(init && r.exit_code == 0);
+                s["ready"] = json!(init && !is_sidecar(c) && r.exit_code == 0);
                 if let Some(p) = previous_terminated {
                     s["lastState"] = p;
                 }
@@ -140,9 +158,13 @@ fn container_status(
 }
 
 /// The pod phase (kubelet's getPhase).
-pub fn pod_phase(pod: &Pod, rt: &PodRuntimeStatus) -> &'static str {
+pub fn pod_phase(
+    pod: &Pod,
+    rt: &PodRuntimeStatus,
+    started: &dyn Fn(&ContainerRecord) -> bool,
+) -> &'static str {
     let policy = RestartPolicy::of(pod);
-    match init_progress(pod, rt) {
+    match init_progress(pod, rt, started) {
         InitProgress::Failed(_) => return "Failed",
         InitProgress::Done => {}
         _ => return "Pending",
@@ -210,9 +232,10 @@ fn condition(old: &[Value], ty: &str, status: bool, reason: Option<&str>, now: &
 pub fn generate(pod: &Pod, rt: &PodRuntimeStatus, ctx: &StatusContext<'_>) -> Value {
     let old = serde_json::to_value(pod.status.clone().unwrap_or_default()).unwrap_or_default();
     let old_conditions: Vec<Value> = old["conditions"].as_array().cloned().unwrap_or_default();
-    let phase = pod_phase(pod, rt);
+    let started = |r: &ContainerRecord| ctx.started(r);
+    let phase = pod_phase(pod, rt, &started);
     let terminal = phase == "Succeeded" || phase == "Failed";
-    let init_done = init_progress(pod, rt) == InitProgress::Done;
+    let init_done = init_progress(pod, rt, &started) == InitProgress::Done;
     let has_inits = !init_containers(pod).is_empty();
     let init_statuses: Vec<Value> = init_containers(pod)
         .iter()
@@ -227,7 +250,14 @@ pub fn generate(pod: &Pod, rt: &PodRuntimeStatus, ctx: &StatusContext<'_>) -> Va
         .iter()
         .map(|c| container_status(c, rt, ctx, false, default_waiting))
         .collect();
-    let containers_ready = !terminal && statuses.iter().all(|s| s["ready"] == true);
+    // Sidecars' readiness counts too.
+    let sidecars_ready = init_containers(pod)
+        .iter()
+        .zip(&init_statuses)
+        .filter(|(c, _)| is_sidecar(c))
+        .all(|(_, s)| s["ready"] == true);
+    let containers_ready =
+        !terminal && sidecars_ready && statuses.iter().all(|s| s["ready"] == true);
     let sandbox_ready = rt.ready_sandbox().is_some();
     let completed = terminal.then_some("PodCompleted");
     let not_ready = if terminal {
@@ -367,11 +397,15 @@ mod tests {
         }
     }
 
+    static NO_PROBES: std::sync::LazyLock<HashMap<String, Probed>> =
+        std::sync::LazyLock::new(HashMap::new);
+
     fn ctx<'a>(waiting: &'a HashMap<String, Waiting>) -> StatusContext<'a> {
         StatusContext {
             host_ip: Some("192.0.2.1"),
             now: "2026-01-01T00:00:00Z",
             waiting,
+            probed: &NO_PROBES,
         }
     }
 
@@ -410,12 +444,24 @@ mod tests {
     #[test]
     fn phases_by_restart_policy() {
         let done = |code| rt(vec![rec(ContainerState::Exited, code, 0)]);
-        assert_eq!(pod_phase(&simple("Never"), &done(0)), "Succeeded");
-        assert_eq!(pod_phase(&simple("Never"), &done(1)), "Failed");
-        assert_eq!(pod_phase(&simple("OnFailure"), &done(0)), "Succeeded");
-        assert_eq!(pod_phase(&simple("OnFailure"), &done(1)), "Running");
-        assert_eq!(pod_phase(&simple("Always"), &done(0)), "Running");
-        assert_eq!(pod_phase(&simple("Always"), &rt(vec![])), "Pending");
+        assert_eq!(
+            pod_phase(&simple("Never"), &done(0), &|_| true),
+            "Succeeded"
+        );
+        assert_eq!(pod_phase(&simple("Never"), &done(1), &|_| true), "Failed");
+        assert_eq!(
+            pod_phase(&simple("OnFailure"), &done(0), &|_| true),
+            "Succeeded"
+        );
+        assert_eq!(
+            pod_phase(&simple("OnFailure"), &done(1), &|_| true),
+            "Running"
+        );
+        assert_eq!(pod_phase(&simple("Always"), &done(0), &|_| true), "Running");
+        assert_eq!(
+            pod_phase(&simple("Always"), &rt(vec![]), &|_| true),
+            "Pending"
+        );
         let w = HashMap::new();
         let s = generate(&simple("Never"), &done(0), &ctx(&w));
         assert_eq!(
@@ -507,6 +553,7 @@ mod tests {
             host_ip: None,
             now: "2026-02-02T00:00:00Z",
             waiting: &w,
+            probed: &NO_PROBES,
         };
         let second = generate(&p, &rt(vec![rec(ContainerState::Running, 0, 0)]), &later);
         assert_eq!(

@@ -133,16 +133,12 @@ fn validate_regular_container_extras_without_restart(
     p: &str,
     errs: &mut Vec<FieldError>,
 ) {
-    for probe in ["livenessProbe", "startupProbe"] {
+    // Sidecars take all three probes; their readiness counts toward the
+    // pod's (KEP-753).
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
         if let Some(pr) = present(c, probe) {
             validate_probe(pr, &child(p, probe), errs);
         }
-    }
-    if present(c, "readinessProbe").is_some() {
-        errs.push(FieldError::forbidden(
-            child(p, "readinessProbe"),
-            "may not be set for init containers",
-        ));
     }
     validate_lifecycle(c, p, errs);
 }
