@@ -40,6 +40,7 @@ impl PodError {
 }
 
 /// The log file of one container attempt.
+#[derive(Debug)]
 pub struct LogTarget {
     pub path: PathBuf,
     pub container_id: String,
@@ -298,8 +299,7 @@ mod tests {
         assert_eq!(target.path, PathBuf::from("/data/pods/u1/c/0.log"));
         let err = log_target(&rt, &cfg(), "ns", "web", "c", true)
             .await
-            .err()
-            .expect("no previous");
+            .expect_err("no previous");
         assert_eq!(
             err.to_string(),
             r#"previous terminated container "c" in pod "web" not found"#
@@ -334,24 +334,20 @@ mod tests {
         assert_eq!(url, format!("http://127.0.0.1:0/exec/{id}"));
         let err = exec_url(&rt, "ns", "other", "c", &query)
             .await
-            .err()
-            .expect("unknown pod");
+            .expect_err("unknown pod");
         assert_eq!(err.into_response().status(), StatusCode::NOT_FOUND);
         let err = exec_url(&rt, "ns", "web", "zz", &query)
             .await
-            .err()
-            .expect("unknown container");
+            .expect_err("unknown container");
         assert_eq!(err.into_response().status(), StatusCode::NOT_FOUND);
         let err = exec_url(&rt, "ns", "web", "c", &Query::parse(None))
             .await
-            .err()
-            .expect("no command");
+            .expect_err("no command");
         assert_eq!(err.into_response().status(), StatusCode::BAD_REQUEST);
         rt.exit_container(&id, 0);
         let err = attach_url(&rt, "ns", "web", "c", &query)
             .await
-            .err()
-            .expect("exited");
+            .expect_err("exited");
         assert_eq!(
             err.to_string(),
             r#"container "c" in pod "web" is not running"#
@@ -368,8 +364,7 @@ mod tests {
         assert_eq!(url, format!("http://127.0.0.1:0/portforward/{sb}"));
         let err = port_forward_url(&rt, "ns", "web", &Query::parse(Some("ports=70000")))
             .await
-            .err()
-            .expect("bad port");
+            .expect_err("bad port");
         assert_eq!(err.into_response().status(), StatusCode::BAD_REQUEST);
     }
 }
