@@ -366,3 +366,14 @@ def test_agent_port_requires_a_cluster_client_certificate(agent: Agent, talker: 
     # The admin certificate (system:masters, signed by the cluster CA) is let in.
     r = requests.get(url, verify=False, timeout=10, cert=(str(srv.pki / "admin.crt"), str(srv.pki / "admin.key")))
     assert r.status_code == 200 and r.text == "oops\n", r.text
+
+
+def test_discovery_lists_the_streaming_subresources(agent: Agent):
+    core = agent.server.api.ok("GET", "/api/v1")
+    res = {r["name"]: r for r in core["resources"]}
+    assert res["pods/log"]["verbs"] == ["get"] and res["pods/log"]["kind"] == "Pod"
+    for sub, kind in [("exec", "PodExecOptions"), ("attach", "PodAttachOptions"), ("portforward", "PodPortForwardOptions")]:
+        assert res[f"pods/{sub}"]["kind"] == kind and sorted(res[f"pods/{sub}"]["verbs"]) == ["create", "get"]
+    agg = agent.server.api.get("/api", headers={"Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"}).json()
+    pods = next(r for g in agg["items"] for v in g["versions"] for r in v["resources"] if r["resource"] == "pods")
+    assert {"log", "exec", "attach", "portforward"} <= {s["subresource"] for s in pods["subresources"]}
