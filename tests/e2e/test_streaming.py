@@ -311,6 +311,14 @@ def core(agent: Agent):
     api_client.close()
 
 
+def test_python_client_logs(core, talker: str):
+    assert core.read_namespaced_pod_log(talker, "default", tail_lines=2) == "line-4\noops\n"
+    resp = core.read_namespaced_pod_log(talker, "default", follow=True, _preload_content=False)
+    first = resp.read(7)  # the stream is open (the container still runs)
+    resp.release_conn()
+    assert first == b"line-1\n"
+
+
 def test_python_client_exec(core, talker: str):
     out = stream(core.connect_get_namespaced_pod_exec, talker, "default",
                  command=["sh", "-c", "echo py-out; echo py-err >&2"], stderr=True, stdin=False, stdout=True, tty=False)
