@@ -311,6 +311,14 @@ def core(agent: Agent):
     api_client.close()
 
 
+def test_python_client_logs(core, talker: str):
+    assert core.read_namespaced_pod_log(talker, "default", tail_lines=2) == "line-4\noops\n"
+    resp = core.read_namespaced_pod_log(talker, "default", follow=True, _preload_content=False)
+    first = resp.read(7)  # the stream is open (the container still runs)
+    resp.release_conn()
+    assert first == b"line-1\n"
+
+
 def test_python_client_exec(core, talker: str):
     out = stream(core.connect_get_namespaced_pod_exec, talker, "default",
                  command=["sh", "-c", "echo py-out; echo py-err >&2"], stderr=True, stdin=False, stdout=True, tty=False)
@@ -366,3 +374,14 @@ def test_agent_port_requires_a_cluster_client_certificate(agent: Agent, talker: 
     # The admin certificate (system:masters, signed by the cluster CA) is let in.
     r = requests.get(url, verify=False, timeout=10, cert=(str(srv.pki / "admin.crt"), str(srv.pki / "admin.key")))
     assert r.status_code == 200 and r.text == "oops\n", r.text
+
+
+def test_discovery_lists_the_streaming_subresources(agent: Agent):
+    core = agent.server.api.ok("GET", "/api/v1")
+    res = {r["name"]: r for r in core["resources"]}
+    assert res["pods/log"]["verbs"] == ["get"] and res["pods/log"]["kind"] == "Pod"
+    for sub, kind in [("exec", "PodExecOptions"), ("attach", "PodAttachOptions"), ("portforward", "PodPortForwardOptions")]:
+        assert res[f"pods/{sub}"]["kind"] == kind and sorted(res[f"pods/{sub}"]["verbs"]) == ["create", "get"]
+    agg = agent.server.api.get("/api", headers={"Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"}).json()
+    pods = next(r for g in agg["items"] for v in g["versions"] for r in v["resources"] if r["resource"] == "pods")
+    assert {"log", "exec", "attach", "portforward"} <= {s["subresource"] for s in pods["subresources"]}

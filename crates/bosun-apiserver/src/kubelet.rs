@@ -32,6 +32,9 @@ pub enum KubeletError {
     Http { addr: String, detail: String },
 }
 
+/// How long connecting to an agent may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct KubeletClient {
     connector: tokio_rustls::TlsConnector,
@@ -72,8 +75,16 @@ impl KubeletClient {
         } else {
             format!("{host}:{port}")
         };
-        let tcp = tokio::net::TcpStream::connect(&addr)
+        // An unreachable node (say a simulated one) must not hold the
+        // request for the kernel's whole SYN retry time.
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&addr))
             .await
+            .unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connection timed out",
+                ))
+            })
             .map_err(|source| KubeletError::Connect {
                 addr: addr.clone(),
                 source,

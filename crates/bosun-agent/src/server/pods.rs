@@ -40,6 +40,7 @@ impl PodError {
 }
 
 /// The log file of one container attempt.
+#[derive(Debug)]
 pub struct LogTarget {
     pub path: PathBuf,
     pub container_id: String,
@@ -215,4 +216,155 @@ pub async fn port_forward_url(
             port,
         })
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::cni::PodCidr;
+    use crate::cri::fake::FakeRuntime;
+    use crate::cri::LABEL_CONTAINER_NAME;
+
+    const IMAGE: &str = "busybox:bosun";
+
+    fn cfg() -> AgentConfig {
+        let cidr = PodCidr::parse("10.244.0.0/24").expect("cidr");
+        AgentConfig::new("n".into(), PathBuf::from("/data"), cidr)
+    }
+
+    async fn sandbox(rt: &FakeRuntime) -> String {
+        let labels = HashMap::from([
+            (LABEL_POD_NAME.to_string(), "web".to_string()),
+            (LABEL_POD_NAMESPACE.to_string(), "ns".to_string()),
+            (LABEL_POD_UID.to_string(), "u1".to_string()),
+        ]);
+        rt.run_pod_sandbox(api::PodSandboxConfig {
+            metadata: Some(api::PodSandboxMetadata {
+                name: "web".into(),
+                namespace: "ns".into(),
+                uid: "u1".into(),
+                attempt: 0,
+            }),
+            labels,
+            ..Default::default()
+        })
+        .await
+        .expect("sandbox")
+    }
+
+    async fn container(rt: &FakeRuntime, sandbox: &str, attempt: u32) -> String {
+        let labels = HashMap::from([
+            (LABEL_POD_UID.to_string(), "u1".to_string()),
+            (LABEL_CONTAINER_NAME.to_string(), "c".to_string()),
+        ]);
+        let id = rt
+            .create_container(
+                sandbox,
+                api::ContainerConfig {
+                    metadata: Some(api::ContainerMetadata {
+                        name: "c".into(),
+                        attempt,
+                    }),
+                    image: Some(api::ImageSpec {
+                        image: IMAGE.into(),
+                        ..Default::default()
+                    }),
+                    labels,
+                    ..Default::default()
+                },
+                api::PodSandboxConfig::default(),
+            )
+            .await
+            .expect("container");
+        rt.start_container(&id).await.expect("start");
+        id
+    }
+
+    fn runtime() -> FakeRuntime {
+        let rt = FakeRuntime::new();
+        rt.add_image(IMAGE);
+        rt
+    }
+
+    #[tokio::test]
+    async fn logs_read_the_current_attempt_and_previous_needs_a_restart() {
+        let rt = runtime();
+        let sb = sandbox(&rt).await;
+        let first = container(&rt, &sb, 0).await;
+        let target = log_target(&rt, &cfg(), "ns", "web", "c", false)
+            .await
+            .expect("current");
+        assert_eq!(target.path, PathBuf::from("/data/pods/u1/c/0.log"));
+        let err = log_target(&rt, &cfg(), "ns", "web", "c", true)
+            .await
+            .expect_err("no previous");
+        assert_eq!(
+            err.to_string(),
+            r#"previous terminated container "c" in pod "web" not found"#
+        );
+        assert_eq!(err.into_response().status(), StatusCode::BAD_REQUEST);
+
+        rt.exit_container(&first, 1);
+        let second = container(&rt, &sb, 1).await;
+        let current = log_target(&rt, &cfg(), "ns", "web", "c", false)
+            .await
+            .expect("current");
+        assert_eq!(
+            (current.path.clone(), current.container_id),
+            (PathBuf::from("/data/pods/u1/c/1.log"), second)
+        );
+        let previous = log_target(&rt, &cfg(), "ns", "web", "c", true)
+            .await
+            .expect("previous");
+        assert_eq!(
+            (previous.path, previous.container_id),
+            (PathBuf::from("/data/pods/u1/c/0.log"), first)
+        );
+    }
+
+    #[tokio::test]
+    async fn streams_need_a_running_container_of_a_known_pod() {
+        let rt = runtime();
+        let sb = sandbox(&rt).await;
+        let id = container(&rt, &sb, 0).await;
+        let query = Query::parse(Some("command=sh&stdin=true&stdout=true"));
+        let url = exec_url(&rt, "ns", "web", "c", &query).await.expect("url");
+        assert_eq!(url, format!("http://127.0.0.1:0/exec/{id}"));
+        let err = exec_url(&rt, "ns", "other", "c", &query)
+            .await
+            .expect_err("unknown pod");
+        assert_eq!(err.into_response().status(), StatusCode::NOT_FOUND);
+        let err = exec_url(&rt, "ns", "web", "zz", &query)
+            .await
+            .expect_err("unknown container");
+        assert_eq!(err.into_response().status(), StatusCode::NOT_FOUND);
+        let err = exec_url(&rt, "ns", "web", "c", &Query::parse(None))
+            .await
+            .expect_err("no command");
+        assert_eq!(err.into_response().status(), StatusCode::BAD_REQUEST);
+        rt.exit_container(&id, 0);
+        let err = attach_url(&rt, "ns", "web", "c", &query)
+            .await
+            .expect_err("exited");
+        assert_eq!(
+            err.to_string(),
+            r#"container "c" in pod "web" is not running"#
+        );
+    }
+
+    #[tokio::test]
+    async fn port_forward_targets_the_sandbox_and_checks_ports() {
+        let rt = runtime();
+        let sb = sandbox(&rt).await;
+        let url = port_forward_url(&rt, "ns", "web", &Query::parse(Some("ports=8080,80")))
+            .await
+            .expect("url");
+        assert_eq!(url, format!("http://127.0.0.1:0/portforward/{sb}"));
+        let err = port_forward_url(&rt, "ns", "web", &Query::parse(Some("ports=70000")))
+            .await
+            .expect_err("bad port");
+        assert_eq!(err.into_response().status(), StatusCode::BAD_REQUEST);
+    }
 }
