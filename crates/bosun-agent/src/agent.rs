@@ -48,6 +48,9 @@ pub async fn run(
         source,
     })?;
     let mut supervisor_task = None;
+    // containerd stops after the agent has finished removing pods it was
+    // removing (see the end of this function), not at once with `stop`.
+    let (containerd_stop_tx, containerd_stop) = watch::channel(false);
     let endpoint = match &cfg.runtime_endpoint {
         Some(e) => e.clone(),
         None => {
@@ -66,7 +69,7 @@ pub async fn run(
                 layout: layout.clone(),
                 binary: cfg.containerd_bin.clone(),
             };
-            supervisor_task = Some(tokio::spawn(sup.start(stop.clone()).await?));
+            supervisor_task = Some(tokio::spawn(sup.start(containerd_stop).await?));
             layout.endpoint()
         }
     };
@@ -178,12 +181,22 @@ pub async fn run(
     heartbeat.abort();
     pleg_task.abort();
     server_task.abort();
+    // Pods already gone from the API whose sandboxes are being removed
+    // would otherwise keep their network namespaces (and pod IPs) when
+    // containerd stops under them; running pods keep running.
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_CLEANUP_WAIT;
+    while workers.cleaning() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = containerd_stop_tx.send(true);
     if let Some(task) = supervisor_task {
-        // The supervisor saw `stop` too and stops containerd.
         let _ = task.await;
     }
     Ok(())
 }
+
+/// How long a stopping agent waits for pod removals in flight.
+const SHUTDOWN_CLEANUP_WAIT: Duration = Duration::from_secs(15);
 
 /// Pod-level cgroups below `/kubepods`, bounded by allocatable memory;
 /// `None` (with a warning) without cgroup v1.

@@ -249,7 +249,8 @@ impl Supervisor {
                         tracing::warn!(?status, log = %self.layout.log().display(), "containerd exited; restarting it");
                         false
                     }
-                    r = stop.wait_for(|s| *s) => r.is_ok(),
+                    // A dropped sender means the agent is gone: stop too.
+                    _ = stop.wait_for(|s| *s) => true,
                 };
                 if stopping {
                     stop_child(&mut child).await;
@@ -261,7 +262,7 @@ impl Supervisor {
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
-                    r = stop.wait_for(|s| *s) => if r.is_ok() { return },
+                    _ = stop.wait_for(|s| *s) => return,
                 }
                 delay = (delay * 2).min(Duration::from_secs(30));
                 match spawn(&self.layout, &self.binary) {
@@ -272,7 +273,7 @@ impl Supervisor {
                         loop {
                             tokio::select! {
                                 _ = tokio::time::sleep(delay) => {}
-                                r = stop.wait_for(|s| *s) => if r.is_ok() { return },
+                                _ = stop.wait_for(|s| *s) => return,
                             }
                             if let Ok(c) = spawn(&self.layout, &self.binary) {
                                 child = c;

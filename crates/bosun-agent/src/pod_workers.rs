@@ -120,6 +120,11 @@ impl PodWorkers {
         self.workers.keys()
     }
 
+    /// Pods gone from the API whose runtime objects are being removed.
+    pub fn cleaning(&self) -> usize {
+        self.cleaning.lock().len()
+    }
+
     /// Whether the pod has a worker or is being cleaned up.
     pub fn knows(&self, uid: &str) -> bool {
         self.workers.contains_key(uid) || self.cleaning.lock().contains(uid)
