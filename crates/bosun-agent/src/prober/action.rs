@@ -509,4 +509,48 @@ mod tests {
         let action: GRPCAction = serde_json::from_value(json!({"port": port})).unwrap();
         assert!(!grpc(&action, "127.0.0.1", t).await.is_success());
     }
+
+    #[tokio::test]
+    async fn https_probes_skip_certificate_verification() {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["probe.invalid".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let chain = vec![CertificateDer::from(cert.der().to_vec())];
+        let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    continue;
+                };
+                let mut buf = vec![0u8; 4096];
+                let _ = tls.read(&mut buf).await;
+                let _ = tls
+                    .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                    .await;
+                let _ = tls.shutdown().await;
+            }
+        });
+        let action: HTTPGetAction =
+            serde_json::from_value(json!({"port": port, "scheme": "HTTPS", "path": "/healthz"}))
+                .unwrap();
+        assert_eq!(
+            http_get(&action, &container(), "127.0.0.1", Duration::from_secs(2)).await,
+            Outcome::Success
+        );
+    }
 }

@@ -68,3 +68,91 @@ pub async fn check(addr: &str, service: &str, timeout: Duration) -> Result<i32, 
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http_body_util::StreamBody;
+    use hyper::body::{Frame, Incoming};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    type Frames = futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>;
+
+    /// A one-call gRPC server over plain HTTP/2 answering Check with
+    /// `status`; returns its port and the requests' (path, body).
+    async fn health_server(
+        status: u8,
+    ) -> (u16, tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let tx = tx.clone();
+                let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                    let tx = tx.clone();
+                    async move {
+                        use http_body_util::BodyExt;
+                        let path = req.uri().path().to_string();
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes().to_vec())
+                            .unwrap_or_default();
+                        let _ = tx.send((path, body));
+                        // Length-prefixed HealthCheckResponse{status}.
+                        let msg = Bytes::from(vec![0, 0, 0, 0, 2, 0x08, status]);
+                        let mut trailers = http::HeaderMap::new();
+                        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+                        let frames: Frames = futures::stream::iter(vec![
+                            Ok(Frame::data(msg)),
+                            Ok(Frame::trailers(trailers)),
+                        ]);
+                        let resp = http::Response::builder()
+                            .header("content-type", "application/grpc")
+                            .body(StreamBody::new(frames))
+                            .unwrap();
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (port, rx)
+    }
+
+    #[tokio::test]
+    async fn check_reports_the_serving_status() {
+        let (port, mut calls) = health_server(1).await;
+        let addr = format!("127.0.0.1:{port}");
+        assert_eq!(
+            check(&addr, "svc", Duration::from_secs(2)).await.ok(),
+            Some(1)
+        );
+        let (path, body) = calls.recv().await.unwrap();
+        assert_eq!(path, "/grpc.health.v1.Health/Check");
+        // Length-prefixed HealthCheckRequest{service: "svc"}.
+        assert_eq!(body, [0, 0, 0, 0, 5, 0x0a, 3, b's', b'v', b'c']);
+
+        let (port, _calls) = health_server(2).await;
+        let action: k8s_openapi::api::core::v1::GRPCAction =
+            serde_json::from_value(serde_json::json!({"port": port})).unwrap();
+        assert_eq!(
+            crate::prober::action::grpc(&action, "127.0.0.1", Duration::from_secs(2)).await,
+            crate::prober::action::Outcome::Failure(
+                "service unhealthy (responded with \"NOT_SERVING\")".into()
+            )
+        );
+    }
+}

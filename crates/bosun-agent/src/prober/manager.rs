@@ -117,7 +117,7 @@ impl ProberManager {
     /// pod status).
     pub fn sync_pod(&self, pod: &Pod, rt: &PodRuntimeStatus, pod_ip: &str) {
         let uid = pod_uid(pod).to_string();
-        let shared = Arc::new(pod.clone());
+        let mut shared: Option<Arc<Pod>> = None;
         let mut workers = self.workers.lock();
         let mut wanted = vec![];
         for c in probed_containers(pod) {
@@ -146,7 +146,7 @@ impl ProberManager {
                         let (tx, rx) = watch::channel(target);
                         let args = WorkerArgs {
                             key: key.clone(),
-                            pod: shared.clone(),
+                            pod: shared.get_or_insert_with(|| Arc::new(pod.clone())).clone(),
                             container: c.clone(),
                             probe: probe.clone(),
                             has_startup: c.startup_probe.is_some(),
