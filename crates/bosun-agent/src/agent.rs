@@ -98,6 +98,10 @@ pub async fn run(
             cfg.clone(),
             host_ip,
             Arc::new(crate::kuberuntime::env::KubeConfigSource(client.clone())),
+            Arc::new(crate::volume::host::KubeVolumeHost {
+                client: client.clone(),
+                node_name: cfg.node_name.clone(),
+            }),
         ),
         status: StatusManager::new(Arc::new(KubePodApi(client.clone()))),
     });

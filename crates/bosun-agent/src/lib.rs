@@ -8,7 +8,7 @@
 //! its writer), `node/` (registration, Lease, conditions), `cri/` (the CRI
 //! traits, containerd client, fake), `containerd.rs` (own containerd),
 //! `cni.rs` (pod network config), `images.rs` + `oci.rs` (built-in images,
-//! import).
+//! import), `volume/` (pod volumes: set-up, mounts, tear-down).
 pub mod agent;
 pub mod backoff;
 pub mod cni;
@@ -23,6 +23,7 @@ pub mod oci;
 pub mod pleg;
 pub mod pod_workers;
 pub mod status;
+pub mod volume;
 
 pub use config::AgentConfig;
 pub use error::AgentError;

@@ -213,7 +213,11 @@ async fn sync_once(
         // Nothing runs again: stop what is left, keep the records.
         if !*stopped {
             match ctx.manager.stop_pod(uid, grace_period(pod)).await {
-                Ok(()) => *stopped = true,
+                Ok(()) => {
+                    *stopped = true;
+                    // kubelet unmounts a finished pod's volumes.
+                    ctx.manager.volumes.tear_down_pod(uid);
+                }
                 Err(e) => tracing::warn!(pod = %uid, error = %e, "cannot stop a finished pod"),
             }
         }
@@ -270,6 +274,7 @@ mod tests {
                 Arc::new(cfg),
                 "192.0.2.1".into(),
                 Arc::new(crate::kuberuntime::env::StaticConfigSource::default()),
+                Arc::new(crate::volume::host::FakeVolumeHost::default()),
             ),
             status: StatusManager::new(api.clone()),
         });

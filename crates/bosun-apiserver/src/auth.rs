@@ -1,19 +1,83 @@
 //! Authentication: client certificates signed by the cluster CA (verified
-//! during the TLS handshake) and bearer tokens. Anonymous requests are
-//! refused, except for the health endpoints.
+//! during the TLS handshake), static bearer tokens and service account
+//! tokens (JWTs this server signed, whose service account — and bound pod,
+//! if any — still exist with the uid in the token). Anonymous requests are
+//! refused, except for the health and OIDC discovery endpoints.
+
+use std::sync::Arc;
 
 use http::{header, HeaderMap};
 
+use crate::cache::WatchCache;
 use crate::handler::User;
+use crate::serviceaccount::{self, Claims, TokenKeys};
+
+/// Verifies service account tokens against the keys and live objects.
+pub struct ServiceAccountAuthenticator {
+    pub keys: Arc<TokenKeys>,
+    pub cache: Arc<WatchCache>,
+}
+
+impl ServiceAccountAuthenticator {
+    /// Whether the object exists with `uid` (when given) and is not being
+    /// deleted for longer than `deleting_grace` seconds (upstream: a
+    /// ServiceAccount at once, a Pod after 60 s).
+    fn exists(
+        &self,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        deleting_grace: i64,
+        now: i64,
+    ) -> bool {
+        let Some(def) = bosun_api::registry::lookup("", "v1", plural) else {
+            return false;
+        };
+        let obj = self.cache.read().get(def, Some(namespace), name);
+        obj.is_some_and(|o| {
+            let meta = &o["metadata"];
+            let deleted_before = meta["deletionTimestamp"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp());
+            deleted_before.is_none_or(|t| t + deleting_grace > now)
+                && (uid.is_empty() || meta["uid"] == uid)
+        })
+    }
+
+    pub fn authenticate(&self, token: &str, now: i64) -> Option<User> {
+        let claims: Claims = self.keys.verify(token, &[serviceaccount::ISSUER], now)?;
+        let k = &claims.kubernetes;
+        let sa = &k.serviceaccount;
+        if !self.exists("serviceaccounts", &k.namespace, &sa.name, &sa.uid, 0, now) {
+            return None;
+        }
+        if let Some(pod) = &k.pod {
+            if !self.exists("pods", &k.namespace, &pod.name, &pod.uid, 60, now) {
+                return None;
+            }
+        }
+        let (name, groups) = serviceaccount::user_info(&k.namespace, &sa.name);
+        Some(User { name, groups })
+    }
+}
 
 pub struct Authenticator {
     tokens: Vec<(String, String)>,
+    service_accounts: Option<ServiceAccountAuthenticator>,
 }
 
 impl Authenticator {
     /// `tokens` maps a bearer token to a user name.
-    pub fn new(tokens: Vec<(String, String)>) -> Self {
-        Authenticator { tokens }
+    pub fn new(
+        tokens: Vec<(String, String)>,
+        service_accounts: Option<ServiceAccountAuthenticator>,
+    ) -> Self {
+        Authenticator {
+            tokens,
+            service_accounts,
+        }
     }
 
     pub fn authenticate(&self, headers: &HeaderMap, cert_user: Option<&str>) -> Option<User> {
@@ -22,15 +86,20 @@ impl Authenticator {
             .and_then(|v| v.to_str().ok())
         {
             let token = auth.strip_prefix("Bearer ")?.trim();
-            return self
+            if let Some(user) = self
                 .tokens
                 .iter()
                 .find(|(t, _)| constant_time_eq(t.as_bytes(), token.as_bytes()))
-                .map(|(_, user)| User { name: user.clone() });
+                .map(|(_, user)| User::named(user))
+            {
+                return Some(user);
+            }
+            return self
+                .service_accounts
+                .as_ref()
+                .and_then(|sa| sa.authenticate(token, chrono::Utc::now().timestamp()));
         }
-        cert_user.map(|name| User {
-            name: name.to_string(),
-        })
+        cert_user.map(User::named)
     }
 }
 
@@ -52,7 +121,7 @@ pub fn common_name(der: &[u8]) -> Option<String> {
 pub fn is_public(path: &str) -> bool {
     matches!(
         path.trim_end_matches('/'),
-        "/healthz" | "/livez" | "/readyz"
+        "/healthz" | "/livez" | "/readyz" | "/.well-known/openid-configuration" | "/openid/v1/jwks"
     )
 }
 
@@ -62,7 +131,7 @@ mod tests {
 
     #[test]
     fn bearer_token_must_match_exactly() {
-        let auth = Authenticator::new(vec![("secret".into(), "admin".into())]);
+        let auth = Authenticator::new(vec![("secret".into(), "admin".into())], None);
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, "Bearer secret".parse().unwrap());
         assert_eq!(auth.authenticate(&headers, None).unwrap().name, "admin");

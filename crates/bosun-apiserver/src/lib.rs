@@ -22,5 +22,6 @@ mod recent;
 pub mod request;
 pub mod rest;
 mod server;
+mod serviceaccount;
 
 pub use server::{ApiServer, ServerConfig, ServerError};

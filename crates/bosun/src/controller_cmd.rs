@@ -69,6 +69,10 @@ pub struct ControllerFlags {
     /// as upstream; for tests).
     #[arg(long, default_value = "40s", value_parser = parse_duration, hide = true)]
     pod_gc_quarantine: Duration,
+    /// The cluster CA bundle published as ConfigMap `kube-root-ca.crt` in
+    /// every namespace (`bosun server` defaults to its own CA).
+    #[arg(long)]
+    root_ca_file: Option<PathBuf>,
 }
 
 impl ControllerFlags {
@@ -76,8 +80,14 @@ impl ControllerFlags {
         Ok(ControllerSet::parse(&self.controllers)?)
     }
 
-    pub fn options(&self) -> ManagerOptions {
-        ManagerOptions {
+    pub fn options(&self) -> anyhow::Result<ManagerOptions> {
+        let root_ca = match &self.root_ca_file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("cannot read --root-ca-file {}: {e}", path.display())
+            })?),
+            None => None,
+        };
+        Ok(ManagerOptions {
             node_lifecycle: NodeLifecycleOptions {
                 monitor_period: self.node_monitor_period,
                 grace_period: self.node_monitor_grace_period,
@@ -92,7 +102,8 @@ impl ControllerFlags {
                 period: self.pod_gc_period,
                 quarantine: self.pod_gc_quarantine,
             },
-        }
+            root_ca,
+        })
     }
 }
 
@@ -118,7 +129,7 @@ pub fn spawn_in_process(
 
 pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
     let set = args.flags.set()?;
-    let options = args.flags.options();
+    let options = args.flags.options()?;
     let client = client_from(args.kubeconfig.as_deref()).await?;
     let election = crate::leader_cmd::standalone(
         &args.leader,

@@ -16,6 +16,8 @@ use crate::backoff::Backoff;
 use crate::config::AgentConfig;
 use crate::cri::{api, CriResult, Runtime};
 use crate::status::generate::Waiting;
+use crate::volume::host::VolumeHost;
+use crate::volume::{container_mounts, PodVolumes, VolumeManager};
 
 /// What one sync left behind: the runtime state after it, why containers
 /// wait, and when the pod should be synced again at the latest.
@@ -32,6 +34,9 @@ pub struct RuntimeManager {
     pub host_ip: String,
     /// ConfigMaps and Secrets for the environment.
     pub config_source: Arc<dyn super::env::ConfigSource>,
+    pub volumes: VolumeManager,
+    /// The last FailedMount message reported per pod uid.
+    mount_failures: Mutex<HashMap<String, String>>,
     /// Container restarts, keyed `<pod uid>/<container>`.
     backoff: Mutex<Backoff>,
     /// Image pulls, keyed `<pod uid>/<container>`.
@@ -67,7 +72,9 @@ impl RuntimeManager {
         cfg: Arc<AgentConfig>,
         host_ip: String,
         config_source: Arc<dyn super::env::ConfigSource>,
+        volume_host: Arc<dyn VolumeHost>,
     ) -> Self {
+        let volumes = VolumeManager::new(&cfg.data_dir, volume_host);
         let backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
         let image_backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
         RuntimeManager {
@@ -75,6 +82,8 @@ impl RuntimeManager {
             cfg,
             host_ip,
             config_source,
+            volumes,
+            mount_failures: Mutex::default(),
             backoff: Mutex::new(backoff),
             image_backoff: Mutex::new(image_backoff),
         }
@@ -133,6 +142,7 @@ impl RuntimeManager {
         sandbox: &api::PodSandboxConfig,
         pod_ip: &str,
         s: &Start,
+        volumes: &PodVolumes,
     ) -> Result<(), Waiting> {
         let list = if s.init {
             init_containers(pod)
@@ -147,6 +157,9 @@ impl RuntimeManager {
         let env = super::env::resolve(pod, c, pod_ip, &self.host_ip, &*self.config_source)
             .await
             .map_err(|m| waiting("CreateContainerConfigError", m))?;
+        let vars: HashMap<String, String> = env.iter().cloned().collect();
+        let mounts = container_mounts(c, volumes, &vars)
+            .map_err(|m| waiting("CreateContainerConfigError", m))?;
         let cfg = container_config(
             pod,
             c,
@@ -155,6 +168,7 @@ impl RuntimeManager {
                 restart_count: s.restart_count,
                 image_ref: &image_ref,
                 env: &env,
+                mounts: &mounts,
             },
         );
         if s.restart_count > 0 {
@@ -197,6 +211,26 @@ impl RuntimeManager {
         for id in &actions.kill {
             self.runtime.stop_container(id, 2).await?;
         }
+        // Volumes before the sandbox and its containers (kubelet's
+        // WaitForAttachAndMount); refreshed on every sync.
+        let volumes = match self.volumes.set_up_pod(pod).await {
+            Ok(v) => {
+                self.mount_failures.lock().remove(&uid);
+                v
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let new = self.mount_failures.lock().insert(uid.clone(), message.clone())
+                    != Some(message.clone());
+                if new {
+                    tracing::info!(pod = %uid, %message, "volumes not ready");
+                    self.volumes.host().warn(pod, "FailedMount", &message).await;
+                }
+                result.runtime = status;
+                result.next_sync = Some(Instant::now() + std::time::Duration::from_secs(2));
+                return Ok(result);
+            }
+        };
         let (sandbox_id, attempt, pod_ip) = match actions.create_sandbox {
             Some(attempt) => {
                 let dir = self.log_dir(pod);
@@ -221,7 +255,7 @@ impl RuntimeManager {
             let sandbox = sandbox_config(pod, attempt, &self.log_dir(pod));
             for s in &actions.start {
                 if let Err(w) = self
-                    .start_container(pod, &sandbox_id, &sandbox, &pod_ip, s)
+                    .start_container(pod, &sandbox_id, &sandbox, &pod_ip, s, &volumes)
                     .await
                 {
                     tracing::info!(pod = %uid, container = %s.name, reason = %w.reason, message = %w.message, "container not started");
@@ -324,6 +358,8 @@ impl RuntimeManager {
 
     /// Forgets the pod's back-off records.
     pub fn forget(&self, uid: &str) {
+        self.volumes.tear_down_pod(uid);
+        self.mount_failures.lock().remove(uid);
         let prefix = format!("{uid}/");
         self.backoff.lock().forget_prefix(&prefix);
         self.image_backoff.lock().forget_prefix(&prefix);
