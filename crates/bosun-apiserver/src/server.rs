@@ -16,12 +16,12 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
 use crate::auth::{self, Authenticator, ServiceAccountAuthenticator};
-use crate::serviceaccount::TokenKeys;
 use crate::cache::WatchCache;
 use crate::error::ApiError;
 use crate::handler::Handler;
 use crate::pki::{Pki, PkiError};
 use crate::rest::Rest;
+use crate::serviceaccount::TokenKeys;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

@@ -73,10 +73,7 @@ impl Claims {
             iat: now,
             iss: ISSUER.into(),
             jti: uuid::Uuid::new_v4().to_string(),
-            sub: format!(
-                "system:serviceaccount:{namespace}:{}",
-                service_account.name
-            ),
+            sub: format!("system:serviceaccount:{namespace}:{}", service_account.name),
             kubernetes: KubernetesClaims {
                 namespace: namespace.into(),
                 serviceaccount: service_account,
@@ -127,6 +124,7 @@ impl TokenKeys {
             path: path.clone(),
             detail,
         };
+        use rustls_pki_types::pem::PemObject;
         let der = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes())
             .map_err(|e| invalid(e.to_string()))?;
         Self::from_pkcs8(der.secret_pkcs8_der()).map_err(invalid)
@@ -144,11 +142,7 @@ impl TokenKeys {
     pub fn sign(&self, claims: &Claims) -> Result<String, String> {
         let header = json!({"alg": "ES256", "kid": self.kid});
         let payload = serde_json::to_vec(claims).map_err(|e| e.to_string())?;
-        let signing_input = format!(
-            "{}.{}",
-            B64.encode(header.to_string()),
-            B64.encode(payload)
-        );
+        let signing_input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(payload));
         let sig = self
             .key
             .sign(&self.rng, signing_input.as_bytes())
@@ -173,9 +167,7 @@ impl TokenKeys {
             &signature::ECDSA_P256_SHA256_FIXED,
             self.key.public_key().as_ref(),
         );
-        public
-            .verify(format!("{h}.{p}").as_bytes(), &sig)
-            .ok()?;
+        public.verify(format!("{h}.{p}").as_bytes(), &sig).ok()?;
         let claims: Claims = serde_json::from_slice(&B64.decode(p).ok()?).ok()?;
         // Upstream allows 60 s of clock skew around nbf/exp.
         let valid = claims.iss == ISSUER
@@ -250,10 +242,8 @@ mod tests {
             uid: "p-uid".into(),
         });
         let token = k.sign(&claims).unwrap();
-        let payload: Value = serde_json::from_slice(
-            &B64.decode(token.split('.').nth(1).unwrap()).unwrap(),
-        )
-        .unwrap();
+        let payload: Value =
+            serde_json::from_slice(&B64.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
         assert_eq!(payload["sub"], "system:serviceaccount:ns:robot");
         assert_eq!(payload["iss"], ISSUER);
         assert_eq!(payload["exp"], 4600);

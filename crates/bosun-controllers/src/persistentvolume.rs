@@ -34,7 +34,14 @@ pub struct PersistentVolumeBinder {
     queue: WorkQueue<ObjectKey>,
 }
 
-fn storage(map: Option<&std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>) -> Option<i128> {
+fn storage(
+    map: Option<
+        &std::collections::BTreeMap<
+            String,
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+        >,
+    >,
+) -> Option<i128> {
     let q = map?.get("storage")?;
     Quantity::parse(&q.0).ok()?.milli_value()
 }
@@ -59,11 +66,7 @@ pub fn matches(claim: &PersistentVolumeClaim, pv: &PersistentVolume) -> bool {
     class(cs.storage_class_name.as_ref()) == class(vs.storage_class_name.as_ref())
         && mode(cs.volume_mode.as_ref()) == mode(vs.volume_mode.as_ref())
         && has >= wanted
-        && cs
-            .access_modes
-            .iter()
-            .flatten()
-            .all(|m| modes.contains(m))
+        && cs.access_modes.iter().flatten().all(|m| modes.contains(m))
 }
 
 fn claim_ref_names(pv: &PersistentVolume, claim: &PersistentVolumeClaim) -> bool {
@@ -72,11 +75,16 @@ fn claim_ref_names(pv: &PersistentVolume, claim: &PersistentVolumeClaim) -> bool
     };
     r.namespace == claim.metadata.namespace
         && r.name == claim.metadata.name
-        && r.uid.as_ref().is_none_or(|u| Some(u) == claim.metadata.uid.as_ref())
+        && r.uid
+            .as_ref()
+            .is_none_or(|u| Some(u) == claim.metadata.uid.as_ref())
 }
 
 fn is_free(pv: &PersistentVolume) -> bool {
-    pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref()).is_none()
+    pv.spec
+        .as_ref()
+        .and_then(|s| s.claim_ref.as_ref())
+        .is_none()
         && matches!(phase_of_volume(pv), "Available" | "Pending")
 }
 
@@ -92,9 +100,8 @@ impl PersistentVolumeBinder {
         });
         let queue = this.queue.clone();
         claim_informer.on_change(move |change| {
-            if let Change::Added(c) | Change::Updated { new: c, .. } | Change::Deleted(c) = change {
-                queue.add(ObjectKey::of(c.as_ref()));
-            }
+            let (Change::Added(c) | Change::Updated { new: c, .. } | Change::Deleted(c)) = change;
+            queue.add(ObjectKey::of(c.as_ref()));
         });
         let queue = this.queue.clone();
         let claims = this.claims.clone();
@@ -144,7 +151,11 @@ impl PersistentVolumeBinder {
         Ok(())
     }
 
-    async fn bind(&self, claim: &PersistentVolumeClaim, pv: &PersistentVolume) -> Result<(), SyncError> {
+    async fn bind(
+        &self,
+        claim: &PersistentVolumeClaim,
+        pv: &PersistentVolume,
+    ) -> Result<(), SyncError> {
         let ns = claim.namespace().unwrap_or_default();
         let pv_name = pv.name_any();
         let volumes: Api<PersistentVolume> = Api::all(self.client.clone());
@@ -289,9 +300,21 @@ mod tests {
             }))
             .unwrap()
         };
-        assert!(matches(&claim, &pv("manual", "2Gi", json!(["ReadWriteOnce", "ReadOnlyMany"]))));
-        assert!(!matches(&claim, &pv("other", "2Gi", json!(["ReadWriteOnce"]))));
-        assert!(!matches(&claim, &pv("manual", "500Mi", json!(["ReadWriteOnce"]))));
-        assert!(!matches(&claim, &pv("manual", "2Gi", json!(["ReadOnlyMany"]))));
+        assert!(matches(
+            &claim,
+            &pv("manual", "2Gi", json!(["ReadWriteOnce", "ReadOnlyMany"]))
+        ));
+        assert!(!matches(
+            &claim,
+            &pv("other", "2Gi", json!(["ReadWriteOnce"]))
+        ));
+        assert!(!matches(
+            &claim,
+            &pv("manual", "500Mi", json!(["ReadWriteOnce"]))
+        ));
+        assert!(!matches(
+            &claim,
+            &pv("manual", "2Gi", json!(["ReadOnlyMany"]))
+        ));
     }
 }

@@ -220,7 +220,10 @@ impl RuntimeManager {
             }
             Err(e) => {
                 let message = e.to_string();
-                let new = self.mount_failures.lock().insert(uid.clone(), message.clone())
+                let new = self
+                    .mount_failures
+                    .lock()
+                    .insert(uid.clone(), message.clone())
                     != Some(message.clone());
                 if new {
                     tracing::info!(pod = %uid, %message, "volumes not ready");

@@ -92,7 +92,9 @@ pub fn write(target: &Path, payload: &Payload) -> io::Result<bool> {
         }
     }
     // The new timestamped directory.
-    let stamp = chrono::Utc::now().format("..%Y_%m_%d_%H_%M_%S.%f").to_string();
+    let stamp = chrono::Utc::now()
+        .format("..%Y_%m_%d_%H_%M_%S.%f")
+        .to_string();
     let ts_name = (0..1000)
         .map(|i| format!("{stamp}{i}"))
         .find(|n| !target.join(n).exists())
@@ -169,7 +171,10 @@ mod tests {
             Path::new("..data/sub")
         );
         assert_eq!(fs::read_to_string(target.join("sub/b")).unwrap(), "2");
-        let mode = fs::metadata(target.join("sub/b")).unwrap().permissions().mode();
+        let mode = fs::metadata(target.join("sub/b"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         // Unchanged: nothing written.
         assert!(!write(&target, &payload).unwrap());

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, Event, EventSource, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
     Secret, ServiceAccount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, PostParams};
 use kube::Client;
 use parking_lot::Mutex;
@@ -48,7 +48,8 @@ pub trait VolumeHost: Send + Sync {
     ) -> Result<Option<PersistentVolumeClaim>, String>;
     async fn volume(&self, name: &str) -> Result<Option<PersistentVolume>, String>;
     async fn request_token(&self, params: &TokenParams<'_>) -> Result<Token, String>;
-    /// A Warning event about the pod (best effort).
+    /// A Warning event about the pod (best effort; as kubelet's legacy
+    /// recorder: first/last timestamps, no eventTime).
     async fn warn(&self, pod: &Pod, reason: &str, message: &str);
 }
 
@@ -101,12 +102,14 @@ impl VolumeHost for KubeVolumeHost {
             spec: TokenRequestSpec {
                 audiences: p.audience.map(|a| vec![a.to_string()]).unwrap_or_default(),
                 expiration_seconds: Some(p.expiration_seconds),
-                bound_object_ref: Some(k8s_openapi::api::authentication::v1::BoundObjectReference {
-                    api_version: Some("v1".into()),
-                    kind: Some("Pod".into()),
-                    name: Some(p.pod_name.to_string()),
-                    uid: Some(p.pod_uid.to_string()),
-                }),
+                bound_object_ref: Some(
+                    k8s_openapi::api::authentication::v1::BoundObjectReference {
+                        api_version: Some("v1".into()),
+                        kind: Some("Pod".into()),
+                        name: Some(p.pod_name.to_string()),
+                        uid: Some(p.pod_uid.to_string()),
+                    },
+                ),
             },
             ..Default::default()
         };
@@ -126,10 +129,6 @@ impl VolumeHost for KubeVolumeHost {
         let now = chrono::Utc::now();
         let time: Option<Time> = serde_json::from_value(serde_json::json!(
             now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ))
-        .ok();
-        let micro: Option<MicroTime> = serde_json::from_value(serde_json::json!(
-            now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
         ))
         .ok();
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
@@ -162,13 +161,12 @@ impl VolumeHost for KubeVolumeHost {
             reporting_instance: Some(self.node_name.clone()),
             first_timestamp: time.clone(),
             last_timestamp: time,
-            event_time: micro,
             count: Some(1),
             ..Default::default()
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
         if let Err(e) = api.create(&PostParams::default(), &event).await {
-            tracing::debug!(error = %e, "cannot record event");
+            tracing::warn!(error = %e, "cannot record event");
         }
     }
 }

@@ -19,7 +19,9 @@ pub fn check_type(path: &Path, ty: &str) -> Result<(), String> {
         }
         "DirectoryOrCreate" | "Directory" => match ft {
             Some(t) if t.is_dir() => Ok(()),
-            _ => Err(format!("hostPath type check failed: {shown} is not a directory")),
+            _ => Err(format!(
+                "hostPath type check failed: {shown} is not a directory"
+            )),
         },
         "FileOrCreate" if meta.is_none() => {
             if let Some(parent) = path.parent() {
@@ -72,12 +74,17 @@ mod tests {
         assert!(check_type(&d, "").is_ok());
         assert_eq!(
             check_type(&d, "Directory").unwrap_err(),
-            format!("hostPath type check failed: {} is not a directory", d.display())
+            format!(
+                "hostPath type check failed: {} is not a directory",
+                d.display()
+            )
         );
         check_type(&d, "DirectoryOrCreate").unwrap();
         assert!(d.is_dir());
         check_type(&d, "Directory").unwrap();
-        assert!(check_type(&d, "File").unwrap_err().ends_with("is not a file"));
+        assert!(check_type(&d, "File")
+            .unwrap_err()
+            .ends_with("is not a file"));
         check_type(&f, "FileOrCreate").unwrap();
         assert!(f.is_file());
         check_type(&f, "File").unwrap();

@@ -180,7 +180,9 @@ impl VolumeManager {
             });
         }
         if let Some(c) = &v.persistent_volume_claim {
-            return self.claim(pod, &c.claim_name, c.read_only.unwrap_or(false)).await;
+            return self
+                .claim(pod, &c.claim_name, c.read_only.unwrap_or(false))
+                .await;
         }
         let (plugin, payload) = match self.payload(pod, v).await {
             Some((plugin, r)) => (plugin, r),
@@ -214,7 +216,11 @@ impl VolumeManager {
     }
 
     /// The payload of an atomic-writer volume, with its plugin directory.
-    async fn payload(&self, pod: &Pod, v: &Volume) -> Option<(&'static str, Result<Payload, String>)> {
+    async fn payload(
+        &self,
+        pod: &Pod,
+        v: &Volume,
+    ) -> Option<(&'static str, Result<Payload, String>)> {
         let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
         if let Some(c) = &v.config_map {
             let cm = self.host.config_map(ns, &c.name).await;
@@ -342,7 +348,9 @@ impl VolumeManager {
         read_only: bool,
     ) -> Result<MountedVolume, VolumeError> {
         let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
-        let fail = |why: String| VolumeError::Claim(format!("error processing PVC {ns}/{claim_name}: {why}"));
+        let fail = |why: String| {
+            VolumeError::Claim(format!("error processing PVC {ns}/{claim_name}: {why}"))
+        };
         let claim = self
             .host
             .claim(ns, claim_name)
@@ -400,7 +408,9 @@ impl VolumeManager {
     /// persistent volumes, which live elsewhere).
     pub fn tear_down_pod(&self, uid: &str) {
         let dir = self.pod_volumes_dir(uid);
-        self.tokens.lock().retain(|k, _| !k.starts_with(&format!("{uid}/")));
+        self.tokens
+            .lock()
+            .retain(|k, _| !k.starts_with(&format!("{uid}/")));
         if !dir.exists() {
             return;
         }

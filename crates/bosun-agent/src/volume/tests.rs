@@ -40,16 +40,21 @@ async fn config_map_volume_waits_for_its_object_then_follows_updates() {
     let cm = |v: &str| {
         serde_json::from_value(json!({"metadata": {"name": "settings"}, "data": {"a": v}})).unwrap()
     };
-    host.config_maps.lock().insert("ns/settings".into(), cm("1"));
+    host.config_maps
+        .lock()
+        .insert("ns/settings".into(), cm("1"));
     let vols = vm.set_up_pod(&p).await.unwrap();
     let vol = &vols["cfg"];
     assert!(vol.read_only);
     assert_eq!(
         vol.host_path,
-        dir.path().join("pods/u1/volumes/kubernetes.io~configmap/cfg")
+        dir.path()
+            .join("pods/u1/volumes/kubernetes.io~configmap/cfg")
     );
     assert_eq!(read(&vol.host_path.join("x/a.txt")), "1");
-    host.config_maps.lock().insert("ns/settings".into(), cm("2"));
+    host.config_maps
+        .lock()
+        .insert("ns/settings".into(), cm("2"));
     vm.set_up_pod(&p).await.unwrap();
     assert_eq!(read(&vol.host_path.join("x/a.txt")), "2");
     // Gone after set-up: the old content stays.
@@ -65,8 +70,10 @@ async fn projected_volume_combines_token_config_map_and_downward_api() {
     let (_dir, host, vm) = setup();
     host.config_maps.lock().insert(
         "ns/kube-root-ca.crt".into(),
-        serde_json::from_value(json!({"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": "PEM"}}))
-            .unwrap(),
+        serde_json::from_value(
+            json!({"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": "PEM"}}),
+        )
+        .unwrap(),
     );
     let p = pod(
         json!([{"name": "kube-api-access-abcde", "projected": {"defaultMode": 0o644, "sources": [
@@ -109,8 +116,10 @@ async fn claims_must_be_bound_to_a_host_path_volume() {
     );
     host.claims.lock().insert(
         "ns/c1".into(),
-        serde_json::from_value(json!({"metadata": {"name": "c1"}, "spec": {}, "status": {"phase": "Pending"}}))
-            .unwrap(),
+        serde_json::from_value(
+            json!({"metadata": {"name": "c1"}, "spec": {}, "status": {"phase": "Pending"}}),
+        )
+        .unwrap(),
     );
     assert_eq!(
         vm.set_up_pod(&p).await.unwrap_err().to_string(),
@@ -162,14 +171,21 @@ async fn container_mounts_follow_volume_mounts() {
         m,
         [
             ("/a", false, private),
-            ("/b", true, api::MountPropagation::PropagationHostToContainer as i32),
+            (
+                "/b",
+                true,
+                api::MountPropagation::PropagationHostToContainer as i32
+            ),
             ("/c", false, private),
             ("/etc/podinfo", true, private)
         ]
     );
     assert!(scratch.join("sub").is_dir());
     assert!(scratch.join("p").is_dir());
-    assert_eq!(mounts[1].host_path, scratch.join("sub").display().to_string());
+    assert_eq!(
+        mounts[1].host_path,
+        scratch.join("sub").display().to_string()
+    );
     let mut bad = c.clone();
     bad.volume_mounts.as_mut().unwrap()[0].name = "nope".into();
     assert!(container_mounts(&bad, &vols, &env).is_err());

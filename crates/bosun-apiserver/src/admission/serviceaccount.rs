@@ -111,7 +111,9 @@ pub fn admit_pod_create(state: &State, pod: &mut Value) {
             {
                 continue;
             }
-            mounts.push(json!({"name": volume_name, "readOnly": true, "mountPath": TOKEN_MOUNT_PATH}));
+            mounts.push(
+                json!({"name": volume_name, "readOnly": true, "mountPath": TOKEN_MOUNT_PATH}),
+            );
         }
     }
 }
@@ -135,13 +137,20 @@ mod tests {
         let vol = spec["volumes"][0]["name"].as_str().unwrap();
         assert!(vol.starts_with(VOLUME_PREFIX) && vol.len() == VOLUME_PREFIX.len() + 5);
         assert_eq!(
-            spec["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"],
+            spec["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]
+                ["expirationSeconds"],
             3607
         );
         let mount = &spec["containers"][0]["volumeMounts"][0];
         assert_eq!(mount["name"], vol);
         assert_eq!(mount["readOnly"], true);
-        assert_eq!(spec["containers"][1]["volumeMounts"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            spec["containers"][1]["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(spec["initContainers"][0]["volumeMounts"][0]["name"], vol);
     }
 
