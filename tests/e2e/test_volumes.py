@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-
 from pathlib import Path
 
 import requests
@@ -261,3 +260,24 @@ def test_kubectl_create_token_and_oidc_discovery(agent: Agent):
     cm = srv.api.ok("GET", "/api/v1/namespaces/kube-system/configmaps/kube-root-ca.crt")
     assert cm["data"]["ca.crt"] == (srv.pki / "ca.crt").read_text()
 
+
+
+def test_empty_dir_over_its_size_limit_evicts_the_pod(agent: Agent):
+    srv = agent.server
+    pod = create_pod(agent, {
+        "automountServiceAccountToken": False,
+        "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Mi"}}],
+        "containers": [container("c", "dd if=/dev/zero of=/scratch/big bs=1024 count=2048; echo filled; sleep 3600",
+                                 [{"name": "scratch", "mountPath": "/scratch"}])],
+    })
+    name = pod["metadata"]["name"]
+
+    def failed():
+        p = pod_json(srv, "default", name)
+        return p if p["status"].get("phase") == "Failed" else None
+
+    p = wait_for(failed, timeout=40, interval=0.3, desc="the pod to be evicted")
+    assert p["status"]["reason"] == "Evicted"
+    assert p["status"]["message"] == 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". '
+    assert "terminated" in p["status"]["containerStatuses"][0]["state"]
+    delete_and_wait(agent, name)

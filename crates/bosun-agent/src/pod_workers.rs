@@ -232,7 +232,7 @@ async fn sync_once(
     };
     let now = crate::node::time_string(chrono::Utc::now());
     let host_ip = ctx.manager.host_ip.clone();
-    let status = generate(
+    let mut status = generate(
         pod,
         &result.runtime,
         &StatusContext {
@@ -241,6 +241,12 @@ async fn sync_once(
             waiting: &result.waiting,
         },
     );
+    if let Some(message) = &result.evicted {
+        // kubelet's eviction manager: the pod fails and is not restarted.
+        status["phase"] = serde_json::json!("Failed");
+        status["reason"] = serde_json::json!("Evicted");
+        status["message"] = serde_json::json!(message);
+    }
     if let Err(e) = ctx.status.set_pod_status(pod, status).await {
         tracing::warn!(pod = %uid, error = %e, "pod status update failed");
         return Some(Instant::now() + RETRY);

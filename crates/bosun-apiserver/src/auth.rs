@@ -128,6 +128,94 @@ pub fn is_public(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serviceaccount::Ref;
+    use bosun_store::{MemStore, Store};
+    use serde_json::json;
+
+    async fn authenticator() -> (ServiceAccountAuthenticator, tempfile::TempDir) {
+        let store: Arc<dyn Store> = Arc::new(MemStore::new());
+        for (plural, name, uid) in [
+            ("serviceaccounts", "robot", "sa-uid"),
+            ("pods", "p", "p-uid"),
+        ] {
+            let def = bosun_api::registry::lookup("", "v1", plural).unwrap();
+            let obj = json!({"metadata": {"name": name, "namespace": "ns", "uid": uid}});
+            store
+                .create(
+                    &def.key(Some("ns"), name),
+                    bytes::Bytes::from(serde_json::to_vec(&obj).unwrap()),
+                )
+                .await
+                .unwrap();
+        }
+        let cache = WatchCache::start(store).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(TokenKeys::load_or_create(dir.path()).unwrap());
+        (ServiceAccountAuthenticator { keys, cache }, dir)
+    }
+
+    fn claims(sa_uid: &str, pod: Option<(&str, &str)>) -> Claims {
+        let sa = Ref {
+            name: "robot".into(),
+            uid: sa_uid.into(),
+        };
+        let mut c = Claims::new("ns", sa, vec![serviceaccount::ISSUER.into()], 1_000, 3600);
+        c.kubernetes.pod = pod.map(|(name, uid)| Ref {
+            name: name.into(),
+            uid: uid.into(),
+        });
+        c
+    }
+
+    #[tokio::test]
+    async fn service_account_tokens_authenticate_while_account_and_pod_exist() {
+        let (auth, _dir) = authenticator().await;
+        let token = auth
+            .keys
+            .sign(&claims("sa-uid", Some(("p", "p-uid"))))
+            .unwrap();
+        let user = auth.authenticate(&token, 2_000).unwrap();
+        assert_eq!(user.name, "system:serviceaccount:ns:robot");
+        assert_eq!(
+            user.groups,
+            [
+                "system:serviceaccounts",
+                "system:serviceaccounts:ns",
+                "system:authenticated"
+            ]
+        );
+        // A recreated account or pod (other uid), or a pod that is gone.
+        for c in [
+            claims("old-uid", None),
+            claims("sa-uid", Some(("p", "old"))),
+            claims("sa-uid", Some(("gone", "x"))),
+        ] {
+            let token = auth.keys.sign(&c).unwrap();
+            assert!(auth.authenticate(&token, 2_000).is_none(), "{c:?}");
+        }
+        // Expired.
+        assert!(auth.authenticate(&token, 10_000).is_none());
+        // Through the authenticator, after the static tokens.
+        let now = chrono::Utc::now().timestamp();
+        let mut fresh = claims("sa-uid", None);
+        (fresh.iat, fresh.nbf, fresh.exp) = (now, now, now + 600);
+        let fresh = auth.keys.sign(&fresh).unwrap();
+        let all = Authenticator::new(vec![("secret".into(), "admin".into())], Some(auth));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {fresh}").parse().unwrap(),
+        );
+        assert_eq!(
+            all.authenticate(&headers, None).unwrap().name,
+            "system:serviceaccount:ns:robot"
+        );
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        assert!(all.authenticate(&headers, None).is_none());
+    }
 
     #[test]
     fn bearer_token_must_match_exactly() {

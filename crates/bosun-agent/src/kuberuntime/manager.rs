@@ -26,6 +26,9 @@ pub struct SyncResult {
     pub runtime: PodRuntimeStatus,
     pub waiting: HashMap<String, Waiting>,
     pub next_sync: Option<Instant>,
+    /// The pod was evicted (its containers stopped): the message for its
+    /// Failed status with reason Evicted.
+    pub evicted: Option<String>,
 }
 
 pub struct RuntimeManager {
@@ -234,6 +237,14 @@ impl RuntimeManager {
                 return Ok(result);
             }
         };
+        if let Some(message) = self.volumes.empty_dir_over_limit(pod) {
+            tracing::info!(pod = %uid, %message, "evicting pod");
+            self.volumes.host().warn(pod, "Evicted", &message).await;
+            self.stop_pod(&uid, 0).await?;
+            result.runtime = pod_runtime_status(&*self.runtime, &uid).await?;
+            result.evicted = Some(message);
+            return Ok(result);
+        }
         let (sandbox_id, attempt, pod_ip) = match actions.create_sandbox {
             Some(attempt) => {
                 let dir = self.log_dir(pod);

@@ -86,6 +86,29 @@ fn is_mount_point(path: &Path) -> bool {
     mounts_under(path).iter().any(|p| p == path)
 }
 
+/// Bytes allocated under `dir` (as `du`: blocks, not apparent sizes; hard
+/// links counted once per walk is not attempted).
+fn disk_usage(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            total += meta.blocks() * 512;
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    total
+}
+
 /// kubelet's token refresh rule: renew after 80% of the lifetime or 24 h.
 fn needs_refresh(token: &Token, expiration_seconds: i64, now: i64) -> bool {
     let ttl = expiration_seconds.max(1);
@@ -401,6 +424,29 @@ impl VolumeManager {
         Ok(MountedVolume {
             host_path: PathBuf::from(path),
             read_only,
+        })
+    }
+
+    /// kubelet's local storage eviction for emptyDir: the message of the
+    /// first disk-medium emptyDir whose usage exceeds its sizeLimit (memory
+    /// ones are bounded by their tmpfs size).
+    pub fn empty_dir_over_limit(&self, pod: &Pod) -> Option<String> {
+        let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+        let volumes = pod.spec.as_ref()?.volumes.as_deref()?;
+        volumes.iter().find_map(|v| {
+            let e = v.empty_dir.as_ref()?;
+            if e.medium.as_deref() == Some("Memory") {
+                return None;
+            }
+            let limit = e.size_limit.as_ref()?;
+            let bytes = crate::kuberuntime::config::memory_bytes(&limit.0)?;
+            let used = disk_usage(&self.plugin_dir(uid, EMPTY_DIR, &v.name));
+            (used > bytes as u64).then(|| {
+                format!(
+                    "Usage of EmptyDir volume \"{}\" exceeds the limit \"{}\". ",
+                    v.name, limit.0
+                )
+            })
         })
     }
 
