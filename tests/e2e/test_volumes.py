@@ -166,8 +166,11 @@ def test_config_map_secret_and_downward_api_files_and_updates(agent: Agent):
     srv.api.ok("PUT", f"/api/v1/namespaces/default/configmaps/{cm}", {
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": cm}, "data": {"greeting": "v2"}})
     wait_log(agent, pod, "c", "greeting=v2", timeout=45)
-    vol = agent.data_dir / "pods" / pod["metadata"]["uid"] / "volumes" / "kubernetes.io~configmap" / "cfg"
+    vols = agent.data_dir / "pods" / pod["metadata"]["uid"] / "volumes"
+    vol = vols / "kubernetes.io~configmap" / "cfg"
     assert (vol / "..data").is_symlink() and (vol / "conf").is_symlink()
+    # Secrets stay in memory (tmpfs), as kubelet keeps them.
+    assert mounts_under(vols) == [str(vols / "kubernetes.io~secret" / "sec")]
     delete_and_wait(agent, pod["metadata"]["name"])
 
 

@@ -6,8 +6,9 @@
 //! CRI `Mount`s, and torn down (tmpfs unmounted) when the pod is gone.
 //!
 //! Plugins: `emptyDir` (disk, or tmpfs for medium Memory, sized by
-//! sizeLimit), `hostPath` (type checks in `host_path.rs`), `configMap`,
+//! sizeLimit; a disk one over its sizeLimit evicts the pod), `hostPath` (type checks in `host_path.rs`), `configMap`,
 //! `secret`, `downwardAPI`, `projected` (with `serviceAccountToken`;
+//! secret and projected volumes on tmpfs, as kubelet's memory-backed ones;
 //! payloads in `payload.rs`, written by `atomic_writer.rs`), and
 //! `persistentVolumeClaim` bound to a `hostPath` or `local`
 //! PersistentVolume. The cluster is reached through `host::VolumeHost`.
@@ -60,6 +61,9 @@ pub struct VolumeManager {
     host: Arc<dyn VolumeHost>,
     /// Tokens by `<pod uid>/<volume>/<path>`.
     tokens: Mutex<HashMap<String, Token>>,
+    /// Secret and projected volumes live on tmpfs (kubelet's
+    /// memory-backed wrapper), so secrets never reach the disk.
+    memory_backed_secrets: bool,
 }
 
 fn set_up_err(volume: &str) -> impl Fn(String) -> VolumeError + '_ {
@@ -84,6 +88,26 @@ fn mounts_under(dir: &Path) -> Vec<PathBuf> {
 
 fn is_mount_point(path: &Path) -> bool {
     mounts_under(path).iter().any(|p| p == path)
+}
+
+/// Mounts a tmpfs on `dir` unless one is there already.
+fn mount_tmpfs(dir: &Path, mode: &str, size: Option<i64>) -> Result<(), String> {
+    if is_mount_point(dir) {
+        return Ok(());
+    }
+    let mut options = format!("mode={mode}");
+    if let Some(bytes) = size {
+        options.push_str(&format!(",size={bytes}"));
+    }
+    let data = std::ffi::CString::new(options).map_err(|e| e.to_string())?;
+    rustix::mount::mount(
+        "tmpfs",
+        dir,
+        "tmpfs",
+        rustix::mount::MountFlags::empty(),
+        Some(data.as_c_str()),
+    )
+    .map_err(|e| format!("mount tmpfs on {}: {e}", dir.display()))
 }
 
 /// Bytes allocated under `dir` (as `du`: blocks, not apparent sizes; hard
@@ -122,7 +146,15 @@ impl VolumeManager {
             pods_dir: data_dir.join("pods"),
             host,
             tokens: Mutex::default(),
+            memory_backed_secrets: true,
         }
+    }
+
+    /// Keeps secret and projected volumes on disk (unit tests, which may
+    /// not mount).
+    pub fn with_secrets_on_disk(mut self) -> Self {
+        self.memory_backed_secrets = false;
+        self
     }
 
     pub fn host(&self) -> &dyn VolumeHost {
@@ -162,28 +194,13 @@ impl VolumeManager {
         if let Some(e) = &v.empty_dir {
             let dir = self.plugin_dir(uid, EMPTY_DIR, &v.name);
             std::fs::create_dir_all(&dir).map_err(io).map_err(&err)?;
-            if e.medium.as_deref() == Some("Memory") && !is_mount_point(&dir) {
-                let mut options = String::from("mode=0777");
-                if let Some(bytes) = e
+            if e.medium.as_deref() == Some("Memory") {
+                let size = e
                     .size_limit
                     .as_ref()
                     .and_then(|q| crate::kuberuntime::config::memory_bytes(&q.0))
-                    .filter(|b| *b > 0)
-                {
-                    options.push_str(&format!(",size={bytes}"));
-                }
-                let data = std::ffi::CString::new(options)
-                    .map_err(|e| e.to_string())
-                    .map_err(&err)?;
-                rustix::mount::mount(
-                    "tmpfs",
-                    &dir,
-                    "tmpfs",
-                    rustix::mount::MountFlags::empty(),
-                    Some(data.as_c_str()),
-                )
-                .map_err(|e| format!("mount tmpfs on {}: {e}", dir.display()))
-                .map_err(&err)?;
+                    .filter(|b| *b > 0);
+                mount_tmpfs(&dir, "0777", size).map_err(&err)?;
             }
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
@@ -229,6 +246,10 @@ impl VolumeManager {
             }
             Err(message) => return Err(err(message)),
         };
+        if self.memory_backed_secrets && (plugin == SECRET || plugin == PROJECTED) {
+            std::fs::create_dir_all(&dir).map_err(io).map_err(&err)?;
+            mount_tmpfs(&dir, "0755", None).map_err(&err)?;
+        }
         atomic_writer::write(&dir, &payload)
             .map_err(io)
             .map_err(&err)?;

@@ -17,7 +17,7 @@ fn pod(volumes: serde_json::Value, mounts: serde_json::Value) -> Pod {
 fn setup() -> (tempfile::TempDir, Arc<FakeVolumeHost>, VolumeManager) {
     let dir = tempfile::tempdir().unwrap();
     let host = Arc::new(FakeVolumeHost::default());
-    let vm = VolumeManager::new(dir.path(), host.clone());
+    let vm = VolumeManager::new(dir.path(), host.clone()).with_secrets_on_disk();
     (dir, host, vm)
 }
 
