@@ -32,9 +32,9 @@ def test_quota_status_counts_objects_and_requests(sim_cluster):
 
     want = {"pods": "3", "requests.cpu": "750m", "limits.memory": "1536Mi", "count/deployments.apps": "1"}
     wait_for(lambda: all(used().get(k) == v for k, v in want.items()), timeout=30, desc=f"quota used {want}")
-    # The namespace's own root CA configmap is not created by bosun yet, so
-    # the count is exactly ours.
-    assert used()["configmaps"] == "1"
+    # Ours plus the namespace's root CA configmap (kube-root-ca.crt), as upstream.
+    assert api.ok("GET", "/api/v1/namespaces/team/configmaps/kube-root-ca.crt")["data"]["ca.crt"]
+    wait_for(lambda: used().get("configmaps") == "2", timeout=30, desc="configmaps counted")
     assert api.ok("GET", "/api/v1/namespaces/team/resourcequotas/q")["status"]["hard"]["pods"] == "10"
     out = k("describe", "quota", "q", "-n", "team").stdout
     assert "requests.cpu" in out and "750m" in out

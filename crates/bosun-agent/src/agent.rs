@@ -114,6 +114,10 @@ pub async fn run(
         cfg.clone(),
         host_ip,
         Arc::new(crate::kuberuntime::env::KubeConfigSource(client.clone())),
+        Arc::new(crate::volume::host::KubeVolumeHost {
+            client: client.clone(),
+            node_name: cfg.node_name.clone(),
+        }),
     )
     .with_events(Arc::new(crate::events::KubeRecorder::new(
         client.clone(),

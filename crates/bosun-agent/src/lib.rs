@@ -10,7 +10,7 @@
 //! readiness probes), `events.rs` (pod events), `containerd.rs` (own containerd),
 //! `cni.rs` (pod network config), `images.rs` + `oci.rs` (built-in images,
 //! import), `server/` (the HTTPS server for logs, exec, attach and
-//! port-forward).
+//! port-forward), `volume/` (pod volumes: set-up, mounts, tear-down).
 pub mod agent;
 pub mod backoff;
 pub mod cm;
@@ -30,6 +30,7 @@ pub mod prober;
 pub mod server;
 pub mod stats;
 pub mod status;
+pub mod volume;
 
 pub use config::AgentConfig;
 pub use error::AgentError;

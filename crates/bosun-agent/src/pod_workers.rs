@@ -255,6 +255,8 @@ async fn sync_once(
             {
                 Ok(()) => {
                     *stopped = true;
+                    // kubelet unmounts a finished pod's volumes.
+                    ctx.manager.volumes.tear_down_pod(uid);
                     report_final_status(ctx, uid, pod).await;
                 }
                 Err(e) => tracing::warn!(pod = %uid, error = %e, "cannot stop a finished pod"),
@@ -271,7 +273,7 @@ async fn sync_once(
     };
     let now = crate::node::time_string(chrono::Utc::now());
     let host_ip = ctx.manager.host_ip.clone();
-    let status = generate(
+    let mut status = generate(
         pod,
         &result.runtime,
         &StatusContext {
@@ -281,6 +283,12 @@ async fn sync_once(
             probed: &result.probed,
         },
     );
+    if let Some(message) = &result.evicted {
+        // kubelet's eviction manager: the pod fails and is not restarted.
+        status["phase"] = serde_json::json!("Failed");
+        status["reason"] = serde_json::json!("Evicted");
+        status["message"] = serde_json::json!(message);
+    }
     if let Err(e) = ctx.status.set_pod_status(pod, status).await {
         tracing::warn!(pod = %uid, error = %e, "pod status update failed");
         return Some(Instant::now() + RETRY);
@@ -326,6 +334,7 @@ mod tests {
                 Arc::new(cfg),
                 "192.0.2.1".into(),
                 Arc::new(crate::kuberuntime::env::StaticConfigSource::default()),
+                Arc::new(crate::volume::host::FakeVolumeHost::default()),
             )
             .with_events(events.clone()),
             status: StatusManager::new(api.clone()),

@@ -24,5 +24,6 @@ mod recent;
 pub mod request;
 pub mod rest;
 mod server;
+mod serviceaccount;
 
 pub use server::{ApiServer, ServerConfig, ServerError};

@@ -452,6 +452,7 @@ impl Rest {
         if let Some(admission_name) = &admission_name {
             priority::admit_pod_create(self, &mut obj, admission_name).await?;
             admission::tolerations::admit_pod_create(&mut obj);
+            admission::serviceaccount::admit_pod_create(&self.cache.read(), &mut obj);
         }
         if def.group == "batch" && def.kind == "Job" {
             let uid = objects::meta_str(&obj, "uid").unwrap_or("").to_string();

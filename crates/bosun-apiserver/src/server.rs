@@ -15,12 +15,13 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
-use crate::auth::{self, Authenticator};
+use crate::auth::{self, Authenticator, ServiceAccountAuthenticator};
 use crate::cache::WatchCache;
 use crate::error::ApiError;
 use crate::handler::Handler;
 use crate::pki::{Pki, PkiError};
 use crate::rest::Rest;
+use crate::serviceaccount::TokenKeys;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -112,12 +113,14 @@ impl ApiServer {
         pki.write_kubeconfigs(&config.data_dir, &format!("https://{advertise}"))?;
         let tls = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config(&pki)?));
         let cache = WatchCache::start(store.clone()).await?;
+        let token_keys = Arc::new(TokenKeys::load_or_create(&pki.dir)?);
         let handler = Arc::new(Handler {
             rest: Rest::new(store, cache),
             server_address: advertise,
             metrics: Arc::new(crate::metrics::MetricsStore::new()),
             kubelet: crate::kubelet::KubeletClient::new(&pki)
                 .map_err(|e| ServerError::Tls(e.to_string()))?,
+            token_keys: token_keys.clone(),
         });
         tokio::spawn(crate::metrics::scraper::run(
             handler.metrics.clone(),
@@ -130,10 +133,13 @@ impl ApiServer {
             .map_err(ServerError::Bootstrap)?;
         // Build the OpenAPI documents off the request path.
         tokio::task::spawn_blocking(bosun_openapi::index);
-        let auth = Arc::new(Authenticator::new(vec![(
-            pki.admin_token.clone(),
-            "admin".to_string(),
-        )]));
+        let auth = Arc::new(Authenticator::new(
+            vec![(pki.admin_token.clone(), "admin".to_string())],
+            Some(ServiceAccountAuthenticator {
+                keys: token_keys,
+                cache: handler.rest.cache.clone(),
+            }),
+        ));
         Ok(ApiServer {
             handler,
             local_addr,

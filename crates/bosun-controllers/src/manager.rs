@@ -15,9 +15,11 @@ use crate::informer::InformerFactory;
 use crate::namespace::NamespaceController;
 use crate::nodelifecycle::taint_eviction::TaintEvictionController;
 use crate::nodelifecycle::{NodeLifecycleController, NodeLifecycleOptions};
+use crate::persistentvolume::PersistentVolumeBinder;
 use crate::podgc::{PodGcController, PodGcOptions};
 use crate::replicaset::ReplicaSetController;
 use crate::resourcequota::ResourceQuotaController;
+use crate::rootcacertpublisher::RootCaCertPublisher;
 use crate::serviceaccount::ServiceAccountController;
 use crate::statefulset::StatefulSetController;
 use crate::{run_workers, Reconciler};
@@ -35,9 +37,11 @@ pub const KNOWN_CONTROLLERS: &[&str] = &[
     "job",
     "namespace",
     "nodelifecycle",
+    "persistentvolume-binder",
     "podgc",
     "replicaset",
     "resourcequota",
+    "root-ca-cert-publisher",
     "serviceaccount",
     "statefulset",
     "taint-eviction-controller",
@@ -49,6 +53,10 @@ pub const KNOWN_CONTROLLERS: &[&str] = &[
 pub struct ManagerOptions {
     pub node_lifecycle: NodeLifecycleOptions,
     pub pod_gc: PodGcOptions,
+    /// The cluster CA (PEM) the root-ca-cert-publisher publishes
+    /// (kube-controller-manager's `--root-ca-file`); without it that
+    /// controller does not run.
+    pub root_ca: Option<String>,
 }
 
 /// Parses a flag duration such as `50s`, `5m` or `1h30m`.
@@ -174,6 +182,18 @@ pub async fn run(
     let mut keyed = Vec::new();
     if controllers.is_enabled(ServiceAccountController::NAME) {
         let c = ServiceAccountController::new(client.clone(), &factory);
+        keyed.push(spawn_later(c.clone(), c.queue(), 2));
+    }
+    if let Some(root_ca) = options
+        .root_ca
+        .clone()
+        .filter(|_| controllers.is_enabled(RootCaCertPublisher::NAME))
+    {
+        let c = RootCaCertPublisher::new(client.clone(), &factory, root_ca);
+        keyed.push(spawn_later(c.clone(), c.queue(), 2));
+    }
+    if controllers.is_enabled(PersistentVolumeBinder::NAME) {
+        let c = PersistentVolumeBinder::new(client.clone(), &factory);
         keyed.push(spawn_later(c.clone(), c.queue(), 2));
     }
     if controllers.is_enabled(DisruptionController::NAME) {

@@ -69,6 +69,11 @@ pub struct ControllerFlags {
     /// as upstream; for tests).
     #[arg(long, default_value = "40s", value_parser = parse_duration, hide = true)]
     pod_gc_quarantine: Duration,
+    /// The cluster CA bundle published as ConfigMap `kube-root-ca.crt` in
+    /// every namespace (default: `bosun server` its own CA, `bosun
+    /// controller-manager` the CA its kubeconfig trusts).
+    #[arg(long)]
+    root_ca_file: Option<PathBuf>,
 }
 
 impl ControllerFlags {
@@ -76,8 +81,14 @@ impl ControllerFlags {
         Ok(ControllerSet::parse(&self.controllers)?)
     }
 
-    pub fn options(&self) -> ManagerOptions {
-        ManagerOptions {
+    pub fn options(&self) -> anyhow::Result<ManagerOptions> {
+        let root_ca = match &self.root_ca_file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("cannot read --root-ca-file {}: {e}", path.display())
+            })?),
+            None => None,
+        };
+        Ok(ManagerOptions {
             node_lifecycle: NodeLifecycleOptions {
                 monitor_period: self.node_monitor_period,
                 grace_period: self.node_monitor_grace_period,
@@ -92,7 +103,8 @@ impl ControllerFlags {
                 period: self.pod_gc_period,
                 quarantine: self.pod_gc_quarantine,
             },
-        }
+            root_ca,
+        })
     }
 }
 
@@ -116,9 +128,38 @@ pub fn spawn_in_process(
     })
 }
 
+/// The CA bundle the kubeconfig trusts, as PEM (the root-ca-cert-publisher's
+/// default when `--root-ca-file` is not given).
+async fn kubeconfig_root_ca(kubeconfig: Option<&std::path::Path>) -> Option<String> {
+    use base64::Engine;
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path).ok()?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .ok()?
+        }
+        None => kube::Config::infer().await.ok()?,
+    };
+    let mut pem = String::new();
+    for der in config.root_cert? {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    Some(pem).filter(|p| !p.is_empty())
+}
+
 pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
     let set = args.flags.set()?;
-    let options = args.flags.options();
+    let mut options = args.flags.options()?;
+    if options.root_ca.is_none() {
+        options.root_ca = kubeconfig_root_ca(args.kubeconfig.as_deref()).await;
+    }
     let client = client_from(args.kubeconfig.as_deref()).await?;
     let election = crate::leader_cmd::standalone(
         &args.leader,

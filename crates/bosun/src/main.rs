@@ -160,12 +160,12 @@ async fn server(args: ServerArgs) -> anyhow::Result<()> {
             identity,
             "kube-controller-manager",
         );
-        controller_cmd::spawn_in_process(
-            server.handler.clone(),
-            set,
-            args.controller_flags.options(),
-            election,
-        )?;
+        let mut options = args.controller_flags.options()?;
+        if options.root_ca.is_none() {
+            options.root_ca =
+                std::fs::read_to_string(args.data_dir.join("pki").join("ca.crt")).ok();
+        }
+        controller_cmd::spawn_in_process(server.handler.clone(), set, options, election)?;
     }
     tracing::info!(
         address = %server.local_addr,

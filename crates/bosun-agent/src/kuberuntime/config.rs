@@ -208,6 +208,8 @@ pub struct ContainerParams<'a> {
     pub image_ref: &'a str,
     /// The resolved environment (`env::resolve`).
     pub env: &'a [(String, String)],
+    /// The container's volume mounts (`volume::container_mounts`).
+    pub mounts: &'a [api::Mount],
 }
 
 /// The container configuration.
@@ -261,6 +263,7 @@ pub fn container_config(pod: &Pod, c: &Container, p: &ContainerParams<'_>) -> ap
                 value: value.clone(),
             })
             .collect(),
+        mounts: p.mounts.to_vec(),
         labels,
         annotations,
         log_path: format!("{}/{}.log", c.name, p.attempt),
@@ -360,6 +363,7 @@ mod tests {
                 restart_count: 1,
                 image_ref: "sha256:abc",
                 env: &env,
+                mounts: &[],
             },
         );
         assert_eq!(cfg.command, ["httpd"]);

@@ -161,7 +161,11 @@ fn ceil_div(a: i64, b: i64) -> i64 {
     (a + b - 1) / b
 }
 
-fn resource_field(c: &Container, resource: &str, divisor: Option<&str>) -> Option<String> {
+pub(crate) fn resource_field(
+    c: &Container,
+    resource: &str,
+    divisor: Option<&str>,
+) -> Option<String> {
     let (which, name) = resource.split_once('.')?;
     let r = c.resources.as_ref()?;
     let map = if which == "limits" {

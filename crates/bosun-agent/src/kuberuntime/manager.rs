@@ -26,6 +26,8 @@ use crate::events::{EventRecorder, NullRecorder, NORMAL, WARNING};
 use crate::prober::manager::{Probed, ProberManager};
 use crate::prober::ProbeType;
 use crate::status::generate::Waiting;
+use crate::volume::host::VolumeHost;
+use crate::volume::{container_mounts, PodVolumes, VolumeManager};
 
 /// kubelet's minimumGracePeriodInSeconds: what a container gets at least
 /// for SIGTERM after its preStop hook.
@@ -40,6 +42,9 @@ pub struct SyncResult {
     pub next_sync: Option<Instant>,
     /// Probe-driven started/ready of running containers, by name.
     pub probed: HashMap<String, Probed>,
+    /// The pod was evicted (its containers stopped): the message for its
+    /// Failed status with reason Evicted.
+    pub evicted: Option<String>,
 }
 
 pub struct RuntimeManager {
@@ -52,6 +57,9 @@ pub struct RuntimeManager {
     pub probes: Arc<ProberManager>,
     /// Pod uids whose probe results changed (taken by the agent loop).
     probe_updates: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    pub volumes: VolumeManager,
+    /// The last FailedMount message reported per pod uid.
+    mount_failures: Mutex<HashMap<String, String>>,
     /// Container restarts, keyed `<pod uid>/<container>`.
     backoff: Mutex<Backoff>,
     /// Image pulls, keyed `<pod uid>/<container>`.
@@ -89,7 +97,9 @@ impl RuntimeManager {
         cfg: Arc<AgentConfig>,
         host_ip: String,
         config_source: Arc<dyn super::env::ConfigSource>,
+        volume_host: Arc<dyn VolumeHost>,
     ) -> Self {
+        let volumes = VolumeManager::new(&cfg.data_dir, volume_host);
         let backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
         let image_backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
         let events: Arc<dyn EventRecorder> = Arc::new(NullRecorder);
@@ -102,6 +112,8 @@ impl RuntimeManager {
             events,
             probes: Arc::new(probes),
             probe_updates: Mutex::new(Some(updates)),
+            volumes,
+            mount_failures: Mutex::default(),
             backoff: Mutex::new(backoff),
             image_backoff: Mutex::new(image_backoff),
             pod_cgroups: None,
@@ -231,6 +243,7 @@ impl RuntimeManager {
         sandbox: &api::PodSandboxConfig,
         pod_ip: &str,
         s: &Start,
+        volumes: &PodVolumes,
     ) -> Result<(), Waiting> {
         let list = if s.init {
             init_containers(pod)
@@ -245,6 +258,9 @@ impl RuntimeManager {
         let env = super::env::resolve(pod, c, pod_ip, &self.host_ip, &*self.config_source)
             .await
             .map_err(|m| waiting("CreateContainerConfigError", m))?;
+        let vars: HashMap<String, String> = env.iter().cloned().collect();
+        let mounts = container_mounts(c, volumes, &vars)
+            .map_err(|m| waiting("CreateContainerConfigError", m))?;
         let mut cfg = container_config(
             pod,
             c,
@@ -253,6 +269,7 @@ impl RuntimeManager {
                 restart_count: s.restart_count,
                 image_ref: &image_ref,
                 env: &env,
+                mounts: &mounts,
             },
         );
         match super::termination::prepare(&self.cfg.pod_log_dir(pod_uid(pod)), c, s.attempt) {
@@ -373,6 +390,37 @@ impl RuntimeManager {
         for id in &actions.kill {
             self.runtime.stop_container(id, 2).await?;
         }
+        // Volumes before the sandbox and its containers (kubelet's
+        // WaitForAttachAndMount); refreshed on every sync.
+        let volumes = match self.volumes.set_up_pod(pod).await {
+            Ok(v) => {
+                self.mount_failures.lock().remove(&uid);
+                v
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let new = self
+                    .mount_failures
+                    .lock()
+                    .insert(uid.clone(), message.clone())
+                    != Some(message.clone());
+                if new {
+                    tracing::info!(pod = %uid, %message, "volumes not ready");
+                    self.volumes.host().warn(pod, "FailedMount", &message).await;
+                }
+                result.runtime = status;
+                result.next_sync = Some(Instant::now() + std::time::Duration::from_secs(2));
+                return Ok(result);
+            }
+        };
+        if let Some(message) = self.volumes.empty_dir_over_limit(pod) {
+            tracing::info!(pod = %uid, %message, "evicting pod");
+            self.volumes.host().warn(pod, "Evicted", &message).await;
+            self.stop_pod(&uid, 0, Some(pod)).await?;
+            result.runtime = pod_runtime_status(&*self.runtime, &uid).await?;
+            result.evicted = Some(message);
+            return Ok(result);
+        }
         let (sandbox_id, attempt, pod_ip) = match actions.create_sandbox {
             Some(attempt) => {
                 let dir = self.log_dir(pod);
@@ -399,7 +447,7 @@ impl RuntimeManager {
             self.place_in_pod_cgroup(pod, &uid, &mut sandbox, false);
             for s in &actions.start {
                 if let Err(w) = self
-                    .start_container(pod, &sandbox_id, &sandbox, &pod_ip, s)
+                    .start_container(pod, &sandbox_id, &sandbox, &pod_ip, s, &volumes)
                     .await
                 {
                     tracing::info!(pod = %uid, container = %s.name, reason = %w.reason, message = %w.message, "container not started");
@@ -562,6 +610,8 @@ impl RuntimeManager {
     /// cgroup (its containers are gone by now).
     pub fn forget(&self, uid: &str) {
         self.probes.remove_pod(uid);
+        self.volumes.tear_down_pod(uid);
+        self.mount_failures.lock().remove(uid);
         let prefix = format!("{uid}/");
         self.backoff.lock().forget_prefix(&prefix);
         self.image_backoff.lock().forget_prefix(&prefix);

@@ -1,8 +1,9 @@
 //! Per-kind preparation on create and update: what upstream's registry
 //! strategies do beyond defaulting (initial status, QoS class, ClusterIP and
-//! NodePort allocation), and admission plugins (`priority`, `tolerations`).
+//! NodePort allocation), and admission plugins (`priority`, `tolerations`, `serviceaccount`).
 
 pub mod priority;
+pub mod serviceaccount;
 pub mod tolerations;
 
 use std::collections::HashSet;

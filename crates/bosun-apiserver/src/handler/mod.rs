@@ -5,6 +5,7 @@ mod eviction;
 mod read;
 mod stream;
 mod subresource;
+mod token;
 mod watch;
 mod write;
 
@@ -32,12 +33,25 @@ pub struct Handler {
     pub metrics: Arc<crate::metrics::MetricsStore>,
     /// Reaches node agents for logs, exec, attach and port-forward.
     pub kubelet: crate::kubelet::KubeletClient,
+    /// Service account token signing (TokenRequest, OIDC discovery).
+    pub token_keys: Arc<crate::serviceaccount::TokenKeys>,
 }
 
 /// Who made the request (set by authentication).
 #[derive(Clone, Debug)]
 pub struct User {
     pub name: String,
+    pub groups: Vec<String>,
+}
+
+impl User {
+    /// A user without groups (admin token, client certificate).
+    pub fn named(name: &str) -> Self {
+        User {
+            name: name.to_string(),
+            groups: vec![],
+        }
+    }
 }
 
 pub fn json_response(code: StatusCode, value: &Value) -> Response {
@@ -110,6 +124,12 @@ impl Handler {
                     return Ok((StatusCode::OK, "ok").into_response())
                 }
                 ["version"] => return Ok(json_response(StatusCode::OK, &version())),
+                [".well-known", "openid-configuration"] => {
+                    return Ok(json_response(StatusCode::OK, &self.token_keys.discovery()))
+                }
+                ["openid", "v1", "jwks"] => {
+                    return Ok(json_response(StatusCode::OK, &self.token_keys.jwks()))
+                }
                 ["api"] => {
                     if discovery::wants_aggregated(accept.as_deref()) {
                         return Ok(aggregated_response(discovery::aggregated(true)));
@@ -201,6 +221,9 @@ impl Handler {
             (&Method::POST, false, None) => self.create(&ctx).await?,
             (&Method::POST, true, Some("binding")) => self.bind(&ctx).await?,
             (&Method::POST, true, Some("eviction")) => self.evict(&ctx).await?,
+            (&Method::POST, true, Some("token")) if ctx.info.def.plural == "serviceaccounts" => {
+                self.create_token(&ctx).await?
+            }
             (&Method::PUT, true, None | Some("status") | Some("finalize")) => {
                 self.replace(&ctx).await?
             }
