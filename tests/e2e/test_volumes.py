@@ -1,7 +1,7 @@
 """Pod volumes on `bosun agent` (real containers), and the API server's
 service account tokens (TokenRequest, bearer authentication).
 
-Uses the agent fixture of test_agent.py (own server, agent and containerd
+Uses the shared agent fixture (agent_support.py) (own server, agent and containerd
 for this module; same bridge / pod range environment). Containers print
 what they see; the test reads their log files under the agent's data dir
 (`pods/<uid>/<container>/0.log`), so no exec or log streaming is needed.
@@ -15,8 +15,18 @@ from pathlib import Path
 
 import requests
 
+import pytest
+
+from agent_support import IMAGE, Agent, agent_cluster, pod_json, skip_unless_agent_can_run
 from support import unique, wait_for
-from test_agent import IMAGE, Agent, agent, pod_json, pytestmark  # noqa: F401  (fixture, skip mark)
+
+pytestmark = skip_unless_agent_can_run
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    with agent_cluster(tmp_path_factory.mktemp("agent")) as a:
+        yield a
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
