@@ -58,8 +58,10 @@ def wait_running(srv: Server, name: str, ns: str = "default") -> dict:
 def talker(agent: Agent) -> str:
     """A pod that wrote five lines, one to stderr, and sleeps."""
     name = unique("talk")
+    # stdout and stderr reach the log through separate pipes: without the
+    # pause their order in the file is not guaranteed.
     run_pod(agent.server, name, "sh", "-c",
-            "for i in 1 2 3 4; do echo line-$i; done; echo oops >&2; exec sleep 3600")
+            "for i in 1 2 3 4; do echo line-$i; done; sleep 1; echo oops >&2; exec sleep 3600")
     wait_for(lambda: "oops" in agent.server.kubectl("logs", name).stdout, timeout=20, desc="the talker's output")
     return name
 

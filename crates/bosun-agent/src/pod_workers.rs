@@ -244,7 +244,12 @@ async fn sync_once(
         }
         return None;
     }
-    if is_terminal(phase(pod)) {
+    // A phase this agent already made terminal (an eviction, say) counts
+    // even while the watch still delivers the older object: nothing may
+    // restart then.
+    let terminal =
+        is_terminal(phase(pod)) || ctx.status.last_phase(uid).is_some_and(|p| is_terminal(&p));
+    if terminal {
         // Nothing runs again: stop what is left, keep the records.
         if !*stopped {
             ctx.manager.probes.remove_pod(uid);

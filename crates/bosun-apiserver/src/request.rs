@@ -74,11 +74,9 @@ pub struct Query(pub HashMap<String, String>);
 impl Query {
     pub fn parse(raw: Option<&str>) -> Self {
         let mut map = HashMap::new();
-        if let Some(raw) = raw {
-            for pair in raw.split('&').filter(|p| !p.is_empty()) {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                map.insert(decode(k), decode(v));
-            }
+        // Form decoding (`+` is a space, `%XX` a byte), as Go's url.ParseQuery.
+        for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            map.insert(k.into_owned(), v.into_owned());
         }
         Query(map)
     }
@@ -111,31 +109,6 @@ impl Query {
                 .map_err(|_| ApiError::bad_request(format!("invalid {key} {v:?}: not an integer"))),
         }
     }
-}
-
-/// Percent-decoding with `+` as space, as in form encoding.
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

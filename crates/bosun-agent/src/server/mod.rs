@@ -311,9 +311,8 @@ pub struct Query(HashMap<String, Vec<String>>);
 impl Query {
     pub fn parse(raw: Option<&str>) -> Self {
         let mut map: HashMap<String, Vec<String>> = HashMap::new();
-        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            map.entry(decode(k)).or_default().push(decode(v));
+        for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            map.entry(k.into_owned()).or_default().push(v.into_owned());
         }
         Query(map)
     }
@@ -335,31 +334,6 @@ impl Query {
                 .any(|f| v.eq_ignore_ascii_case(f))
         })
     }
-}
-
-/// Percent-decoding with `+` as space.
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -137,6 +137,17 @@ impl StatusManager {
     pub fn forget(&self, uid: &str) {
         self.last.lock().remove(uid);
     }
+
+    /// The phase this agent last wrote for the pod: newer than a pod
+    /// object the watch has not caught up with yet (kubelet's status
+    /// manager cache).
+    pub fn last_phase(&self, uid: &str) -> Option<String> {
+        self.last
+            .lock()
+            .get(uid)
+            .and_then(|s| s["phase"].as_str())
+            .map(str::to_string)
+    }
 }
 
 /// A `PodApi` that records calls (tests).
