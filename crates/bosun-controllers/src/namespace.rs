@@ -150,6 +150,13 @@ pub fn conditions(old: &[NamespaceCondition], pass: &Pass, now: &Time) -> Vec<Na
     out
 }
 
+/// Whether objects may still be created in the namespace (not deleted,
+/// not Terminating), as the per-namespace publishers check.
+pub fn is_active(ns: &Namespace) -> bool {
+    ns.metadata.deletion_timestamp.is_none()
+        && ns.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Terminating")
+}
+
 /// Upstream requeues a namespace with content left after half the
 /// estimate plus a second.
 pub fn requeue_after(estimate: i64) -> Duration {

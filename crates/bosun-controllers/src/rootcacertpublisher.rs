@@ -72,8 +72,7 @@ impl Reconciler for RootCaCertPublisher {
         let Some(ns) = self.namespaces.get(&ObjectKey::new("", &key.name)) else {
             return Ok(());
         };
-        let active = ns.metadata.deletion_timestamp.is_none()
-            && ns.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Terminating");
+        let active = crate::namespace::is_active(&ns);
         if !active {
             return Ok(());
         }
