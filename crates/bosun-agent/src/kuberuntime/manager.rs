@@ -406,7 +406,8 @@ impl RuntimeManager {
                     != Some(message.clone());
                 if new {
                     tracing::info!(pod = %uid, %message, "volumes not ready");
-                    self.volumes.host().warn(pod, "FailedMount", &message).await;
+                    self.events
+                        .event(pod, None, "Warning", "FailedMount", message.clone());
                 }
                 result.runtime = status;
                 result.next_sync = Some(Instant::now() + std::time::Duration::from_secs(2));
@@ -415,7 +416,8 @@ impl RuntimeManager {
         };
         if let Some(message) = self.volumes.empty_dir_over_limit(pod) {
             tracing::info!(pod = %uid, %message, "evicting pod");
-            self.volumes.host().warn(pod, "Evicted", &message).await;
+            self.events
+                .event(pod, None, "Warning", "Evicted", message.clone());
             self.stop_pod(&uid, 0, Some(pod)).await?;
             result.runtime = pod_runtime_status(&*self.runtime, &uid).await?;
             result.evicted = Some(message);

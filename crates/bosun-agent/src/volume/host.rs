@@ -1,17 +1,15 @@
 //! What volume plugins need from the cluster (kubelet's `VolumeHost`):
-//! ConfigMaps, Secrets, claims and volumes, service account tokens, and a
-//! way to report events. `KubeVolumeHost` asks the API; `FakeVolumeHost`
-//! serves fixed objects in tests and records events.
+//! ConfigMaps, Secrets, claims and volumes, and service account tokens
+//! (events go through the agent's one `EventRecorder`). `KubeVolumeHost`
+//! asks the API; `FakeVolumeHost` serves fixed objects in tests.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Event, EventSource, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
-    Secret, ServiceAccount,
+    ConfigMap, PersistentVolume, PersistentVolumeClaim, Secret, ServiceAccount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, PostParams};
 use kube::Client;
 use parking_lot::Mutex;
@@ -48,9 +46,6 @@ pub trait VolumeHost: Send + Sync {
     ) -> Result<Option<PersistentVolumeClaim>, String>;
     async fn volume(&self, name: &str) -> Result<Option<PersistentVolume>, String>;
     async fn request_token(&self, params: &TokenParams<'_>) -> Result<Token, String>;
-    /// A Warning event about the pod (best effort; as kubelet's legacy
-    /// recorder: first/last timestamps, no eventTime).
-    async fn warn(&self, pod: &Pod, reason: &str, message: &str);
 }
 
 fn not_found(e: &kube::Error) -> bool {
@@ -123,63 +118,15 @@ impl VolumeHost for KubeVolumeHost {
             expires_at: status.expiration_timestamp.0.as_second(),
         })
     }
-
-    async fn warn(&self, pod: &Pod, reason: &str, message: &str) {
-        let ns = pod.metadata.namespace.clone().unwrap_or_default();
-        let now = chrono::Utc::now();
-        let time: Option<Time> = serde_json::from_value(serde_json::json!(
-            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ))
-        .ok();
-        let pod_name = pod.metadata.name.clone().unwrap_or_default();
-        let event = Event {
-            metadata: ObjectMeta {
-                name: Some(format!(
-                    "{pod_name}.{:x}",
-                    now.timestamp_nanos_opt().unwrap_or_default()
-                )),
-                namespace: Some(ns.clone()),
-                ..Default::default()
-            },
-            involved_object: ObjectReference {
-                api_version: Some("v1".into()),
-                kind: Some("Pod".into()),
-                name: Some(pod_name),
-                namespace: Some(ns.clone()),
-                uid: pod.metadata.uid.clone(),
-                resource_version: pod.metadata.resource_version.clone(),
-                ..Default::default()
-            },
-            reason: Some(reason.into()),
-            message: Some(message.into()),
-            type_: Some("Warning".into()),
-            source: Some(EventSource {
-                component: Some("kubelet".into()),
-                host: Some(self.node_name.clone()),
-            }),
-            reporting_component: Some("kubelet".into()),
-            reporting_instance: Some(self.node_name.clone()),
-            first_timestamp: time.clone(),
-            last_timestamp: time,
-            count: Some(1),
-            ..Default::default()
-        };
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
-        if let Err(e) = api.create(&PostParams::default(), &event).await {
-            tracing::warn!(error = %e, "cannot record event");
-        }
-    }
 }
 
-/// Fixed objects for tests, keyed `namespace/name` (volumes by name);
-/// events are recorded as `(reason, message)`.
+/// Fixed objects for tests, keyed `namespace/name` (volumes by name).
 #[derive(Default)]
 pub struct FakeVolumeHost {
     pub config_maps: Mutex<HashMap<String, ConfigMap>>,
     pub secrets: Mutex<HashMap<String, Secret>>,
     pub claims: Mutex<HashMap<String, PersistentVolumeClaim>>,
     pub volumes: Mutex<HashMap<String, PersistentVolume>>,
-    pub events: Mutex<Vec<(String, String)>>,
     /// Tokens handed out so far.
     pub tokens: Mutex<u32>,
 }
@@ -226,8 +173,5 @@ impl VolumeHost for FakeVolumeHost {
             ),
             expires_at: chrono::Utc::now().timestamp() + p.expiration_seconds,
         })
-    }
-    async fn warn(&self, _pod: &Pod, reason: &str, message: &str) {
-        self.events.lock().push((reason.into(), message.into()));
     }
 }
