@@ -125,8 +125,10 @@ def test_logs_container_must_be_named_when_ambiguous(agent: Agent):
     r = srv.api.get(f"/api/v1/namespaces/default/pods/{name}/log")
     assert r.status_code == 400
     assert r.json()["message"] == f"a container name must be specified for pod {name}, choose one of: [a b]"
-    wait_for(lambda: srv.kubectl("logs", name, "-c", "b").stdout == "from-b\n", timeout=10, desc="b's log")
-    assert srv.kubectl("logs", name, "--all-containers", "--prefix").stdout.splitlines() == [
+    for c in ("a", "b"):
+        wait_for(lambda: srv.kubectl("logs", name, "-c", c).stdout == f"from-{c}\n", timeout=10, desc=f"{c}'s log")
+    # kubectl may print the containers' logs in either order.
+    assert sorted(srv.kubectl("logs", name, "--all-containers", "--prefix").stdout.splitlines()) == [
         f"[pod/{name}/a] from-a", f"[pod/{name}/b] from-b"]
     srv.kubectl("delete", "pod", name, "--grace-period=1", "--wait=false")
 
