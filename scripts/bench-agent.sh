@@ -6,6 +6,7 @@
 #
 #   scripts/bench-agent.sh              # release build, 100 pods
 #   INTERVAL=0.1 scripts/bench-agent.sh # one pod every 100 ms
+#   RUNTIME_BINARY=/usr/bin/crun scripts/bench-agent.sh  # crun instead of runc
 #   PODS=30 WINDOW=10 SKIP_BUILD=1 BOSUN_BIN=target/release/bosun scripts/bench-agent.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

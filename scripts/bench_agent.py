@@ -37,6 +37,8 @@ PODS = int(os.environ.get("PODS", "100"))
 # and 300 ms); 0 creates the pods back to back.
 INTERVAL = float(os.environ.get("INTERVAL", "0"))
 WINDOW = float(os.environ.get("WINDOW", "30"))
+# The OCI runtime containerd runs (`--runtime-binary`); empty means runc.
+RUNTIME_BINARY = os.environ.get("RUNTIME_BINARY", "")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -89,7 +91,8 @@ def main() -> None:
     log = open(work / "agent.log", "ab")
     agent = subprocess.Popen(
         [bosun_bin(), "agent", "--kubeconfig", srv.kubeconfig, "--data-dir", str(data), "--node-name", node,
-         "--eviction-hard", "memory.available<100Mi,nodefs.available<1%"],
+         "--eviction-hard", "memory.available<100Mi,nodefs.available<1%"]
+        + (["--runtime-binary", RUNTIME_BINARY] if RUNTIME_BINARY else []),
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     log.close()

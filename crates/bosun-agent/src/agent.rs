@@ -55,7 +55,7 @@ pub async fn run(
         Some(e) => e.clone(),
         None => {
             let layout = ContainerdLayout::new(&cfg.data_dir);
-            containerd::prepare(&layout, images::PAUSE_IMAGE)?;
+            containerd::prepare(&layout, images::PAUSE_IMAGE, cfg.runtime_binary.as_deref())?;
             cni::write(
                 &layout.cni_conf_dir(),
                 &layout.ipam_dir(),

@@ -18,6 +18,8 @@ pub struct AgentConfig {
     /// The InternalIP to report; detected when `None`.
     pub node_ip: Option<std::net::Ipv4Addr>,
     pub containerd_bin: String,
+    /// The OCI runtime our containerd's runc shim executes (`None`: runc).
+    pub runtime_binary: Option<String>,
     pub ctr_bin: String,
     pub busybox: PathBuf,
     /// kubelet's nodeLeaseDurationSeconds (40) and renew interval (10 s).
@@ -56,6 +58,7 @@ impl AgentConfig {
             runtime_endpoint: None,
             node_ip: None,
             containerd_bin: "containerd".into(),
+            runtime_binary: None,
             ctr_bin: "ctr".into(),
             busybox: PathBuf::from(crate::images::BUSYBOX),
             lease_duration_seconds: 40,

@@ -80,8 +80,17 @@ pub const CNI_BIN_DIR: &str = "/usr/lib/cni";
 /// `restrict_oom_score_adj` (without it no sandbox starts where the agent
 /// lacks CAP_SYS_RESOURCE), overlayfs, runc v2 with cgroupfs, CNI from
 /// `conf_dir`, and the given sandbox (pause) image.
-pub fn config_toml(layout: &ContainerdLayout, sandbox_image: &str) -> String {
+/// containerd's configuration; `runtime_binary` is the OCI runtime its runc
+/// shim executes (containerd's `BinaryName`; `runc` from the PATH if unset).
+pub fn config_toml(
+    layout: &ContainerdLayout,
+    sandbox_image: &str,
+    runtime_binary: Option<&str>,
+) -> String {
     let d = layout.dir.display();
+    let binary_name = runtime_binary
+        .map(|b| format!("\n        BinaryName = {}", toml_string(b)))
+        .unwrap_or_default();
     let socket = layout.socket();
     let socket = socket.display();
     format!(
@@ -109,7 +118,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
-        Root = "{d}/runc"
+        Root = "{d}/runc"{binary_name}
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{CNI_BIN_DIR}"
     conf_dir = "{d}/net.d"
@@ -119,7 +128,11 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
 }
 
 /// Writes the configuration and creates the directories.
-pub fn prepare(layout: &ContainerdLayout, sandbox_image: &str) -> Result<(), AgentError> {
+pub fn prepare(
+    layout: &ContainerdLayout,
+    sandbox_image: &str,
+    runtime_binary: Option<&str>,
+) -> Result<(), AgentError> {
     for dir in [
         layout.dir.clone(),
         layout.socket_dir.clone(),
@@ -133,11 +146,28 @@ pub fn prepare(layout: &ContainerdLayout, sandbox_image: &str) -> Result<(), Age
         })?;
     }
     let path = layout.config();
-    std::fs::write(&path, config_toml(layout, sandbox_image)).map_err(|source| AgentError::Io {
+    let text = config_toml(layout, sandbox_image, runtime_binary);
+    std::fs::write(&path, text).map_err(|source| AgentError::Io {
         what: "write containerd config",
         path,
         source,
     })
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A containerd left running by an earlier agent (killed without a chance
@@ -311,8 +341,9 @@ mod tests {
     #[test]
     fn config_has_the_required_settings() {
         let layout = ContainerdLayout::new(Path::new("/var/lib/bosun-agent"));
-        let text = config_toml(&layout, "bosun.local/pause:1");
+        let text = config_toml(&layout, "bosun.local/pause:1", None);
         assert!(text.contains("restrict_oom_score_adj = true"));
+        assert!(!text.contains("BinaryName"));
         assert!(text.contains("address = \"/var/lib/bosun-agent/containerd/containerd.sock\""));
         assert!(text.contains("sandbox_image = \"bosun.local/pause:1\""));
         assert!(text.contains("conf_dir = \"/var/lib/bosun-agent/containerd/net.d\""));
@@ -321,6 +352,15 @@ mod tests {
             layout.endpoint(),
             "unix:///var/lib/bosun-agent/containerd/containerd.sock"
         );
+    }
+
+    #[test]
+    fn another_oci_runtime_is_named_for_the_runc_shim() {
+        let layout = ContainerdLayout::new(Path::new("/d"));
+        let text = config_toml(&layout, "p", Some("/usr/bin/crun"));
+        assert!(text
+            .contains("Root = \"/d/containerd/runc\"\n        BinaryName = \"/usr/bin/crun\"\n"));
+        assert_eq!(toml_string("a\"b\\c"), r#""a\"b\\c""#);
     }
 
     #[test]
@@ -333,7 +373,7 @@ mod tests {
         // Every process computing the layout finds the same socket.
         assert_eq!(ContainerdLayout::new(&deep).socket(), socket);
         assert_ne!(ContainerdLayout::new(&deep.join("x")).socket(), socket);
-        let text = config_toml(&layout, "p");
+        let text = config_toml(&layout, "p", None);
         assert!(text.contains(&format!("address = \"{}.ttrpc\"", socket.display())));
         // Everything else stays in the data dir.
         assert!(layout.config().starts_with(&deep));

@@ -29,12 +29,16 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
-pub use entry::Entry;
+pub use entry::{partial_metadata_json, Entry};
 pub use meta::SlimMeta;
 
 /// Events kept for watchers resuming from an older resourceVersion.
 const HISTORY: usize = 100_000;
-const LIVE_CAPACITY: usize = 1 << 16;
+/// Live events buffered per watcher of a busy resource (pods, nodes,
+/// leases, events) and of any other; a watcher further behind ends with
+/// 410 and re-lists.
+const LIVE_CAPACITY_BUSY: usize = 1 << 16;
+const LIVE_CAPACITY: usize = 1 << 13;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
@@ -97,7 +101,9 @@ struct Storage {
 
 pub struct WatchCache {
     state: RwLock<State>,
-    live: broadcast::Sender<LiveItem>,
+    /// One live channel per served resource (by `plural_key`), so a
+    /// watcher wakes only for its own resource's changes.
+    live: HashMap<&'static str, broadcast::Sender<LiveItem>>,
     revision: watch::Sender<Revision>,
     /// One per storage key prefix, found once per store event.
     storages: Vec<Storage>,
@@ -282,7 +288,18 @@ impl PluralKey for ResourceDef {
 impl WatchCache {
     /// Lists the store, fills the cache and starts following the store.
     pub async fn start(store: Arc<dyn Store>) -> Result<Arc<Self>, bosun_store::StoreError> {
-        let (live, _) = broadcast::channel(LIVE_CAPACITY);
+        let live = registry::all()
+            .iter()
+            .map(|def| {
+                let busy = matches!(def.plural, "pods" | "nodes" | "leases" | "events");
+                let capacity = if busy {
+                    LIVE_CAPACITY_BUSY
+                } else {
+                    LIVE_CAPACITY
+                };
+                (def.plural_key(), broadcast::channel(capacity).0)
+            })
+            .collect();
         let (revision, _) = watch::channel(0);
         // Views of another resource's storage are fed from that resource.
         let storages = registry::all()
@@ -371,7 +388,9 @@ impl WatchCache {
             state.history.clear();
             state.revision = revision;
             state.oldest = revision;
-            let _ = self.live.send(LiveItem::Reset);
+            for live in self.live.values() {
+                let _ = live.send(LiveItem::Reset);
+            }
             (old, parsed)
         };
         drop((old, parsed));
@@ -482,7 +501,9 @@ impl WatchCache {
                     dropped.push(old);
                 }
             }
-            let _ = self.live.send(LiveItem::Event(cache_event));
+            if let Some(live) = self.live.get(cache_event.def.plural_key()) {
+                let _ = live.send(LiveItem::Event(cache_event));
+            }
         }
         state.revision = revision;
         drop(state);
@@ -494,8 +515,22 @@ impl WatchCache {
         self.state.read()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<LiveItem> {
-        self.live.subscribe()
+    /// Live changes of `def` (a resource the registry serves; any other
+    /// gets a closed channel).
+    pub fn subscribe(&self, def: &ResourceDef) -> broadcast::Receiver<LiveItem> {
+        match self.live.get(def.plural_key()) {
+            Some(live) => live.subscribe(),
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    /// The revision a bookmark for `rx`'s watcher may carry: the cache's,
+    /// when the watcher has received every event sent to it so far (the
+    /// events of a revision are sent under the same lock that sets it), so
+    /// no change of its resource up to that revision is still unseen.
+    pub fn settled_revision(&self, rx: &broadcast::Receiver<LiveItem>) -> Option<Revision> {
+        let state = self.state.read();
+        rx.is_empty().then_some(state.revision)
     }
 
     pub fn revision(&self) -> Revision {
@@ -532,6 +567,43 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[tokio::test]
+    async fn watchers_get_only_their_resource_and_settle_at_the_latest_revision() {
+        let store: Arc<dyn Store> = Arc::new(MemStore::new());
+        let cms = registry::lookup("", "v1", "configmaps").unwrap();
+        let secrets = registry::lookup("", "v1", "secrets").unwrap();
+        let cache = WatchCache::start(store.clone()).await.unwrap();
+        let mut rx = cache.subscribe(cms);
+        let secret = bytes::Bytes::from(
+            serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "s", "namespace": "n"}}))
+            .unwrap(),
+        );
+        let cm = store
+            .create(&cms.key(Some("n"), "a"), configmap("n", "a", "0"))
+            .await
+            .unwrap();
+        let last = store
+            .create(&secrets.key(Some("n"), "s"), secret)
+            .await
+            .unwrap()
+            .mod_revision;
+        assert!(cache.wait_for(last, Duration::from_secs(5)).await);
+        // The ConfigMap is still queued: no bookmark past it yet.
+        assert_eq!(cache.settled_revision(&rx), None);
+        match rx.recv().await.unwrap() {
+            LiveItem::Event(e) => {
+                assert_eq!(e.revision, cm.mod_revision);
+                assert!(std::ptr::eq(e.def, cms));
+            }
+            LiveItem::Reset => panic!("unexpected reset"),
+        }
+        // The Secret never reaches a ConfigMap watcher, yet its revision
+        // is the one a ConfigMap bookmark may now carry.
+        assert!(rx.is_empty());
+        assert_eq!(cache.settled_revision(&rx), Some(last));
     }
 
     #[tokio::test]

@@ -23,6 +23,7 @@ pub mod history;
 pub mod informer;
 pub mod job;
 mod manager;
+pub mod metaonly;
 pub mod namespace;
 pub mod nodelifecycle;
 pub mod persistentvolume;

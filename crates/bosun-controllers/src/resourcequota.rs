@@ -18,6 +18,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use kube::{Resource, ResourceExt};
 
 use crate::informer::{Change, InformerFactory, ObjectKey, Store};
+use crate::metaonly::MetaOnly;
 use crate::workqueue::WorkQueue;
 use crate::{Reconciler, SyncError};
 
@@ -25,8 +26,9 @@ use crate::{Reconciler, SyncError};
 struct Stores {
     pods: Arc<Store<Pod>>,
     services: Arc<Store<Service>>,
-    configmaps: Arc<Store<ConfigMap>>,
-    secrets: Arc<Store<Secret>>,
+    // Counted only: metadata-only informers.
+    configmaps: Arc<Store<MetaOnly<ConfigMap>>>,
+    secrets: Arc<Store<MetaOnly<Secret>>>,
     claims: Arc<Store<PersistentVolumeClaim>>,
     quotas: Arc<Store<ResourceQuota>>,
     deployments: Arc<Store<Deployment>>,

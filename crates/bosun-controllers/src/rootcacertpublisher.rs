@@ -14,6 +14,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 
 use crate::informer::{Change, InformerFactory, ObjectKey, Store};
+use crate::metaonly::MetaOnly;
 use crate::workqueue::WorkQueue;
 use crate::{Reconciler, SyncError};
 
@@ -26,14 +27,16 @@ pub struct RootCaCertPublisher {
     client: kube::Client,
     root_ca: String,
     namespaces: Arc<Store<Namespace>>,
-    config_maps: Arc<Store<ConfigMap>>,
+    /// Metadata only: a changed `kube-root-ca.crt` is read back from the
+    /// API, so the informer never decodes every ConfigMap's data.
+    config_maps: Arc<Store<MetaOnly<ConfigMap>>>,
     queue: WorkQueue<ObjectKey>,
 }
 
 impl RootCaCertPublisher {
     pub fn new(client: kube::Client, factory: &InformerFactory, root_ca: String) -> Arc<Self> {
         let ns_informer = factory.informer::<Namespace>();
-        let cm_informer = factory.informer::<ConfigMap>();
+        let cm_informer = factory.informer::<MetaOnly<ConfigMap>>();
         let this = Arc::new(RootCaCertPublisher {
             client,
             root_ca,
@@ -78,10 +81,14 @@ impl Reconciler for RootCaCertPublisher {
         }
         let want = BTreeMap::from([(DATA_KEY.to_string(), self.root_ca.clone())]);
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), &key.name);
-        let result = match self
+        let current = match self
             .config_maps
             .get(&ObjectKey::new(&key.name, ROOT_CA_CONFIG_MAP))
         {
+            Some(_) => api.get_opt(ROOT_CA_CONFIG_MAP).await?,
+            None => None,
+        };
+        let result = match current {
             Some(cm) if cm.data.as_ref() == Some(&want) => return Ok(()),
             Some(_) => api
                 .patch(

@@ -28,6 +28,11 @@ pub struct AgentArgs {
     /// containerd.
     #[arg(long)]
     container_runtime_endpoint: Option<String>,
+    /// The OCI runtime binary our containerd runs containers with (runc
+    /// unless set; crun is a faster drop-in). Ignored with
+    /// --container-runtime-endpoint.
+    #[arg(long)]
+    runtime_binary: Option<String>,
     /// The InternalIP to report (default: the address of the default route).
     #[arg(long)]
     node_ip: Option<std::net::Ipv4Addr>,
@@ -142,6 +147,7 @@ pub async fn run_until(
     let mut cfg = AgentConfig::new(node_name, args.data_dir, pod_cidr);
     cfg.cni_bridge = args.cni_bridge;
     cfg.runtime_endpoint = args.container_runtime_endpoint;
+    cfg.runtime_binary = args.runtime_binary;
     cfg.node_ip = args.node_ip;
     cfg.eviction_hard = bosun_agent::node::machine::Thresholds::parse(&args.eviction_hard)
         .map_err(|e| anyhow::anyhow!("--eviction-hard: {e}"))?;

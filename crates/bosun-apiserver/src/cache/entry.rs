@@ -77,6 +77,13 @@ impl Entry {
         }
     }
 
+    /// The encoded object as PartialObjectMetadata, spliced from the
+    /// encoding: the metadata is borrowed as raw JSON and the rest of the
+    /// object is skipped, never decoded into values.
+    pub fn partial_metadata_json(&self) -> Vec<u8> {
+        partial_metadata_json(&self.json)
+    }
+
     /// Decodes only `metadata` (an empty object when missing).
     pub fn metadata(&self) -> Value {
         #[derive(serde::Deserialize)]
@@ -182,6 +189,27 @@ fn encode_top(
     Ok(())
 }
 
+/// `json` (an encoded object) as an encoded PartialObjectMetadata; see
+/// [`Entry::partial_metadata_json`].
+pub fn partial_metadata_json(json: &[u8]) -> Vec<u8> {
+    #[derive(serde::Deserialize)]
+    struct OnlyMeta<'a> {
+        #[serde(borrow, default)]
+        metadata: Option<&'a serde_json::value::RawValue>,
+    }
+    let meta = serde_json::from_slice::<OnlyMeta>(json)
+        .ok()
+        .and_then(|m| m.metadata)
+        .map_or("{}", |m| m.get());
+    let mut out = Vec::with_capacity(meta.len() + 80);
+    out.extend_from_slice(
+        b"{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
+    );
+    out.extend_from_slice(meta.as_bytes());
+    out.push(b'}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +283,18 @@ mod tests {
         assert_eq!(bare.value(), json!({"kind": "Pod"}));
         assert_eq!(bare.with_revision(8).value(), json!({"kind": "Pod"}));
         assert_eq!(bare.metadata(), json!({}));
+    }
+
+    #[test]
+    fn partial_metadata_is_spliced_from_the_encoding() {
+        let json = br#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"a","managedFields":[{"manager":"m"}]},"data":{"k":"{\"metadata\":1}"}}"#;
+        let out: Value = serde_json::from_slice(&partial_metadata_json(json)).expect("json");
+        assert_eq!(
+            out,
+            serde_json::json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                "metadata": {"name": "a", "managedFields": [{"manager": "m"}]}})
+        );
+        let out: Value = serde_json::from_slice(&partial_metadata_json(b"{}")).expect("json");
+        assert_eq!(out["metadata"], serde_json::json!({}));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bosun_api::registry::ResourceDef;
 use bosun_core::{FieldSelector, Selector};
@@ -292,12 +292,7 @@ impl Handler {
                 if let Some(c) = &continue_token {
                     meta["continue"] = json!(c);
                 }
-                json!({
-                    "kind": "PartialObjectMetadataList",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": meta,
-                    "items": items.iter().map(|e| partial_metadata(e.metadata())).collect::<Vec<_>>(),
-                })
+                return partial_list_response(meta, &items);
             }
             Shape::Object => {
                 let mut meta = json!({"resourceVersion": rv});
@@ -312,6 +307,29 @@ impl Handler {
         };
         Ok(json_response(StatusCode::OK, &body))
     }
+}
+
+/// A PartialObjectMetadataList spliced from the items' encodings.
+fn partial_list_response(meta: Value, items: &[Entry]) -> Result<Response> {
+    let mut body = Vec::with_capacity(128 + items.len() * 512);
+    body.extend_from_slice(
+        b"{\"kind\":\"PartialObjectMetadataList\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
+    );
+    serde_json::to_writer(&mut body, &meta).map_err(internal)?;
+    body.extend_from_slice(b",\"items\":[");
+    for (i, e) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&e.partial_metadata_json());
+    }
+    body.extend_from_slice(b"]}");
+    Ok((
+        StatusCode::OK,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// Writes a list without cloning the items into one big value.

@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 
 use super::read::{include_object, to_partial, Filter};
 use super::{Handler, RequestContext};
-use crate::cache::{EventType, LiveItem};
+use crate::cache::{EventType, LiveItem, WatchCache};
 use crate::error::{ApiError, Result};
 use crate::negotiate::Shape;
 use crate::objects;
@@ -37,19 +37,16 @@ impl Encoder {
     /// An event line for a cached object, reusing its encoding when the
     /// whole object is wanted and decoding it otherwise.
     fn event_json(&self, kind: &str, json: &[u8]) -> Bytes {
+        if self.shape == Shape::PartialMetadata {
+            return wrap_event(kind, &crate::cache::partial_metadata_json(json));
+        }
         if self.shape != Shape::Object {
             return match serde_json::from_slice::<Value>(json) {
                 Ok(obj) => self.event(kind, &obj),
                 Err(_) => Bytes::new(),
             };
         }
-        let mut out = Vec::with_capacity(json.len() + 32);
-        out.extend_from_slice(b"{\"type\":\"");
-        out.extend_from_slice(kind.as_bytes());
-        out.extend_from_slice(b"\",\"object\":");
-        out.extend_from_slice(json);
-        out.extend_from_slice(b"}\n");
-        Bytes::from(out)
+        wrap_event(kind, json)
     }
 
     fn event(&self, kind: &str, obj: &Value) -> Bytes {
@@ -95,6 +92,17 @@ impl Encoder {
     }
 }
 
+/// `{"type":kind,"object":json}` and a newline.
+fn wrap_event(kind: &str, json: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(json.len() + 32);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    out.extend_from_slice(json);
+    out.extend_from_slice(b"}\n");
+    Bytes::from(out)
+}
+
 fn line(v: &Value) -> Bytes {
     let mut out = serde_json::to_vec(v).unwrap_or_default();
     out.push(b'\n');
@@ -106,6 +114,7 @@ fn error_event(err: &ApiError) -> Bytes {
 }
 
 struct WatchState {
+    cache: Arc<WatchCache>,
     rx: broadcast::Receiver<LiveItem>,
     from: i64,
     filter: Filter,
@@ -154,7 +163,7 @@ impl Handler {
         let mut initial: Vec<Bytes> = Vec::new();
         let (rx, from) = {
             let state = self.rest.cache.read();
-            let rx = self.rest.cache.subscribe();
+            let rx = self.rest.cache.subscribe(def);
             let from = state.revision;
             let synthetic = rv.is_empty() || rv == "0" || send_initial;
             if synthetic {
@@ -195,6 +204,7 @@ impl Handler {
         };
 
         let state = WatchState {
+            cache: self.rest.cache.clone(),
             rx,
             from,
             filter,
@@ -222,9 +232,8 @@ impl Handler {
                             if event.revision <= st.from {
                                 continue;
                             }
-                            // Every event moves the bookmark's revision: all
-                            // of this kind's changes up to it were seen.
                             st.last_revision = st.last_revision.max(event.revision);
+                            // Versions of one resource share its channel.
                             if !std::ptr::eq(event.def, st.def) {
                                 continue;
                             }
@@ -246,6 +255,12 @@ impl Handler {
                         }
                         st.next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
                         if st.bookmarks {
+                            // The latest revision when nothing of this
+                            // resource is still queued for the watcher, so
+                            // an idle watcher's revision stays recent.
+                            if let Some(settled) = st.cache.settled_revision(&st.rx) {
+                                st.last_revision = st.last_revision.max(settled);
+                            }
                             let bytes = st.encoder.bookmark(st.last_revision, false);
                             return Some((bytes, st));
                         }

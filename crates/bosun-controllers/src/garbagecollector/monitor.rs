@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use std::borrow::Cow;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::{ApiResource, DynamicResourceScope};
 use kube::runtime::watcher;
 use kube::{Api, Resource};
@@ -30,36 +30,7 @@ pub struct GcObject {
 
 impl<'de> Deserialize<'de> for GcObject {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Slim {
-            uid: Option<String>,
-            name: Option<String>,
-            namespace: Option<String>,
-            resource_version: Option<String>,
-            finalizers: Option<Vec<String>>,
-            owner_references: Option<Vec<OwnerReference>>,
-            deletion_timestamp: Option<Time>,
-        }
-        #[derive(Deserialize)]
-        struct Wrapper {
-            metadata: Option<Slim>,
-        }
-        let Some(m) = Wrapper::deserialize(d)?.metadata else {
-            return Ok(GcObject::default());
-        };
-        Ok(GcObject {
-            metadata: ObjectMeta {
-                uid: m.uid,
-                name: m.name,
-                namespace: m.namespace,
-                resource_version: m.resource_version,
-                finalizers: m.finalizers,
-                owner_references: m.owner_references,
-                deletion_timestamp: m.deletion_timestamp,
-                ..Default::default()
-            },
-        })
+        crate::metaonly::slim_object_meta(d).map(|metadata| GcObject { metadata })
     }
 }
 
@@ -184,6 +155,7 @@ pub async fn run(gc: Arc<GarbageCollector>, res: ServedResource, synced: Arc<Ato
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 
     #[test]
     fn metadata_becomes_a_graph_observation() {
