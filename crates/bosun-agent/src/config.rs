@@ -38,6 +38,10 @@ pub struct AgentConfig {
     pub reserved_cpu_millis: u64,
     pub reserved_memory_bytes: u64,
     pub max_pods: u32,
+    /// Sandboxes started at once. A burst of pods all sharing the CPU
+    /// would all finish late; a few at a time finish in order, with less
+    /// contention (100-pod burst on 2 cores: p50 13.8 -> 6.8 s).
+    pub max_parallel_sandbox_starts: usize,
     /// Hard eviction thresholds (only the pressure conditions so far).
     pub eviction_hard: crate::node::machine::Thresholds,
     /// kubelet's `--port`: the HTTPS server for logs, exec, attach and
@@ -71,6 +75,7 @@ impl AgentConfig {
             reserved_cpu_millis: 0,
             reserved_memory_bytes: 0,
             max_pods: 110,
+            max_parallel_sandbox_starts: 4,
             eviction_hard: Default::default(),
             port: crate::server::DEFAULT_PORT,
             client_ca: Vec::new(),

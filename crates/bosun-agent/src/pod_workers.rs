@@ -384,6 +384,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_burst_of_pods_starts_a_few_sandboxes_at_a_time() {
+        let runtime = Arc::new(FakeRuntime::new());
+        runtime.add_image("busybox:bosun");
+        runtime.set_sandbox_delay(Duration::from_millis(30));
+        let mut cfg = AgentConfig::new(
+            "n1".into(),
+            std::env::temp_dir().join("bosun-agent-unit"),
+            PodCidr::parse("10.244.0.0/24").unwrap(),
+        );
+        cfg.max_parallel_sandbox_starts = 2;
+        let ctx = Arc::new(WorkerContext {
+            manager: RuntimeManager::new(
+                runtime.clone(),
+                Arc::new(cfg),
+                "192.0.2.1".into(),
+                Arc::new(crate::kuberuntime::env::StaticConfigSource::default()),
+                Arc::new(crate::volume::host::FakeVolumeHost::default()),
+            ),
+            status: StatusManager::new(Arc::new(RecordingPodApi::default())),
+        });
+        let mut workers = PodWorkers::new(ctx);
+        for i in 0..6 {
+            let mut p = pod("Always", &[], &["app"]);
+            p.metadata.name = Some(format!("p{i}"));
+            p.metadata.uid = Some(format!("u{i}"));
+            workers.update_pod(Arc::new(p));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while runtime.sandbox_count() < 6 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(runtime.sandbox_count(), 6);
+        assert_eq!(runtime.most_sandboxes_starting(), 2);
+    }
+
+    #[tokio::test]
     async fn runs_init_containers_in_order_then_the_app() {
         let (rt, api, ctx) = setup();
         let mut p = pod("Always", &["i1", "i2"], &["app"]);

@@ -33,6 +33,10 @@ pub struct AgentArgs {
     /// --container-runtime-endpoint.
     #[arg(long)]
     runtime_binary: Option<String>,
+    /// How many pod sandboxes start at once; a burst beyond it queues, so
+    /// pods become ready in order instead of all at the end.
+    #[arg(long, default_value_t = 4)]
+    max_parallel_sandbox_starts: usize,
     /// The InternalIP to report (default: the address of the default route).
     #[arg(long)]
     node_ip: Option<std::net::Ipv4Addr>,
@@ -148,6 +152,7 @@ pub async fn run_until(
     cfg.cni_bridge = args.cni_bridge;
     cfg.runtime_endpoint = args.container_runtime_endpoint;
     cfg.runtime_binary = args.runtime_binary;
+    cfg.max_parallel_sandbox_starts = args.max_parallel_sandbox_starts;
     cfg.node_ip = args.node_ip;
     cfg.eviction_hard = bosun_agent::node::machine::Thresholds::parse(&args.eviction_hard)
         .map_err(|e| anyhow::anyhow!("--eviction-hard: {e}"))?;

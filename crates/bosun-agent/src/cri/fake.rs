@@ -36,6 +36,11 @@ pub type ExecHandler =
 pub struct FakeRuntime {
     state: Mutex<State>,
     exec: Mutex<Option<ExecHandler>>,
+    /// How long RunPodSandbox takes (none by default).
+    sandbox_delay: Mutex<Option<std::time::Duration>>,
+    /// RunPodSandbox calls in flight, and the most seen at once.
+    sandboxes_starting: std::sync::atomic::AtomicUsize,
+    most_sandboxes_starting: std::sync::atomic::AtomicUsize,
 }
 
 fn labels_match(labels: &HashMap<String, String>, selector: &HashMap<String, String>) -> bool {
@@ -49,6 +54,17 @@ fn not_found(op: &'static str, id: &str) -> CriError {
 impl FakeRuntime {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes every RunPodSandbox take `delay`.
+    pub fn set_sandbox_delay(&self, delay: std::time::Duration) {
+        *self.sandbox_delay.lock() = Some(delay);
+    }
+
+    /// The most RunPodSandbox calls that were in flight at once.
+    pub fn most_sandboxes_starting(&self) -> usize {
+        self.most_sandboxes_starting
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Makes `image` present.
@@ -168,6 +184,14 @@ impl RuntimeService for FakeRuntime {
     }
 
     async fn run_pod_sandbox(&self, config: api::PodSandboxConfig) -> CriResult<String> {
+        let delay = *self.sandbox_delay.lock();
+        if let Some(delay) = delay {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.sandboxes_starting.fetch_add(1, SeqCst) + 1;
+            self.most_sandboxes_starting.fetch_max(now, SeqCst);
+            tokio::time::sleep(delay).await;
+            self.sandboxes_starting.fetch_sub(1, SeqCst);
+        }
         let meta = config.metadata.clone().unwrap_or_default();
         let mut s = self.enter("RunPodSandbox", &meta.name)?;
         s.next_id += 1;

@@ -66,6 +66,9 @@ pub struct RuntimeManager {
     image_backoff: Mutex<Backoff>,
     /// Pod-level cgroups, where the machine has cgroup v1.
     pub pod_cgroups: Option<crate::cm::PodCgroups>,
+    /// Bounds how many sandboxes start at once (see
+    /// `AgentConfig::max_parallel_sandbox_starts`).
+    sandbox_starts: tokio::sync::Semaphore,
 }
 
 /// upstream's default: `Always` for `:latest` or no tag, else `IfNotPresent`.
@@ -104,6 +107,7 @@ impl RuntimeManager {
         let image_backoff = Backoff::new(cfg.backoff_initial, cfg.backoff_max);
         let events: Arc<dyn EventRecorder> = Arc::new(NullRecorder);
         let (probes, updates) = ProberManager::new(runtime.clone(), events.clone());
+        let sandbox_starts = tokio::sync::Semaphore::new(cfg.max_parallel_sandbox_starts.max(1));
         RuntimeManager {
             runtime,
             cfg,
@@ -117,6 +121,7 @@ impl RuntimeManager {
             backoff: Mutex::new(backoff),
             image_backoff: Mutex::new(image_backoff),
             pod_cgroups: None,
+            sandbox_starts,
         }
     }
 
@@ -429,6 +434,9 @@ impl RuntimeManager {
                 let _ = std::fs::create_dir_all(&dir);
                 let mut cfg = sandbox_config(pod, attempt, &dir);
                 self.place_in_pod_cgroup(pod, &uid, &mut cfg, true);
+                // A closed semaphore never happens; without a permit the
+                // sandbox just starts unbounded.
+                let _permit = self.sandbox_starts.acquire().await.ok();
                 let id = self.runtime.run_pod_sandbox(cfg).await?;
                 let ip = self
                     .runtime
