@@ -62,6 +62,22 @@ class Agent:
         except OSError:
             return ""
 
+    @property
+    def runtime_log(self) -> Path:
+        """Every invocation of the OCI runtime, one line each (see
+        runtime_wrapper)."""
+        return self.data_dir.parent / "oci-runtime.log"
+
+    def runtime_wrapper(self) -> Path:
+        """A `--runtime-binary` that logs its arguments, then runs runc: the
+        tests see that containerd executes the binary the agent names."""
+        wrapper = self.data_dir.parent / "oci-runtime"
+        if not wrapper.exists():
+            runc = shutil.which("runc") or "/usr/sbin/runc"
+            wrapper.write_text(f'#!/bin/sh\necho "$*" >> {self.runtime_log}\nexec {runc} "$@"\n')
+            wrapper.chmod(0o755)
+        return wrapper
+
     def start(self) -> None:
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info,kube=warn")
@@ -71,7 +87,8 @@ class Agent:
                  "--cni-bridge", CNI_BRIDGE, "--pod-cidr", POD_CIDR, "--port", str(self.port),
                  # CI disks may be nearly full: DiskPressure (and the taint it
                  # brings) would stop scheduling.
-                 "--eviction-hard", "memory.available<100Mi,nodefs.available<1%"],
+                 "--eviction-hard", "memory.available<100Mi,nodefs.available<1%",
+                 "--runtime-binary", str(self.runtime_wrapper())],
                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             )
 

@@ -84,6 +84,10 @@ def test_web_pod_runs_answers_http_and_is_deleted(agent: Agent):
 
     cid = cs["containerID"].removeprefix("containerd://")
     assert cid in agent.ctr("containers", "ls", "-q")
+    # containerd ran the container with the OCI runtime the agent named
+    # (--runtime-binary: a wrapper logging its arguments before runc).
+    runs = agent.runtime_log.read_text()
+    assert any("create" in line.split() and cid in line for line in runs.splitlines()), runs[-2000:]
 
     srv.kubectl("delete", "pod", name, "--grace-period=2", "--wait=false")
     wait_for(lambda: srv.api.get(f"/api/v1/namespaces/default/pods/{name}").status_code == 404, timeout=30, interval=0.2, desc="the pod to be removed")
