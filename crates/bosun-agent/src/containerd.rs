@@ -89,7 +89,8 @@ pub fn config_toml(
 ) -> String {
     let d = layout.dir.display();
     let binary_name = runtime_binary
-        .map(|b| format!("\n        BinaryName = {}", toml_string(b)))
+        // A JSON string is a valid TOML basic string (same escapes).
+        .map(|b| format!("\n        BinaryName = {}", serde_json::Value::from(b)))
         .unwrap_or_default();
     let socket = layout.socket();
     let socket = socket.display();
@@ -152,22 +153,6 @@ pub fn prepare(
         path,
         source,
     })
-}
-
-/// A TOML basic string.
-fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A containerd left running by an earlier agent (killed without a chance
@@ -360,7 +345,8 @@ mod tests {
         let text = config_toml(&layout, "p", Some("/usr/bin/crun"));
         assert!(text
             .contains("Root = \"/d/containerd/runc\"\n        BinaryName = \"/usr/bin/crun\"\n"));
-        assert_eq!(toml_string("a\"b\\c"), r#""a\"b\\c""#);
+        let odd = config_toml(&layout, "p", Some("/o\"d\\d"));
+        assert!(odd.contains(r#"BinaryName = "/o\"d\\d""#), "{odd}");
     }
 
     #[test]

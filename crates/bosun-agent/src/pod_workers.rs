@@ -323,6 +323,17 @@ mod tests {
         Arc<WorkerContext>,
         Arc<RecordingRecorder>,
     ) {
+        setup_configured(|_| {})
+    }
+
+    fn setup_configured(
+        configure: impl FnOnce(&mut AgentConfig),
+    ) -> (
+        Arc<FakeRuntime>,
+        Arc<RecordingPodApi>,
+        Arc<WorkerContext>,
+        Arc<RecordingRecorder>,
+    ) {
         let runtime = Arc::new(FakeRuntime::new());
         runtime.add_image("busybox:bosun");
         let mut cfg = AgentConfig::new(
@@ -331,6 +342,7 @@ mod tests {
             PodCidr::parse("10.244.0.0/24").unwrap(),
         );
         cfg.backoff_initial = Duration::from_secs(10);
+        configure(&mut cfg);
         let api = Arc::new(RecordingPodApi::default());
         let events = Arc::new(RecordingRecorder::default());
         let ctx = Arc::new(WorkerContext {
@@ -385,25 +397,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_of_pods_starts_a_few_sandboxes_at_a_time() {
-        let runtime = Arc::new(FakeRuntime::new());
-        runtime.add_image("busybox:bosun");
+        let (runtime, _, ctx, _) = setup_configured(|cfg| cfg.max_parallel_sandbox_starts = 2);
         runtime.set_sandbox_delay(Duration::from_millis(30));
-        let mut cfg = AgentConfig::new(
-            "n1".into(),
-            std::env::temp_dir().join("bosun-agent-unit"),
-            PodCidr::parse("10.244.0.0/24").unwrap(),
-        );
-        cfg.max_parallel_sandbox_starts = 2;
-        let ctx = Arc::new(WorkerContext {
-            manager: RuntimeManager::new(
-                runtime.clone(),
-                Arc::new(cfg),
-                "192.0.2.1".into(),
-                Arc::new(crate::kuberuntime::env::StaticConfigSource::default()),
-                Arc::new(crate::volume::host::FakeVolumeHost::default()),
-            ),
-            status: StatusManager::new(Arc::new(RecordingPodApi::default())),
-        });
         let mut workers = PodWorkers::new(ctx);
         for i in 0..6 {
             let mut p = pod("Always", &[], &["app"]);
