@@ -151,6 +151,8 @@ impl Cache {
             self.index.insert(moved.name.clone(), i);
         }
         info.node = None;
+        info.unschedulable = false;
+        info.taints.clear();
         let old = std::mem::take(&mut info.images);
         self.count_images(&old, -1);
         // Pods still bound there stay accounted until they are deleted.

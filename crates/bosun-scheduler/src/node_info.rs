@@ -134,6 +134,11 @@ pub struct NodeInfo {
     /// Images the node reports, names normalised (`nginx` →
     /// `docker.io/library/nginx:latest`), with their sizes in bytes.
     pub images: Vec<(String, i64)>,
+    /// `spec.unschedulable` and `spec.taints`, copied here so the filters
+    /// of an ordinary pod never touch the Node object (a cache miss per
+    /// node and pod at thousands of nodes).
+    pub unschedulable: bool,
+    pub taints: Vec<k8s_openapi::api::core::v1::Taint>,
     /// Bumped on every change, so callers can tell a stale view.
     pub generation: u64,
 }
@@ -151,6 +156,8 @@ impl NodeInfo {
             pods_with_affinity: Vec::new(),
             pods_with_required_anti_affinity: Vec::new(),
             images: Vec::new(),
+            unschedulable: false,
+            taints: Vec::new(),
             generation: 0,
         }
     }
@@ -171,6 +178,9 @@ impl NodeInfo {
                     .map(move |n| (crate::matching::normalize_image(n), size))
             })
             .collect();
+        let spec = node.spec.as_ref();
+        self.unschedulable = spec.and_then(|s| s.unschedulable).unwrap_or(false);
+        self.taints = spec.and_then(|s| s.taints.clone()).unwrap_or_default();
         self.node = Some(node);
         self.generation += 1;
     }

@@ -26,11 +26,11 @@ impl Plugin for TaintToleration {
 
 impl Filter for TaintToleration {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let Some(n) = node.node.as_deref() else {
+        if node.node.is_none() || node.taints.is_empty() {
             return Status::success();
-        };
+        }
         let tolerations = matching::pod_tolerations(&pod.pod);
-        let untolerated = matching::node_taints(n).iter().find(|t| {
+        let untolerated = node.taints.iter().find(|t| {
             matches!(t.effect.as_str(), "NoSchedule" | "NoExecute")
                 && !matching::tolerated(tolerations, t)
         });
@@ -47,9 +47,9 @@ impl Filter for TaintToleration {
 
 impl Score for TaintToleration {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
-        let Some(n) = node.node.as_deref() else {
+        if node.node.is_none() || node.taints.is_empty() {
             return 0;
-        };
+        }
         // Only tolerations that can apply to PreferNoSchedule count.
         let tolerations = matching::pod_tolerations(&pod.pod);
         let applies = |t: &&k8s_openapi::api::core::v1::Toleration| {
@@ -58,7 +58,7 @@ impl Score for TaintToleration {
                 None | Some("") | Some("PreferNoSchedule")
             )
         };
-        matching::node_taints(n)
+        node.taints
             .iter()
             .filter(|taint| {
                 taint.effect == "PreferNoSchedule"
