@@ -93,7 +93,7 @@ fn count(pod: &PodInfo, constraints: Vec<Constraint>, cache: &Cache) -> Counts {
                 continue;
             }
             if c.honor_taints
-                && matching::node_taints(n).iter().any(|t| {
+                && node.taints.iter().any(|t| {
                     matches!(t.effect.as_str(), "NoSchedule" | "NoExecute")
                         && !matching::tolerated(tolerations, t)
                 })
