@@ -105,23 +105,40 @@ pub(crate) fn decode(obj: &Value) -> Result<Vec<Entry>, String> {
     Ok(out)
 }
 
+/// Upstream's order of entries: operation, time, manager, apiVersion,
+/// subresource.
+fn order_key(e: &Entry) -> [&str; 5] {
+    [
+        &e.operation,
+        e.time.as_deref().unwrap_or(""),
+        &e.manager,
+        &e.api_version,
+        &e.subresource,
+    ]
+}
+
+/// [`order_key`] of an encoded entry.
+fn encoded_order_key(v: &Value) -> [&str; 5] {
+    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+    [
+        text("operation"),
+        text("time"),
+        text("manager"),
+        text("apiVersion"),
+        text("subresource"),
+    ]
+}
+
+/// Orders encoded entries as [`encode`] does.
+pub(crate) fn encoded_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    encoded_order_key(a).cmp(&encoded_order_key(b))
+}
+
 /// Encodes entries in upstream's order (operation, time, manager,
 /// apiVersion, subresource), dropping empty ones.
 pub(crate) fn encode(entries: &[Entry]) -> Vec<Value> {
     let mut sorted: Vec<&Entry> = entries.iter().filter(|e| !e.set.is_empty()).collect();
-    sorted.sort_by(|a, b| {
-        a.operation
-            .cmp(&b.operation)
-            .then_with(|| {
-                a.time
-                    .as_deref()
-                    .unwrap_or("")
-                    .cmp(b.time.as_deref().unwrap_or(""))
-            })
-            .then_with(|| a.manager.cmp(&b.manager))
-            .then_with(|| a.api_version.cmp(&b.api_version))
-            .then_with(|| a.subresource.cmp(&b.subresource))
-    });
+    sorted.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     sorted
         .into_iter()
         .map(|e| {
@@ -145,7 +162,11 @@ pub(crate) fn encode(entries: &[Entry]) -> Vec<Value> {
 /// Writes `entries` into `obj.metadata.managedFields` (removing the field
 /// when there are none).
 pub(crate) fn store(obj: &mut Value, entries: &[Entry]) {
-    let encoded = encode(entries);
+    store_encoded(obj, encode(entries));
+}
+
+/// [`store`] for entries already encoded.
+pub(crate) fn store_encoded(obj: &mut Value, encoded: Vec<Value>) {
     let Value::Object(root) = obj else { return };
     let meta = root
         .entry("metadata")

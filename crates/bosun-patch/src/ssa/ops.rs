@@ -4,7 +4,8 @@ use serde_json::Value;
 
 use super::managed::{self, Entry, APPLY, UPDATE};
 use super::path::{
-    iteration_order, path_string, remove_subtree, with_named_ancestors, FieldSet, Path, PathElement,
+    element_key, iteration_order, path_string, remove_subtree, with_named_ancestors, FieldSet,
+    Path, PathElement,
 };
 use super::walk::{compare, deep_eq, merge, remove_at, to_field_set};
 use super::{ApplyError, Conflict, FieldManagerContext};
@@ -93,49 +94,151 @@ fn strip_meta(set: &mut FieldSet) {
     }
 }
 
-/// Records an `Update`-style write by `manager` from `old` to `new`.
-fn record_update(
-    scope: &Scope<'_>,
-    manager: &str,
-    operation: &str,
-    old: Option<&Value>,
-    new: &Value,
-    entries: &mut Vec<Entry>,
-) {
-    let cmp = compare(old, new, scope.ty);
-    let mut changed: FieldSet = cmp.added;
-    changed.extend(cmp.modified);
-    let mut removed = cmp.removed;
-    scope.drop_reset(&mut changed);
-    scope.drop_reset(&mut removed);
-    for e in entries.iter_mut() {
-        e.set
-            .retain(|p| !changed.contains(p) && !removed.contains(p));
-    }
-    entries.retain(|e| !e.set.is_empty());
-    strip_meta(&mut changed);
-    if changed.is_empty() {
-        return;
-    }
-    let api_version = scope.api_version(new);
-    let subresource = scope.ctx.subresource;
-    match entries
-        .iter_mut()
-        .find(|e| e.is(manager, operation, &api_version, subresource))
-    {
-        Some(e) => {
-            e.set.extend(changed);
-            e.time = Some(scope.ctx.now.to_string());
+/// The fields an `Update`-style write changed, as ownership sees them.
+struct Changes {
+    /// Added or modified: taken from other managers.
+    changed: FieldSet,
+    /// Removed: no longer owned by anyone.
+    removed: FieldSet,
+    /// `changed` without the metadata paths never recorded: what the
+    /// writer comes to own.
+    owned: FieldSet,
+}
+
+impl Changes {
+    fn between(scope: &Scope<'_>, old: Option<&Value>, new: &Value) -> Self {
+        let cmp = compare(old, new, scope.ty);
+        let mut changed: FieldSet = cmp.added;
+        changed.extend(cmp.modified);
+        let mut removed = cmp.removed;
+        scope.drop_reset(&mut changed);
+        scope.drop_reset(&mut removed);
+        let mut owned = changed.clone();
+        strip_meta(&mut owned);
+        Changes {
+            changed,
+            removed,
+            owned,
         }
-        None => entries.push(Entry {
-            manager: manager.to_string(),
-            operation: operation.to_string(),
-            api_version,
-            time: Some(scope.ctx.now.to_string()),
-            subresource: subresource.to_string(),
-            set: changed,
-        }),
     }
+
+    /// Records the write by `manager` into `entries`.
+    fn record(
+        self,
+        scope: &Scope<'_>,
+        manager: &str,
+        operation: &str,
+        new: &Value,
+        entries: &mut Vec<Entry>,
+    ) {
+        let Changes {
+            changed,
+            removed,
+            owned,
+        } = self;
+        for e in entries.iter_mut() {
+            e.set
+                .retain(|p| !changed.contains(p) && !removed.contains(p));
+        }
+        entries.retain(|e| !e.set.is_empty());
+        if owned.is_empty() {
+            return;
+        }
+        let api_version = scope.api_version(new);
+        let subresource = scope.ctx.subresource;
+        match entries
+            .iter_mut()
+            .find(|e| e.is(manager, operation, &api_version, subresource))
+        {
+            Some(e) => {
+                e.set.extend(owned);
+                e.time = Some(scope.ctx.now.to_string());
+            }
+            None => entries.push(Entry {
+                manager: manager.to_string(),
+                operation: operation.to_string(),
+                api_version,
+                time: Some(scope.ctx.now.to_string()),
+                subresource: subresource.to_string(),
+                set: owned,
+            }),
+        }
+    }
+
+    /// The stored managedFields of `old`, with only the writer's time
+    /// moved on, when this write leaves every manager's field set as it
+    /// was: the writer already owns every field it changed, nobody else
+    /// owns any of them, and nothing removed was owned. The common case
+    /// of a controller rewriting its own fields, answered without decoding
+    /// and re-encoding every entry's FieldsV1. `None` sends the write down
+    /// the general path.
+    fn kept_ownership(
+        &self,
+        ctx: &FieldManagerContext<'_>,
+        operation: &str,
+        old: &Value,
+    ) -> Option<Vec<Value>> {
+        let list = old.pointer("/metadata/managedFields")?.as_array()?;
+        let api_version = Scope::new(ctx).api_version(old);
+        let mut mine = None;
+        let mut updaters = 0;
+        for (i, item) in list.iter().enumerate() {
+            let fields = item.get("fieldsV1").filter(|f| {
+                f.as_object().is_some_and(|m| !m.is_empty())
+                    && item.get("fieldsType").and_then(Value::as_str) == Some("FieldsV1")
+            })?;
+            let text = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default();
+            if text("operation") == UPDATE {
+                updaters += 1;
+            }
+            let is_mine = text("manager") == ctx.manager
+                && text("operation") == operation
+                && text("subresource") == ctx.subresource
+                && (operation == APPLY || text("apiVersion") == api_version);
+            let untouched = self
+                .changed
+                .iter()
+                .chain(&self.removed)
+                .filter(|p| !(is_mine && self.owned.contains(*p)))
+                .all(|p| !fields_v1_contains(fields, p));
+            if !untouched {
+                return None;
+            }
+            if is_mine {
+                if mine.is_some() || !self.owned.iter().all(|p| fields_v1_contains(fields, p)) {
+                    return None;
+                }
+                mine = Some(i);
+            }
+        }
+        if updaters > MAX_UPDATE_MANAGERS {
+            return None;
+        }
+        let mut kept = list.clone();
+        if self.owned.is_empty() {
+            return Some(kept);
+        }
+        let Value::Object(entry) = &mut kept[mine?] else {
+            return None;
+        };
+        entry.insert("time".into(), Value::String(ctx.now.to_string()));
+        kept.sort_by(managed::encoded_order);
+        Some(kept)
+    }
+}
+
+/// Whether the FieldsV1 object `fields` (as [`managed::store`] encodes it)
+/// has `path` as a member.
+fn fields_v1_contains(fields: &Value, path: &Path) -> bool {
+    let mut node = fields;
+    for pe in path {
+        match node.get(element_key(pe)) {
+            Some(child) => node = child,
+            None => return false,
+        }
+    }
+    node.as_object()
+        .is_some_and(|m| m.is_empty() || m.contains_key("."))
 }
 
 pub(super) fn update(
@@ -144,25 +247,70 @@ pub(super) fn update(
     new: Value,
     operation: &str,
 ) -> Value {
-    let scope = Scope::new(ctx);
-    let sent = if ctx.subresource.is_empty() {
-        managed::decode(&new).ok().filter(|e| !e.is_empty())
-    } else {
-        None
-    };
-    let mut entries = match sent {
-        Some(entries) => entries,
-        None => match old.map(managed::decode).transpose() {
-            Ok(entries) => entries.unwrap_or_default(),
-            Err(_) => Vec::new(),
-        },
-    };
-    // compare() skips metadata.managedFields, so `old` needs no stripping.
-    let mut result = managed::strip_owned(new);
-    record_update(&scope, ctx.manager, operation, old, &result, &mut entries);
-    cap_update_managers(&mut entries);
-    managed::store(&mut result, &entries);
-    result
+    let write = UpdateWrite::new(ctx, old, new);
+    if write.sent.is_none() {
+        if let Some(kept) = old.and_then(|old| write.changes.kept_ownership(ctx, operation, old)) {
+            let mut result = write.result;
+            managed::store_encoded(&mut result, kept);
+            return result;
+        }
+    }
+    write.record(old, operation)
+}
+
+/// An `Update`-style write, ready to be recorded.
+struct UpdateWrite<'a> {
+    scope: Scope<'a>,
+    /// Entries the client sent in the object, when it sent any.
+    sent: Option<Vec<Entry>>,
+    /// The new object without managedFields.
+    result: Value,
+    changes: Changes,
+}
+
+impl<'a> UpdateWrite<'a> {
+    fn new(ctx: &'a FieldManagerContext<'a>, old: Option<&Value>, new: Value) -> Self {
+        let scope = Scope::new(ctx);
+        const MANAGED: &str = "/metadata/managedFields";
+        // Entries sent back exactly as stored (a read-modify-write) are
+        // the stored ones: nothing was sent.
+        let resent = old.and_then(|o| o.pointer(MANAGED)) == new.pointer(MANAGED);
+        let sent = if ctx.subresource.is_empty() && !resent {
+            managed::decode(&new).ok().filter(|e| !e.is_empty())
+        } else {
+            None
+        };
+        // compare() skips metadata.managedFields, so `old` needs no stripping.
+        let result = managed::strip_owned(new);
+        let changes = Changes::between(&scope, old, &result);
+        UpdateWrite {
+            scope,
+            sent,
+            result,
+            changes,
+        }
+    }
+
+    /// The general path: decodes every entry, moves ownership, encodes.
+    fn record(self, old: Option<&Value>, operation: &str) -> Value {
+        let UpdateWrite {
+            scope,
+            sent,
+            mut result,
+            changes,
+        } = self;
+        let mut entries = match sent {
+            Some(entries) => entries,
+            None => match old.map(managed::decode).transpose() {
+                Ok(entries) => entries.unwrap_or_default(),
+                Err(_) => Vec::new(),
+            },
+        };
+        changes.record(&scope, scope.ctx.manager, operation, &result, &mut entries);
+        cap_update_managers(&mut entries);
+        managed::store(&mut result, &entries);
+        result
+    }
 }
 
 /// Merges the oldest `Update` entries into per-apiVersion
@@ -231,7 +379,13 @@ pub(super) fn apply(
         None => Vec::new(),
     };
     if let (Some(lc), true) = (&live_clean, entries.is_empty()) {
-        record_update(&scope, BEFORE_FIRST_APPLY, UPDATE, None, lc, &mut entries);
+        Changes::between(&scope, None, lc).record(
+            &scope,
+            BEFORE_FIRST_APPLY,
+            UPDATE,
+            lc,
+            &mut entries,
+        );
     }
 
     let mut config_set =
@@ -415,5 +569,162 @@ fn sync_last_applied(result: &mut Value, applied: &Value) {
     let text = sorted_json(&config).to_string();
     if let Some(Value::Object(ann)) = result.pointer_mut("/metadata/annotations") {
         ann.insert(LAST_APPLIED.to_string(), Value::String(text));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ctx<'a>(
+        manager: &'a str,
+        kind: &'a str,
+        now: &'a str,
+        sub: &'a str,
+    ) -> FieldManagerContext<'a> {
+        FieldManagerContext {
+            manager,
+            group: "",
+            kind,
+            now,
+            subresource: sub,
+        }
+    }
+
+    /// Runs `update` and the general path on the same write; they must
+    /// agree, and the shortcut must be taken exactly when `shortcut`.
+    fn check(ctx: &FieldManagerContext<'_>, old: &Value, new: Value, shortcut: bool) -> Value {
+        let write = UpdateWrite::new(ctx, Some(old), new.clone());
+        let took = write.sent.is_none() && write.changes.kept_ownership(ctx, UPDATE, old).is_some();
+        assert_eq!(took, shortcut, "shortcut taken");
+        let general = write.record(Some(old), UPDATE);
+        let fast = update(ctx, Some(old), new, UPDATE);
+        assert_eq!(fast, general);
+        fast
+    }
+
+    fn configmap(data: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "c", "namespace": "d", "labels": {"app": "a"}},
+               "data": data})
+    }
+
+    #[test]
+    fn rewriting_own_fields_keeps_ownership_and_moves_time() {
+        let created = update(
+            &ctx("writer", "ConfigMap", "T1", ""),
+            None,
+            configmap(json!({"a": "1", "b": "2"})),
+            UPDATE,
+        );
+        let other = check(
+            &ctx("labeler", "ConfigMap", "T2", ""),
+            &created,
+            {
+                let mut o = created.clone();
+                o["metadata"]["annotations"] = json!({"note": "x"});
+                o
+            },
+            false,
+        );
+        let mut next = other.clone();
+        next["data"]["a"] = json!("changed");
+        let out = check(&ctx("writer", "ConfigMap", "T3", ""), &other, next, true);
+        let list = out["metadata"]["managedFields"].as_array().unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[1]["manager"], "writer", "entries stay in time order");
+        assert_eq!(list[1]["time"], "T3");
+        // A write that changes nothing keeps everything, time included.
+        let same = check(
+            &ctx("writer", "ConfigMap", "T4", ""),
+            &out,
+            out.clone(),
+            true,
+        );
+        assert_eq!(
+            same["metadata"]["managedFields"],
+            out["metadata"]["managedFields"]
+        );
+    }
+
+    #[test]
+    fn writes_that_move_ownership_take_the_general_path() {
+        let created = update(
+            &ctx("writer", "ConfigMap", "T1", ""),
+            None,
+            configmap(json!({"a": "1", "b": "2"})),
+            UPDATE,
+        );
+        // Another manager changes a field the writer owns.
+        let mut taken = created.clone();
+        taken["data"]["a"] = json!("mine now");
+        check(&ctx("other", "ConfigMap", "T2", ""), &created, taken, false);
+        // The writer adds a field it did not own.
+        let mut added = created.clone();
+        added["data"]["c"] = json!("3");
+        check(
+            &ctx("writer", "ConfigMap", "T2", ""),
+            &created,
+            added,
+            false,
+        );
+        // The writer removes an owned field.
+        let mut removed = created.clone();
+        removed["data"].as_object_mut().unwrap().remove("b");
+        check(
+            &ctx("writer", "ConfigMap", "T2", ""),
+            &created,
+            removed,
+            false,
+        );
+    }
+
+    #[test]
+    fn keyed_lists_and_status_writes_take_the_shortcut_when_owned() {
+        let pod = |image: &str, ready: &str| {
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                   "spec": {"containers": [{"name": "app", "image": image}]},
+                   "status": {"conditions": [{"type": "Ready", "status": ready}]}})
+        };
+        let created = update(
+            &ctx("kubectl", "Pod", "T1", ""),
+            None,
+            pod("a:1", "False"),
+            UPDATE,
+        );
+        check(
+            &ctx("kubectl", "Pod", "T2", ""),
+            &created,
+            pod("a:2", "False"),
+            true,
+        );
+        let status = ctx("kubelet", "Pod", "T2", "status");
+        let first = update(&status, Some(&created), pod("a:1", "True"), UPDATE);
+        let status = ctx("kubelet", "Pod", "T3", "status");
+        check(&status, &first, pod("a:1", "False"), true);
+    }
+
+    #[test]
+    fn fields_v1_membership() {
+        let fields = json!({"f:data": {".": {}, "f:a": {}}, "f:spec": {"f:containers": {"k:{\"name\":\"x\"}": {"f:image": {}}}}});
+        let f = |names: &[&str]| -> Path {
+            names
+                .iter()
+                .map(|n| PathElement::Field(n.to_string()))
+                .collect()
+        };
+        assert!(fields_v1_contains(&fields, &f(&["data"])));
+        assert!(fields_v1_contains(&fields, &f(&["data", "a"])));
+        assert!(!fields_v1_contains(&fields, &f(&["data", "b"])));
+        assert!(
+            !fields_v1_contains(&fields, &f(&["spec"])),
+            "a parent without '.' is not a member"
+        );
+        let mut keyed = f(&["spec", "containers"]);
+        keyed.push(PathElement::Key(vec![("name".into(), json!("x"))]));
+        keyed.push(PathElement::Field("image".into()));
+        assert!(fields_v1_contains(&fields, &keyed));
     }
 }

@@ -128,7 +128,8 @@ pub(crate) fn path_string(path: &[PathElement]) -> String {
     path.iter().map(ToString::to_string).collect()
 }
 
-fn element_key(pe: &PathElement) -> String {
+/// The FieldsV1 key of one path element (`f:name`, `k:{…}`, `v:…`, `i:N`).
+pub(crate) fn element_key(pe: &PathElement) -> String {
     match pe {
         PathElement::Field(name) => format!("f:{name}"),
         PathElement::Key(fields) => {
