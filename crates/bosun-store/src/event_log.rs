@@ -67,6 +67,12 @@ impl EventLog {
         let _ = self.live.send(events.into());
     }
 
+    /// The newest revision appended: every write acknowledged so far is at
+    /// or below it.
+    pub fn last(&self) -> Revision {
+        self.inner.lock().last
+    }
+
     pub fn compacted(&self) -> Revision {
         self.inner.lock().compacted
     }

@@ -15,6 +15,7 @@ use bosun_store::Store;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod agent_cmd;
+mod client;
 mod controller_cmd;
 mod leader_cmd;
 mod scheduler_cmd;

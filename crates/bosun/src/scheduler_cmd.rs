@@ -54,7 +54,7 @@ pub async fn client_from(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Clie
             .await
             .context("no kubeconfig: pass --kubeconfig or set KUBECONFIG")?,
     };
-    kube::Client::try_from(config).context("cannot build an API client")
+    crate::client::http2(config)
 }
 
 /// A client that calls the API server's handlers in this process: same

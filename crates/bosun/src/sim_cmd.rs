@@ -75,7 +75,7 @@ impl SimArgs {
 
 pub async fn client(path: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
     let config = config(path).await?;
-    kube::Client::try_from(config).context("cannot build the API client")
+    crate::client::http2(config)
 }
 
 /// The client configuration from a kubeconfig (default: $KUBECONFIG, then

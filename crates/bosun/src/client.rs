@@ -1,0 +1,39 @@
+//! The API client every out-of-process component (simulator, agent,
+//! standalone scheduler and controller manager) uses.
+//!
+//! kube's default client speaks HTTP/1.1 over a pool of connections. Like
+//! client-go, this one speaks HTTP/2 over a single connection: requests and
+//! watches share it as streams, so the server handles one TLS session and
+//! writes frames of many responses per syscall.
+
+use anyhow::Context;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use kube::client::{Body, ConfigExt};
+use tower::{BoxError, ServiceBuilder};
+
+/// A kube client on one HTTP/2 connection to `config`'s server.
+pub fn http2(config: kube::Config) -> anyhow::Result<kube::Client> {
+    let tls = config
+        .rustls_client_config()
+        .context("invalid TLS settings in the kubeconfig")?;
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http2()
+        .build();
+    let http: HttpClient<_, Body> = HttpClient::builder(TokioExecutor::new())
+        .http2_only(true)
+        .http2_adaptive_window(true)
+        .build(https);
+    let service = ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(
+            config
+                .auth_layer()
+                .context("invalid credentials in the kubeconfig")?,
+        )
+        .map_err(BoxError::from)
+        .service(http);
+    Ok(kube::Client::new(service, config.default_namespace))
+}
