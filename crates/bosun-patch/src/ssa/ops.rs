@@ -179,6 +179,10 @@ impl Changes {
         old: &Value,
     ) -> Option<Vec<Value>> {
         let list = old.pointer("/metadata/managedFields")?.as_array()?;
+        if self.changed.contains(&field_path(&["apiVersion"])) {
+            // The writer's entry is keyed by the new apiVersion.
+            return None;
+        }
         let api_version = Scope::new(ctx).api_version(old);
         let mut mine = None;
         let mut updaters = 0;
