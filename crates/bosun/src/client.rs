@@ -33,6 +33,12 @@ pub fn http2(config: kube::Config) -> anyhow::Result<kube::Client> {
                 .auth_layer()
                 .context("invalid credentials in the kubeconfig")?,
         )
+        // Impersonation (`as`, `as-groups`) from the kubeconfig.
+        .layer(
+            config
+                .extra_headers_layer()
+                .context("invalid impersonation settings in the kubeconfig")?,
+        )
         .map_err(BoxError::from)
         .service(http);
     Ok(kube::Client::new(service, config.default_namespace))
