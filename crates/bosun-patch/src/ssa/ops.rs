@@ -86,6 +86,17 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// Whether `path` is one of the [`STRIPPED`] metadata paths.
+fn never_owned(path: &[PathElement]) -> bool {
+    STRIPPED.iter().any(|names| {
+        names.len() == path.len()
+            && names
+                .iter()
+                .zip(path)
+                .all(|(n, pe)| matches!(pe, PathElement::Field(f) if f == n))
+    })
+}
+
 fn strip_meta(set: &mut FieldSet) {
     static PATHS: std::sync::LazyLock<Vec<Path>> =
         std::sync::LazyLock::new(|| STRIPPED.iter().map(|p| field_path(p)).collect());
@@ -100,9 +111,6 @@ struct Changes {
     changed: FieldSet,
     /// Removed: no longer owned by anyone.
     removed: FieldSet,
-    /// `changed` without the metadata paths never recorded: what the
-    /// writer comes to own.
-    owned: FieldSet,
 }
 
 impl Changes {
@@ -113,13 +121,13 @@ impl Changes {
         let mut removed = cmp.removed;
         scope.drop_reset(&mut changed);
         scope.drop_reset(&mut removed);
-        let mut owned = changed.clone();
-        strip_meta(&mut owned);
-        Changes {
-            changed,
-            removed,
-            owned,
-        }
+        Changes { changed, removed }
+    }
+
+    /// `changed` without the metadata paths never recorded: what the
+    /// writer comes to own.
+    fn owned(&self) -> impl Iterator<Item = &Path> {
+        self.changed.iter().filter(|p| !never_owned(p))
     }
 
     /// Records the write by `manager` into `entries`.
@@ -131,16 +139,13 @@ impl Changes {
         new: &Value,
         entries: &mut Vec<Entry>,
     ) {
-        let Changes {
-            changed,
-            removed,
-            owned,
-        } = self;
+        let Changes { changed, removed } = self;
         for e in entries.iter_mut() {
             e.set
                 .retain(|p| !changed.contains(p) && !removed.contains(p));
         }
         entries.retain(|e| !e.set.is_empty());
+        let owned: FieldSet = changed.into_iter().filter(|p| !never_owned(p)).collect();
         if owned.is_empty() {
             return;
         }
@@ -199,17 +204,19 @@ impl Changes {
                 && text("operation") == operation
                 && text("subresource") == ctx.subresource
                 && (operation == APPLY || text("apiVersion") == api_version);
+            // Fields this entry must not hold: every change but the
+            // writer's own, and every removal.
             let untouched = self
                 .changed
                 .iter()
+                .filter(|p| !is_mine || never_owned(p))
                 .chain(&self.removed)
-                .filter(|p| !(is_mine && self.owned.contains(*p)))
                 .all(|p| !fields_v1_contains(fields, p));
             if !untouched {
                 return None;
             }
             if is_mine {
-                if mine.is_some() || !self.owned.iter().all(|p| fields_v1_contains(fields, p)) {
+                if mine.is_some() || !self.owned().all(|p| fields_v1_contains(fields, p)) {
                     return None;
                 }
                 mine = Some(i);
@@ -219,7 +226,7 @@ impl Changes {
             return None;
         }
         let mut kept = list.clone();
-        if self.owned.is_empty() {
+        if self.owned().next().is_none() {
             return Some(kept);
         }
         let Value::Object(entry) = &mut kept[mine?] else {
@@ -609,20 +616,17 @@ mod tests {
         fast
     }
 
-    fn configmap(data: Value) -> Value {
-        json!({"apiVersion": "v1", "kind": "ConfigMap",
+    /// A ConfigMap with data `a` and `b`, created by manager `writer`.
+    fn created_by_writer() -> Value {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
                "metadata": {"name": "c", "namespace": "d", "labels": {"app": "a"}},
-               "data": data})
+               "data": {"a": "1", "b": "2"}});
+        update(&ctx("writer", "ConfigMap", "T1", ""), None, cm, UPDATE)
     }
 
     #[test]
     fn rewriting_own_fields_keeps_ownership_and_moves_time() {
-        let created = update(
-            &ctx("writer", "ConfigMap", "T1", ""),
-            None,
-            configmap(json!({"a": "1", "b": "2"})),
-            UPDATE,
-        );
+        let created = created_by_writer();
         let other = check(
             &ctx("labeler", "ConfigMap", "T2", ""),
             &created,
@@ -655,12 +659,7 @@ mod tests {
 
     #[test]
     fn writes_that_move_ownership_take_the_general_path() {
-        let created = update(
-            &ctx("writer", "ConfigMap", "T1", ""),
-            None,
-            configmap(json!({"a": "1", "b": "2"})),
-            UPDATE,
-        );
+        let created = created_by_writer();
         // Another manager changes a field the writer owns.
         let mut taken = created.clone();
         taken["data"]["a"] = json!("mine now");
