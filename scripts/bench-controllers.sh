@@ -97,15 +97,16 @@ spec:
 EOF
 }
 
+# Waits for the Deployment to have $2 updated, available replicas at its
+# current generation. One `kubectl rollout status` watches for it (polling
+# with a kubectl per half second would take CPU from the cluster under
+# test); the final state is then checked once.
 wait_available() { # name replicas timeout-seconds
-  local deadline=$(($(date +%s) + $3))
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    local got
-    got=$(field "$1" '{.status.updatedReplicas}/{.status.availableReplicas}/{.status.replicas}/{.metadata.generation}/{.status.observedGeneration}')
-    local gen=${got#*/*/*/}
-    [ "${got%/*/*}" = "$2/$2/$2" ] && [ "${gen%/*}" = "${gen#*/}" ] && return 0
-    sleep 0.5
-  done
+  k rollout status "deploy/$1" --timeout="$3s" >/dev/null 2>&1 || true
+  local got
+  got=$(field "$1" '{.status.updatedReplicas}/{.status.availableReplicas}/{.status.replicas}/{.metadata.generation}/{.status.observedGeneration}')
+  local gen=${got#*/*/*/}
+  [ "${got%/*/*}" = "$2/$2/$2" ] && [ "${gen%/*}" = "${gen#*/}" ] && return 0
   say "!! $1 did not reach $2 available replicas (last: $(field "$1" '{.status}'))"
   return 1
 }

@@ -34,6 +34,7 @@ pub mod resourcequota;
 pub mod rootcacertpublisher;
 pub mod selector;
 pub mod serviceaccount;
+pub mod slow_start;
 pub mod statefulset;
 pub mod ttl_after_finished;
 pub mod workqueue;

@@ -34,7 +34,7 @@ use crate::events::Recorder;
 use crate::expectations::Expectations;
 use crate::informer::{controller_uid, Change, InformerFactory, ObjectKey, Store};
 use crate::pod_util;
-use crate::replicaset::slow_start_batch;
+use crate::slow_start::slow_start;
 use crate::workqueue::WorkQueue;
 use crate::{Reconciler, SyncError};
 
@@ -590,7 +590,7 @@ impl DaemonSetController {
                 .unwrap_or_default();
             let template = util::pod_template(&template, util::template_generation(ds), hash);
             let owner = controller_ref::controller_reference(ds);
-            let created = slow_start_batch(create_on.len(), |i| {
+            let created = slow_start(create_on.len(), 1, |i| {
                 let mut t = template.clone();
                 let spec = t.spec.get_or_insert_with(Default::default);
                 spec.affinity = Some(util::pin_to_node(spec.affinity.take(), &create_on[i]));

@@ -34,7 +34,7 @@ use crate::events::Recorder;
 use crate::expectations::Expectations;
 use crate::informer::{Change, InformerFactory, ObjectKey, Store};
 use crate::pod_util;
-use crate::replicaset::slow_start_batch;
+use crate::slow_start::slow_start;
 use crate::workqueue::WorkQueue;
 use crate::{Reconciler, SyncError};
 
@@ -405,7 +405,7 @@ impl JobController {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
         let owner = controller_ref::controller_reference(&job);
         let job_name = job.name_any();
-        let created = slow_start_batch(diff, |i| {
+        let created = slow_start(diff, 1, |i| {
             let api = api.clone();
             let mut t = template.clone();
             let mut prefix = job_name.clone();

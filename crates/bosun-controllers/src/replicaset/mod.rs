@@ -8,7 +8,7 @@ mod owned;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,6 +24,7 @@ use crate::events::Recorder;
 use crate::expectations::Expectations;
 use crate::informer::{Change, InformerFactory, ObjectKey, Store};
 use crate::pod_util;
+use crate::slow_start::{slow_start, BatchResult};
 use crate::workqueue::WorkQueue;
 use crate::{Reconciler, SyncError};
 use owned::{Counts, OwnedPods, OwnedViews, PodSummary, Scope};
@@ -46,6 +47,10 @@ pub struct ReplicaSetController {
     replicasets: Arc<Store<ReplicaSet>>,
     pods: Arc<Store<Pod>>,
     expectations: Arc<Expectations>,
+    /// Per ReplicaSet, how wide its next burst of creations starts: how
+    /// many its last burst created when none failed (absent: 1, as
+    /// upstream's slow start).
+    warm: Mutex<HashMap<ObjectKey, usize>>,
     views: OwnedViews,
     queue: WorkQueue<ObjectKey>,
     recorder: Recorder,
@@ -62,6 +67,7 @@ impl ReplicaSetController {
             replicasets: rs_informer.store(),
             pods: pod_informer.store(),
             expectations: Arc::new(Expectations::new()),
+            warm: Mutex::default(),
             views: OwnedViews::default(),
             queue: WorkQueue::new(),
             recorder,
@@ -245,6 +251,22 @@ impl ReplicaSetController {
         Ok(view)
     }
 
+    fn warm_start(&self, key: &ObjectKey) -> usize {
+        let warm = self.warm.lock().unwrap_or_else(|e| e.into_inner());
+        warm.get(key).copied().unwrap_or(1)
+    }
+
+    /// A burst without failures lets the next one start as wide as this
+    /// one grew; a failure starts the next one from a single call again.
+    fn remember_start<T>(&self, key: &ObjectKey, created: &BatchResult<T>) {
+        let mut warm = self.warm.lock().unwrap_or_else(|e| e.into_inner());
+        if created.error.is_none() && created.succeeded > 0 {
+            warm.insert(key.clone(), created.succeeded);
+        } else {
+            warm.remove(key);
+        }
+    }
+
     /// The owned pods themselves (for choosing whom to delete).
     fn owned_pods(&self, key: &ObjectKey, view: &OwnedPods) -> Vec<Arc<Pod>> {
         view.pods
@@ -273,12 +295,14 @@ impl ReplicaSetController {
             };
             let owner = controller_ref::controller_reference(rs);
             let pod = pod_util::pod_from_template(template, &key.namespace, &key.name, owner);
-            let created = slow_start_batch(n, |_| {
+            let initial = self.warm_start(key);
+            let created = slow_start(n, initial, |_| {
                 let api = api.clone();
                 let pod = pod.clone();
                 async move { api.create(&PostParams::default(), &pod).await }
             })
             .await;
+            self.remember_start(key, &created);
             for _ in created.succeeded..n {
                 // Never created, so never observed.
                 self.expectations.creation_observed(key);
@@ -355,53 +379,6 @@ impl ReplicaSetController {
 
 fn controller_ref_of(pod: &Pod) -> Option<&str> {
     crate::informer::controller_uid(pod)
-}
-
-/// What [`slow_start_batch`] managed.
-pub struct BatchResult<T> {
-    pub succeeded: usize,
-    pub pods: Vec<T>,
-    pub error: Option<kube::Error>,
-}
-
-/// Upstream's slowStartBatch: calls `f` in batches of 1, 2, 4, … running
-/// each batch concurrently, and stops after the first batch with a
-/// failure, so a quota or admission error costs one call, not hundreds.
-pub async fn slow_start_batch<T, F, Fut>(count: usize, f: F) -> BatchResult<T>
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = Result<T, kube::Error>>,
-{
-    let mut result = BatchResult {
-        succeeded: 0,
-        pods: Vec::new(),
-        error: None,
-    };
-    let mut batch = 1usize;
-    let mut remaining = count;
-    let mut index = 0;
-    while remaining > 0 {
-        let size = batch.min(remaining);
-        let outcomes = join_all((index..index + size).map(&f)).await;
-        index += size;
-        for o in outcomes {
-            match o {
-                Ok(p) => {
-                    result.succeeded += 1;
-                    result.pods.push(p);
-                }
-                Err(e) => {
-                    result.error.get_or_insert(e);
-                }
-            }
-        }
-        if result.error.is_some() {
-            break;
-        }
-        remaining -= size;
-        batch *= 2;
-    }
-    result
 }
 
 /// Orders pods from most to least deletable, as upstream's
@@ -536,6 +513,10 @@ impl Reconciler for ReplicaSetController {
         let Some(rs) = self.replicasets.get(key) else {
             self.expectations.forget(key);
             self.views.forget(key);
+            self.warm
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(key);
             return Ok(());
         };
         let needs_sync = self.expectations.satisfied(key);
@@ -648,27 +629,6 @@ mod tests {
         ];
         let first = pods_to_delete(&pods, 1, now);
         assert!(first[0].name_any().starts_with("crowded"));
-    }
-
-    #[tokio::test]
-    async fn slow_start_stops_after_a_failed_batch() {
-        use std::sync::atomic::{AtomicUsize, Ordering as O};
-        let calls = AtomicUsize::new(0);
-        let r = slow_start_batch(100, |i| {
-            calls.fetch_add(1, O::SeqCst);
-            async move {
-                if i >= 4 {
-                    Err(kube::Error::LinesCodecMaxLineLengthExceeded)
-                } else {
-                    Ok(i)
-                }
-            }
-        })
-        .await;
-        // Batches 1, 2, 4: the third batch (indexes 3..7) fails.
-        assert_eq!(calls.load(O::SeqCst), 7);
-        assert_eq!(r.succeeded, 4);
-        assert!(r.error.is_some());
     }
 
     #[test]
