@@ -119,7 +119,7 @@ s0=$(cpu_of "$server" scheduler)
 a0=$(cpu_of "$server" all)
 t0=$(now)
 if [ "${PERF:-0}" = 1 ]; then
-  perf record -F 199 -g -p "$server" -o "$OUT/perf.data" >/dev/null 2>&1 &
+  perf record -F 199 --call-graph dwarf,16384 -p "$server" -o "$OUT/perf.data" >/dev/null 2>&1 &
   perf_pid=$!
 fi
 k scale deploy/scale --replicas="$REPLICAS" >/dev/null

@@ -29,7 +29,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
-pub use entry::{partial_metadata_json, Entry};
+pub use entry::{partial_metadata_json, Encoding, Entry};
 pub use meta::SlimMeta;
 
 /// Events kept for watchers resuming from an older resourceVersion.
@@ -69,12 +69,19 @@ pub struct CacheEvent {
     /// The object as sent to watchers: the new state, or for a deletion the
     /// last state with the deletion's resourceVersion.
     pub json: bytes::Bytes,
+    /// Where `json` holds `metadata.managedFields`.
+    pub managed: Option<(u32, u32)>,
     pub meta: Arc<SlimMeta>,
     /// The state before this change, if the object existed.
     pub prev: Option<Entry>,
 }
 
 impl CacheEvent {
+    /// The object sent, with where its managed fields sit.
+    pub fn encoding(&self) -> entry::Encoding<'_> {
+        entry::Encoding::new(&self.json, self.managed)
+    }
+
     pub fn prev_meta(&self) -> Option<&SlimMeta> {
         self.prev.as_ref().map(|p| &*p.meta)
     }
@@ -464,6 +471,7 @@ impl WatchCache {
                         revision,
                         kind,
                         def,
+                        managed: entry.managed_span(),
                         json: entry.json,
                         meta: entry.meta,
                         prev,
@@ -482,6 +490,7 @@ impl WatchCache {
                         revision,
                         kind: EventType::Deleted,
                         def,
+                        managed: last.managed_span(),
                         json: last.json,
                         meta: last.meta,
                         prev,

@@ -59,7 +59,7 @@ pub struct Written {
     pub warnings: Vec<String>,
     /// `object` as the watch cache encoded it, when the cache holds exactly
     /// this revision: the response body without encoding it again.
-    pub encoded: Option<Bytes>,
+    pub encoded: Option<crate::cache::Entry>,
 }
 
 impl Written {
@@ -237,8 +237,7 @@ impl Rest {
             .cache
             .read()
             .get_entry(def, namespace, name)
-            .filter(|entry| entry.resource_version() == Some(rv.as_str()))
-            .map(|entry| entry.json);
+            .filter(|entry| entry.resource_version() == Some(rv.as_str()));
         self.recent
             .remember(recent_key(def, namespace, name), rv, object.clone());
         Written {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use bosun_apiserver::handler::Handler;
+use bosun_apiserver::handler::{Handler, OmitManagedFields};
 use bosun_leaderelection::LeaderElectionConfig;
 use bosun_scheduler::KubeSchedulerConfiguration;
 
@@ -58,15 +58,18 @@ pub async fn client_from(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Clie
 }
 
 /// A client that calls the API server's handlers in this process: same
-/// requests and answers as over HTTPS, without TLS or sockets. Requests
-/// run on `api` (the server's runtime), whichever runtime the client is
-/// used from.
+/// requests and answers as over HTTPS, without TLS or sockets, except that
+/// objects come without `metadata.managedFields` (see
+/// [`OmitManagedFields`]: the in-process scheduler and controllers never
+/// read them). Requests run on `api` (the server's runtime), whichever
+/// runtime the client is used from.
 pub fn in_process_client(handler: Arc<Handler>, api: tokio::runtime::Handle) -> kube::Client {
     let service = tower::service_fn(move |req: http::Request<kube::client::Body>| {
         let handler = handler.clone();
         let api = api.clone();
         async move {
-            let req = req.map(axum::body::Body::new);
+            let mut req = req.map(axum::body::Body::new);
+            req.extensions_mut().insert(OmitManagedFields);
             api.spawn(async move { handler.handle(req).await })
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))
@@ -165,5 +168,107 @@ pub async fn shutdown_signal() {
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::{StreamExt, TryStreamExt};
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+
+    async fn server() -> (tempfile::TempDir, bosun_apiserver::ApiServer) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = bosun_apiserver::ServerConfig {
+            data_dir: dir.path().to_path_buf(),
+            bind: "127.0.0.1:0".parse().expect("address"),
+            advertise: "127.0.0.1".into(),
+            extra_sans: Vec::new(),
+            metric_resolution: std::time::Duration::from_secs(60),
+        };
+        let store = Arc::new(bosun_store::MemStore::new());
+        let server = bosun_apiserver::ApiServer::start(config, store)
+            .await
+            .expect("server starts");
+        (dir, server)
+    }
+
+    /// The same handlers without the in-process marker, as a request over
+    /// HTTPS reaches them.
+    fn plain_client(handler: Arc<Handler>) -> kube::Client {
+        let service = tower::service_fn(move |req: http::Request<kube::client::Body>| {
+            let handler = handler.clone();
+            async move {
+                Ok::<_, std::convert::Infallible>(
+                    handler.handle(req.map(axum::body::Body::new)).await,
+                )
+            }
+        });
+        kube::Client::new(service, "default")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_process_clients_get_objects_without_managed_fields() {
+        let (_dir, server) = server().await;
+        let in_process: Api<ConfigMap> = Api::namespaced(
+            in_process_client(server.handler.clone(), tokio::runtime::Handle::current()),
+            "default",
+        );
+        let plain: Api<ConfigMap> =
+            Api::namespaced(plain_client(server.handler.clone()), "default");
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some("c".into());
+        cm.data = Some([("k".to_string(), "v".to_string())].into());
+        let pp = PostParams {
+            field_manager: Some("test".into()),
+            ..Default::default()
+        };
+
+        // The write's answer, a get, a list and a watch event: no managed
+        // fields for the in-process client, everything else intact.
+        let created = in_process.create(&pp, &cm).await.expect("create");
+        assert_eq!(created.metadata.managed_fields, None);
+        assert_eq!(created.data, cm.data);
+        let got = in_process.get("c").await.expect("get");
+        assert_eq!(got.metadata.managed_fields, None);
+        assert!(got.metadata.uid.is_some() && got.metadata.resource_version.is_some());
+        let listed = in_process.list(&ListParams::default()).await.expect("list");
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].metadata.managed_fields, None);
+        let mut events = in_process
+            .watch(&WatchParams::default(), "0")
+            .await
+            .expect("watch")
+            .boxed();
+        match events.try_next().await.expect("event") {
+            Some(WatchEvent::Added(o)) => {
+                assert_eq!(o.metadata.managed_fields, None);
+                assert_eq!(o.data, cm.data);
+            }
+            other => panic!("expected ADDED, got {other:?}"),
+        }
+
+        // Other clients still see them, and writing the stripped object
+        // back keeps them.
+        let full = plain.get("c").await.expect("get");
+        let managers = |o: &ConfigMap| {
+            o.metadata
+                .managed_fields
+                .iter()
+                .flatten()
+                .filter_map(|e| e.manager.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(managers(&full), ["test"]);
+        let mut changed = got.clone();
+        changed.data = Some([("k".to_string(), "w".to_string())].into());
+        in_process
+            .replace("c", &pp, &changed)
+            .await
+            .expect("replace");
+        let after = plain.get("c").await.expect("get");
+        assert_eq!(managers(&after), ["test"]);
+        assert_eq!(after.data, changed.data);
     }
 }

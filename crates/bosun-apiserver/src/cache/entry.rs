@@ -21,6 +21,46 @@ pub struct Entry {
     pub meta: Arc<SlimMeta>,
     /// Where the text of `metadata.resourceVersion` sits in `json`.
     rv: Option<(u32, u32)>,
+    /// The bytes of `json` that hold the `metadata.managedFields` member
+    /// (with one separating comma): what an informer that drops managed
+    /// fields skips.
+    managed: Option<(u32, u32)>,
+}
+
+/// A cached encoding, and where its `metadata.managedFields` member sits.
+#[derive(Clone, Copy, Debug)]
+pub struct Encoding<'a> {
+    pub json: &'a [u8],
+    managed: Option<(u32, u32)>,
+}
+
+impl<'a> Encoding<'a> {
+    pub fn new(json: &'a [u8], managed: Option<(u32, u32)>) -> Self {
+        Encoding { json, managed }
+    }
+
+    /// Appends the object to `out`, without `metadata.managedFields` when
+    /// `omit_managed` is set (as client-go informers strip them with
+    /// `TransformStripManagedFields`, only here they are never sent).
+    pub fn write(&self, out: &mut Vec<u8>, omit_managed: bool) {
+        match self.managed.filter(|_| omit_managed) {
+            Some((start, end)) => {
+                out.extend_from_slice(&self.json[..start as usize]);
+                out.extend_from_slice(&self.json[end as usize..]);
+            }
+            None => out.extend_from_slice(self.json),
+        }
+    }
+
+    /// The object as one buffer, see [`Encoding::write`].
+    pub fn to_bytes(&self, shared: &Bytes, omit_managed: bool) -> Bytes {
+        if !omit_managed || self.managed.is_none() {
+            return shared.clone();
+        }
+        let mut out = Vec::with_capacity(self.json.len());
+        self.write(&mut out, true);
+        Bytes::from(out)
+    }
 }
 
 impl Entry {
@@ -39,6 +79,7 @@ impl Entry {
                 json: Bytes::from(scanned.json),
                 meta: Arc::new(scanned.meta),
                 rv: scanned.version.and_then(|(start, end)| span(start, end)),
+                managed: scanned.managed.and_then(|(start, end)| span(start, end)),
             });
         }
         let value: Value = serde_json::from_slice(raw)?;
@@ -54,8 +95,23 @@ impl Entry {
                 Value::String(revision.to_string()),
             );
         }
-        let (json, rv) = encode(&value, size_hint);
-        Entry { json, meta, rv }
+        let (json, rv, managed) = encode(&value, size_hint);
+        Entry {
+            json,
+            meta,
+            rv,
+            managed,
+        }
+    }
+
+    /// The encoding, with where its managed fields sit.
+    pub fn encoding(&self) -> Encoding<'_> {
+        Encoding::new(&self.json, self.managed)
+    }
+
+    /// Where the `metadata.managedFields` member sits in `json`.
+    pub fn managed_span(&self) -> Option<(u32, u32)> {
+        self.managed
     }
 
     /// The text of `metadata.resourceVersion`, when its place is known.
@@ -93,11 +149,12 @@ impl Entry {
             if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.insert("resourceVersion".into(), Value::String(rv));
             }
-            let (json, rv) = encode(&value, self.json.len() + 24);
+            let (json, rv, managed) = encode(&value, self.json.len() + 24);
             return Entry {
                 json,
                 meta: self.meta.clone(),
                 rv,
+                managed,
             };
         };
         let (start, end) = (start as usize, end as usize);
@@ -105,10 +162,20 @@ impl Entry {
         out.extend_from_slice(&self.json[..start]);
         out.extend_from_slice(rv.as_bytes());
         out.extend_from_slice(&self.json[end..]);
+        // A managedFields member after the version moves with its length.
+        let managed = self.managed.and_then(|(m_start, m_end)| {
+            if m_start as usize >= end {
+                let shift = |p: u32| (p as usize + rv.len()).checked_sub(end - start);
+                span(shift(m_start)?, shift(m_end)?)
+            } else {
+                Some((m_start, m_end))
+            }
+        });
         Entry {
             json: Bytes::from(out),
             meta: self.meta.clone(),
             rv: span(start, start + rv.len()),
+            managed,
         }
     }
 }
@@ -117,33 +184,51 @@ fn span(start: usize, end: usize) -> Option<(u32, u32)> {
     Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
 }
 
+type Span = Option<(u32, u32)>;
+
 /// Encodes `value` exactly as `serde_json::to_vec` does, noting where the
-/// text of `metadata.resourceVersion` lands. The buffer starts at
-/// `size_hint` bytes and is trimmed to fit, so the cache keeps no spare
-/// capacity.
-fn encode(value: &Value, size_hint: usize) -> (Bytes, Option<(u32, u32)>) {
+/// text of `metadata.resourceVersion` and the `metadata.managedFields`
+/// member land. The buffer starts at `size_hint` bytes and is trimmed to
+/// fit, so the cache keeps no spare capacity.
+fn encode(value: &Value, size_hint: usize) -> (Bytes, Span, Span) {
     let mut out = Vec::with_capacity(size_hint);
     let mut rv = None;
+    let mut managed = None;
     let written = match value {
-        Value::Object(top) => encode_top(&mut out, top, &mut rv),
+        Value::Object(top) => encode_top(&mut out, top, &mut rv, &mut managed),
         other => serde_json::to_writer(&mut out, other),
     };
     if let Err(err) = written {
         // Writing a Value into memory does not fail.
         tracing::error!(%err, "cannot encode object");
-        return (Bytes::new(), None);
+        return (Bytes::new(), None, None);
     }
     if out.capacity() > out.len() {
         out.shrink_to_fit();
     }
-    (Bytes::from(out), rv)
+    (Bytes::from(out), rv, managed)
+}
+
+/// The bytes to skip to drop one metadata member: from the comma before
+/// it, or, for the first member, through the comma after it. `start` is
+/// where the member's comma or (first member) key begins, `end` where its
+/// value ends, in the finished `out`.
+pub(super) fn member_span(out: &[u8], start: usize, end: usize, first: bool) -> Span {
+    let end = if first && out.get(end) == Some(&b',') {
+        end + 1
+    } else {
+        end
+    };
+    span(start, end)
 }
 
 fn encode_top(
     out: &mut Vec<u8>,
     top: &serde_json::Map<String, Value>,
-    rv: &mut Option<(u32, u32)>,
+    rv: &mut Span,
+    managed: &mut Span,
 ) -> serde_json::Result<()> {
+    let mut member = None;
     out.push(b'{');
     for (i, (key, value)) in top.iter().enumerate() {
         if i > 0 {
@@ -155,6 +240,7 @@ fn encode_top(
             Value::Object(meta) if key == "metadata" => {
                 out.push(b'{');
                 for (j, (k, v)) in meta.iter().enumerate() {
+                    let member_start = out.len();
                     if j > 0 {
                         out.push(b',');
                     }
@@ -166,6 +252,9 @@ fn encode_top(
                         // Inside the quotes; versions need no escaping.
                         *rv = span(start + 1, out.len() - 1);
                     }
+                    if k == "managedFields" {
+                        member = Some((member_start, out.len(), j == 0));
+                    }
                 }
                 out.push(b'}');
             }
@@ -173,6 +262,7 @@ fn encode_top(
         }
     }
     out.push(b'}');
+    *managed = member.and_then(|(start, end, first)| member_span(out, start, end, first));
     Ok(())
 }
 
@@ -224,7 +314,7 @@ mod tests {
             json!({"z": 1, "a": {"metadata": {"resourceVersion": "9"}}, "metadata": {"ü": "ß"}}),
         ];
         for v in cases {
-            let (json, _) = encode(&v, 0);
+            let (json, _, _) = encode(&v, 0);
             assert_eq!(
                 json.as_ref(),
                 serde_json::to_vec(&v).unwrap().as_slice(),
@@ -275,6 +365,54 @@ mod tests {
         assert_eq!(bare.value(), json!({"kind": "Pod"}));
         assert_eq!(bare.with_revision(8).value(), json!({"kind": "Pod"}));
         assert_eq!(metadata_of(&bare), json!({}));
+    }
+
+    /// `obj` with metadata.managedFields removed and the version stamped.
+    fn without_managed(obj: &Value, rev: i64) -> Value {
+        let mut want = obj.clone();
+        let meta = want["metadata"].as_object_mut().unwrap();
+        meta.shift_remove("managedFields");
+        meta.insert("resourceVersion".into(), json!(rev.to_string()));
+        want
+    }
+
+    fn omitted(e: &Entry) -> Value {
+        let mut out = Vec::new();
+        e.encoding().write(&mut out, true);
+        serde_json::from_slice(&out).expect("valid JSON without managedFields")
+    }
+
+    #[test]
+    fn managed_fields_can_be_left_out_of_the_encoding() {
+        let mf = json!([{"manager": "m", "operation": "Update", "fieldsV1": {"f:data": {}}}]);
+        let cases = [
+            // First, middle, last and only member; after the version;
+            // absent; a nested key of the same name stays.
+            json!({"kind": "Pod", "metadata": {"managedFields": mf, "name": "a"}}),
+            json!({"metadata": {"name": "a", "managedFields": mf, "uid": "u"}, "spec": {}}),
+            json!({"metadata": {"name": "a", "managedFields": mf}}),
+            json!({"metadata": {"managedFields": mf}}),
+            json!({"metadata": {"resourceVersion": "1", "managedFields": mf}, "x": 1}),
+            json!({"metadata": {"name": "a"}, "data": {"managedFields": "[]"}}),
+            json!({"metadata": {"name": "a"}, "spec": {"metadata": {"managedFields": mf}}}),
+        ];
+        for obj in cases {
+            let raw = serde_json::to_vec(&obj).unwrap();
+            let scanned = Entry::decode(pods(), &raw, 7).unwrap();
+            let built = Entry::new(pods(), obj.clone(), 7);
+            for e in [&scanned, &built] {
+                assert_eq!(omitted(e), without_managed(&obj, 7), "{obj}");
+                // Kept when not asked to leave them out.
+                let mut all = Vec::new();
+                e.encoding().write(&mut all, false);
+                assert_eq!(all, e.json.as_ref());
+                // The span follows the version when it moves.
+                for next in [8, 1234567] {
+                    let moved = e.with_revision(next);
+                    assert_eq!(omitted(&moved), without_managed(&obj, next), "{obj}");
+                }
+            }
+        }
     }
 
     #[test]

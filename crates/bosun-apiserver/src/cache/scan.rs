@@ -158,6 +158,9 @@ pub(super) struct Scanned {
     pub json: Vec<u8>,
     /// Where the version's text sits in `json`.
     pub version: Option<(usize, usize)>,
+    /// The bytes holding the `metadata.managedFields` member and one
+    /// separating comma.
+    pub managed: Option<(usize, usize)>,
     pub meta: SlimMeta,
 }
 
@@ -202,6 +205,7 @@ pub(super) fn scan(def: &ResourceDef, raw: &[u8], revision: &str) -> Option<Scan
     // The members written back, the version replaced or appended.
     let mut out = Vec::with_capacity(raw.len() + revision.len() + 24);
     let mut span = None;
+    let mut managed = None;
     out.push(b'{');
     for (i, (key, value)) in top.0.iter().enumerate() {
         if i > 0 {
@@ -213,6 +217,7 @@ pub(super) fn scan(def: &ResourceDef, raw: &[u8], revision: &str) -> Option<Scan
                 out.push(b'{');
                 let mut stamped = false;
                 for (j, (k, v)) in m.0.iter().enumerate() {
+                    let member_start = out.len();
                     if j > 0 {
                         out.push(b',');
                     }
@@ -222,6 +227,9 @@ pub(super) fn scan(def: &ResourceDef, raw: &[u8], revision: &str) -> Option<Scan
                         stamped = true;
                     } else {
                         out.extend_from_slice(v.get().as_bytes());
+                    }
+                    if k == "managedFields" {
+                        managed = Some((member_start, out.len(), j == 0));
                     }
                 }
                 if !stamped {
@@ -237,9 +245,13 @@ pub(super) fn scan(def: &ResourceDef, raw: &[u8], revision: &str) -> Option<Scan
         }
     }
     out.push(b'}');
+    let managed = managed
+        .and_then(|(start, end, first)| super::entry::member_span(&out, start, end, first))
+        .map(|(start, end)| (start as usize, end as usize));
     Some(Scanned {
         json: out,
         version: span,
+        managed,
         meta,
     })
 }

@@ -200,6 +200,7 @@ impl Handler {
         let ctx = RequestContext {
             info,
             query,
+            omit_managed_fields: parts.extensions.get::<OmitManagedFields>().is_some(),
             headers: parts.headers,
             body,
         };
@@ -269,9 +270,23 @@ fn version() -> Value {
 }
 
 /// One resource request, parsed.
+/// A request extension (never a header: only callers in this process can
+/// set it) asking that objects served from the watch cache's encodings —
+/// gets, lists, watch events, write responses — leave out
+/// `metadata.managedFields`. The in-process scheduler and controllers set
+/// it: their informers never read managed fields, and decoding them was a
+/// large share of their CPU and memory (client-go informers strip them
+/// after decoding, with `TransformStripManagedFields`). An update that
+/// sends no managedFields keeps the stored ones, so writing such an object
+/// back loses nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct OmitManagedFields;
+
 pub struct RequestContext {
     pub info: request::RequestInfo,
     pub query: Query,
+    /// See [`OmitManagedFields`].
+    pub omit_managed_fields: bool,
     pub headers: HeaderMap,
     pub body: bytes::Bytes,
 }

@@ -203,10 +203,13 @@ impl Handler {
             .ok_or_else(|| ApiError::not_found(def.group, def.plural, ctx.name()))?;
         if ctx.shape()? == Shape::Object {
             // The cached encoding is the answer.
+            let body = entry
+                .encoding()
+                .to_bytes(&entry.json, ctx.omit_managed_fields);
             return Ok(axum::response::IntoResponse::into_response((
                 StatusCode::OK,
                 [(http::header::CONTENT_TYPE, "application/json")],
-                entry.json,
+                body,
             )));
         }
         respond_object(ctx, def, &entry.value(), StatusCode::OK)
@@ -292,7 +295,7 @@ impl Handler {
                 if let Some(c) = &continue_token {
                     meta["continue"] = json!(c);
                 }
-                return partial_list_response(meta, &items);
+                return partial_list_response(meta, &items, ctx.omit_managed_fields);
             }
             Shape::Object => {
                 let mut meta = json!({"resourceVersion": rv});
@@ -302,7 +305,7 @@ impl Handler {
                 if let Some(r) = remaining {
                     meta["remainingItemCount"] = json!(r);
                 }
-                return list_response(def, meta, items);
+                return list_response(def, meta, items, ctx.omit_managed_fields);
             }
         };
         Ok(json_response(StatusCode::OK, &body))
@@ -310,7 +313,7 @@ impl Handler {
 }
 
 /// A PartialObjectMetadataList spliced from the items' encodings.
-fn partial_list_response(meta: Value, items: &[Entry]) -> Result<Response> {
+fn partial_list_response(meta: Value, items: &[Entry], omit_managed: bool) -> Result<Response> {
     let mut body = Vec::with_capacity(128 + items.len() * 512);
     body.extend_from_slice(
         b"{\"kind\":\"PartialObjectMetadataList\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
@@ -321,7 +324,13 @@ fn partial_list_response(meta: Value, items: &[Entry]) -> Result<Response> {
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(&e.partial_metadata_json());
+        if omit_managed {
+            let mut object = Vec::with_capacity(e.json.len());
+            e.encoding().write(&mut object, true);
+            body.extend_from_slice(&crate::cache::partial_metadata_json(&object));
+        } else {
+            body.extend_from_slice(&e.partial_metadata_json());
+        }
     }
     body.extend_from_slice(b"]}");
     Ok((
@@ -333,7 +342,12 @@ fn partial_list_response(meta: Value, items: &[Entry]) -> Result<Response> {
 }
 
 /// Writes a list without cloning the items into one big value.
-fn list_response(def: &ResourceDef, meta: Value, items: Vec<Entry>) -> Result<Response> {
+fn list_response(
+    def: &ResourceDef,
+    meta: Value,
+    items: Vec<Entry>,
+    omit_managed: bool,
+) -> Result<Response> {
     // Streamed in chunks of about CHUNK bytes straight from the cached
     // encodings: no whole-list buffer, and the first bytes leave at once.
     const CHUNK: usize = 256 * 1024;
@@ -361,7 +375,7 @@ fn list_response(def: &ResourceDef, meta: Value, items: Vec<Entry>) -> Result<Re
                     if i > 0 {
                         out.push(b',');
                     }
-                    out.extend_from_slice(&item.json);
+                    item.encoding().write(&mut out, omit_managed);
                 }
                 None => {
                     out.extend_from_slice(b"]}");
@@ -401,11 +415,14 @@ pub fn respond_written(
     written: &crate::rest::Written,
     code: StatusCode,
 ) -> Result<Response> {
-    if let (Some(json), Shape::Object) = (&written.encoded, ctx.shape()?) {
+    if let (Some(entry), Shape::Object) = (&written.encoded, ctx.shape()?) {
+        let body = entry
+            .encoding()
+            .to_bytes(&entry.json, ctx.omit_managed_fields);
         return Ok(axum::response::IntoResponse::into_response((
             code,
             [(http::header::CONTENT_TYPE, "application/json")],
-            json.clone(),
+            body,
         )));
     }
     respond_object(ctx, def, &written.object, code)

@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 
 use super::read::{include_object, to_partial, Filter};
 use super::{Handler, RequestContext};
-use crate::cache::{EventType, LiveItem, WatchCache};
+use crate::cache::{Encoding, EventType, LiveItem, WatchCache};
 use crate::error::{ApiError, Result};
 use crate::negotiate::Shape;
 use crate::objects;
@@ -31,22 +31,35 @@ pub(super) struct Encoder {
     def: &'static ResourceDef,
     shape: Shape,
     include: bosun_printers::IncludeObject,
+    /// See [`super::OmitManagedFields`].
+    omit_managed: bool,
 }
 
 impl Encoder {
     /// An event line for a cached object, reusing its encoding when the
     /// whole object is wanted and decoding it otherwise.
-    fn event_json(&self, kind: &str, json: &[u8]) -> Bytes {
-        if self.shape == Shape::PartialMetadata {
-            return wrap_event(kind, &crate::cache::partial_metadata_json(json));
-        }
-        if self.shape != Shape::Object {
-            return match serde_json::from_slice::<Value>(json) {
+    fn event_json(&self, kind: &str, encoding: Encoding<'_>) -> Bytes {
+        match self.shape {
+            Shape::Object => {
+                let mut out = Vec::with_capacity(encoding.json.len() + 32);
+                event_head(&mut out, kind);
+                encoding.write(&mut out, self.omit_managed);
+                out.extend_from_slice(b"}\n");
+                Bytes::from(out)
+            }
+            Shape::PartialMetadata if self.omit_managed => {
+                let mut object = Vec::with_capacity(encoding.json.len());
+                encoding.write(&mut object, true);
+                wrap_event(kind, &crate::cache::partial_metadata_json(&object))
+            }
+            Shape::PartialMetadata => {
+                wrap_event(kind, &crate::cache::partial_metadata_json(encoding.json))
+            }
+            Shape::Table => match serde_json::from_slice::<Value>(encoding.json) {
                 Ok(obj) => self.event(kind, &obj),
                 Err(_) => Bytes::new(),
-            };
+            },
         }
-        wrap_event(kind, json)
     }
 
     fn event(&self, kind: &str, obj: &Value) -> Bytes {
@@ -92,12 +105,17 @@ impl Encoder {
     }
 }
 
-/// `{"type":kind,"object":json}` and a newline.
-fn wrap_event(kind: &str, json: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(json.len() + 32);
+/// `{"type":kind,"object":` — an event line up to its object.
+fn event_head(out: &mut Vec<u8>, kind: &str) {
     out.extend_from_slice(b"{\"type\":\"");
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b"\",\"object\":");
+}
+
+/// `{"type":kind,"object":json}` and a newline.
+fn wrap_event(kind: &str, json: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(json.len() + 32);
+    event_head(&mut out, kind);
     out.extend_from_slice(json);
     out.extend_from_slice(b"}\n");
     Bytes::from(out)
@@ -137,6 +155,7 @@ impl Handler {
             def,
             shape,
             include: include_object(ctx),
+            omit_managed: ctx.omit_managed_fields,
         };
         let timeout = ctx
             .query
@@ -171,7 +190,7 @@ impl Handler {
                     if filter.matches_meta(&entry.meta)
                         && name.as_deref().is_none_or(|n| entry.meta.name() == n)
                     {
-                        initial.push(encoder.event_json("ADDED", &entry.json));
+                        initial.push(encoder.event_json("ADDED", entry.encoding()));
                     }
                 }
                 if send_initial && bookmarks {
@@ -314,11 +333,12 @@ fn filter_event(
         if kind == "DELETED" {
             // Leaving the selector: the state it was seen in, at this
             // event's revision (as upstream's cacher).
-            return Some(encoder.event_json(kind, &prev.with_revision(event.revision).json));
+            let prev = prev.with_revision(event.revision);
+            return Some(encoder.event_json(kind, prev.encoding()));
         }
     }
     // A deletion's encoding already carries the deletion's revision.
-    Some(encoder.event_json(kind, &event.json))
+    Some(encoder.event_json(kind, event.encoding()))
 }
 
 #[cfg(test)]
@@ -342,6 +362,7 @@ mod tests {
             def,
             shape: Shape::Object,
             include: bosun_printers::IncludeObject::Metadata,
+            omit_managed: false,
         };
         let labels: Selector = "app=web".parse().unwrap();
         let filter = Filter::new(def, labels, FieldSelector::everything()).unwrap();
@@ -363,6 +384,7 @@ mod tests {
                 kind: *kind,
                 def,
                 json: object.json.clone(),
+                managed: object.managed_span(),
                 meta: object.meta.clone(),
                 prev: before.map(|b| pod(b, 5)),
             });
@@ -393,8 +415,9 @@ mod tests {
             def,
             shape: Shape::PartialMetadata,
             include: bosun_printers::IncludeObject::Metadata,
+            omit_managed: false,
         };
-        let line = encoder.event_json("ADDED", &pod("web", 3).json);
+        let line = encoder.event_json("ADDED", pod("web", 3).encoding());
         let v: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(v["object"]["kind"], "PartialObjectMetadata");
         assert_eq!(v["object"]["metadata"]["resourceVersion"], "3");
