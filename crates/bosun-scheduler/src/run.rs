@@ -381,7 +381,7 @@ impl<C: Cluster> Scheduler<C> {
         }
     }
 
-    fn on_pod(&mut self, pod: Pod) {
+    fn on_pod(&mut self, mut pod: Pod) {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let assigned = pod
             .spec
@@ -398,6 +398,7 @@ impl<C: Cluster> Scheduler<C> {
                     .cache
                     .pod_labels(&uid)
                     .is_some_and(|l| Some(l) != pod.metadata.labels.as_ref());
+            cache::slim_placed(&mut pod);
             self.cache.add_or_update_pod(Arc::new(pod));
             if terminal {
                 if known {
