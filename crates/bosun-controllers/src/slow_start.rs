@@ -99,51 +99,59 @@ mod tests {
         assert!(r.error.is_some());
     }
 
+    /// Counts calls and the most in flight at once; every call takes
+    /// 10 ms and those from `fail_from` on fail.
+    #[derive(Default)]
+    struct Tracker {
+        calls: AtomicUsize,
+        in_flight: AtomicUsize,
+        peak: AtomicUsize,
+    }
+
+    impl Tracker {
+        async fn call(&self, i: usize, fail_from: usize) -> Result<usize, kube::Error> {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if i >= fail_from {
+                Err(failure())
+            } else {
+                Ok(i)
+            }
+        }
+
+        /// Counts the call as started (when `slow_start` calls `f`).
+        fn start(&self) {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_window_grows_by_one_per_success_and_stops_at_a_failure() {
-        let in_flight = AtomicUsize::new(0);
-        let peak = AtomicUsize::new(0);
-        let calls = AtomicUsize::new(0);
+        let t = Tracker::default();
         let r = slow_start(500, 1, |i| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            peak.fetch_max(now, Ordering::SeqCst);
-            let in_flight = &in_flight;
-            async move {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                in_flight.fetch_sub(1, Ordering::SeqCst);
-                if i >= 7 {
-                    Err(failure())
-                } else {
-                    Ok(i)
-                }
-            }
+            t.start();
+            t.call(i, 7)
         })
         .await;
         // Round trips: {0}, {1,2}, {3,4,5,6}, {7..14}: the fourth round
         // fails and nothing starts after it.
         assert_eq!(r.succeeded, 7);
         assert!(r.error.is_some());
-        assert_eq!(calls.load(Ordering::SeqCst), 15);
-        assert_eq!(peak.load(Ordering::SeqCst), 8);
+        assert_eq!(t.calls.load(Ordering::SeqCst), 15);
+        assert_eq!(t.peak.load(Ordering::SeqCst), 8);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_warm_start_begins_wide_and_never_exceeds_the_cap() {
-        let in_flight = AtomicUsize::new(0);
-        let peak = AtomicUsize::new(0);
+        let t = Tracker::default();
         let r = slow_start(1000, 5000, |i| {
-            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            peak.fetch_max(now, Ordering::SeqCst);
-            let in_flight = &in_flight;
-            async move {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                in_flight.fetch_sub(1, Ordering::SeqCst);
-                Ok::<_, kube::Error>(i)
-            }
+            t.start();
+            t.call(i, usize::MAX)
         })
         .await;
         assert_eq!(r.succeeded, 1000);
-        assert_eq!(peak.load(Ordering::SeqCst), MAX_IN_FLIGHT);
+        assert_eq!(t.peak.load(Ordering::SeqCst), MAX_IN_FLIGHT);
     }
 }
