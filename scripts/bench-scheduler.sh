@@ -14,12 +14,15 @@
 #   QUICK=1 scripts/bench-scheduler.sh              # 500 nodes, 1,000 pods
 #
 # Knobs: NODES, PODS, CONCURRENCY (100), MODES ("algorithm inprocess
-# standalone"), SKIP_BUILD=1 with BOSUN_BIN / BENCH_BIN, OUT.
+# standalone"), RUNS (1: end-to-end runs per mode, each on a fresh server;
+# with more, the median is reported, as this machine's run-to-run noise
+# is about +-8 %), SKIP_BUILD=1 with BOSUN_BIN / BENCH_BIN, OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 if [ "${QUICK:-0}" = 1 ]; then : "${NODES:=500}" "${PODS:=1000}"; fi
 NODES=${NODES:-5000}
+RUNS=${RUNS:-1}
 PODS=${PODS:-10000}
 CONCURRENCY=${CONCURRENCY:-100}
 MODES=${MODES:-algorithm inprocess standalone}
@@ -53,7 +56,7 @@ bench() { # name, then bosun-bench arguments
   shift
   say ""
   say "\$ bosun-bench $*"
-  if ! "$BENCH_BIN" --json-out "$OUT/$name.json" "$@" 2> >(tee -a "$log" >&2) | tee -a "$log"; then
+  if ! "$BENCH_BIN" --json-out "$OUT/$name.json" "$@" 2> >(tee -a "$log" >&2) | tee -a "$log" "$OUT/$name.txt"; then
     say "!! $name failed"
   fi
 }
@@ -74,32 +77,41 @@ for mode in $MODES; do
     bench algorithm scheduler-algorithm --nodes "$NODES" --pods "$PODS"
     continue
   fi
-  dir="$work/server-$mode"
-  port=$(free_port)
-  args=(server --data-dir "$dir" --bind "127.0.0.1:$port")
-  if [ "$mode" = standalone ]; then args+=(--disable-scheduler); fi
-  RUST_LOG=warn "$BOSUN_BIN" "${args[@]}" >"$work/server-$mode.log" 2>&1 &
-  server_pid=$!
-  pids+=("$server_pid")
-  wait_for curl -sfk "https://127.0.0.1:$port/readyz"
-  kubeconfig="$dir/admin.kubeconfig"
-  memory=()
-  if [ "$mode" = standalone ]; then
-    RUST_LOG=warn "$BOSUN_BIN" scheduler --kubeconfig "$kubeconfig" >"$work/scheduler.log" 2>&1 &
-    pids+=("$!")
-    memory+=(--memory-of "scheduler=$!")
+  rates=()
+  for run in $(seq 1 "$RUNS"); do
+    dir="$work/server-$mode-$run"
+    port=$(free_port)
+    args=(server --data-dir "$dir" --bind "127.0.0.1:$port")
+    if [ "$mode" = standalone ]; then args+=(--disable-scheduler); fi
+    RUST_LOG=warn "$BOSUN_BIN" "${args[@]}" >"$work/server-$mode.log" 2>&1 &
+    server_pid=$!
+    pids+=("$server_pid")
+    wait_for curl -sfk "https://127.0.0.1:$port/readyz"
+    kubeconfig="$dir/admin.kubeconfig"
+    memory=()
+    if [ "$mode" = standalone ]; then
+      RUST_LOG=warn "$BOSUN_BIN" scheduler --kubeconfig "$kubeconfig" >"$work/scheduler.log" 2>&1 &
+      pids+=("$!")
+      memory+=(--memory-of "scheduler=$!")
+    fi
+    start=$SECONDS
+    RUST_LOG=warn "$BOSUN_BIN" sim --kubeconfig "$kubeconfig" --nodes "$NODES" >"$work/sim-$mode.log" 2>&1 &
+    sim_pid=$!
+    pids+=("$sim_pid")
+    memory+=(--memory-of "simulator=$sim_pid")
+    wait_for grep -q "registered" "$work/sim-$mode.log"
+    say "sim: $(grep -m1 registered "$work/sim-$mode.log") (script saw it after $((SECONDS - start)) s)"
+    bench "$mode-$run" scheduler --kubeconfig "$kubeconfig" --server-pid "$server_pid" \
+      --nodes "$NODES" --pods "$PODS" --concurrency "$CONCURRENCY" "${memory[@]}"
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    pids=()
+    rm -rf "$dir"
+    rates+=("$(awk '/scheduling throughput \(end to end\)/ {print $(NF-1)}' "$OUT/$mode-$run.txt")")
+  done
+  if [ "$RUNS" -gt 1 ]; then
+    say ""
+    say "$mode: $RUNS runs: ${rates[*]} pods/s; median $(printf '%s\n' "${rates[@]}" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}') pods/s"
   fi
-  start=$SECONDS
-  RUST_LOG=warn "$BOSUN_BIN" sim --kubeconfig "$kubeconfig" --nodes "$NODES" >"$work/sim-$mode.log" 2>&1 &
-  sim_pid=$!
-  pids+=("$sim_pid")
-  memory+=(--memory-of "simulator=$sim_pid")
-  wait_for grep -q "registered" "$work/sim-$mode.log"
-  say "sim: $(grep -m1 registered "$work/sim-$mode.log") (script saw it after $((SECONDS - start)) s)"
-  bench "$mode" scheduler --kubeconfig "$kubeconfig" --server-pid "$server_pid" \
-    --nodes "$NODES" --pods "$PODS" --concurrency "$CONCURRENCY" "${memory[@]}"
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  pids=()
 done
 say ""
 say "results: $OUT"
