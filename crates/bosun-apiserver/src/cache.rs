@@ -29,7 +29,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
-pub use entry::{partial_metadata_json, Encoding, Entry};
+pub use entry::{Encoding, Entry};
 pub use meta::SlimMeta;
 
 /// Events kept for watchers resuming from an older resourceVersion.

@@ -52,14 +52,46 @@ impl<'a> Encoding<'a> {
         }
     }
 
-    /// The object as one buffer, see [`Encoding::write`].
-    pub fn to_bytes(&self, shared: &Bytes, omit_managed: bool) -> Bytes {
-        if !omit_managed || self.managed.is_none() {
-            return shared.clone();
+    /// The object as PartialObjectMetadata, spliced from the encoding:
+    /// the metadata is borrowed as raw JSON (less the managed fields when
+    /// `omit_managed` is set) and the rest of the object is skipped, never
+    /// decoded into values.
+    pub fn partial_metadata_json(&self, omit_managed: bool) -> Vec<u8> {
+        #[derive(serde::Deserialize)]
+        struct OnlyMeta<'a> {
+            #[serde(borrow, default)]
+            metadata: Option<&'a serde_json::value::RawValue>,
         }
-        let mut out = Vec::with_capacity(self.json.len());
-        self.write(&mut out, true);
-        Bytes::from(out)
+        let meta = serde_json::from_slice::<OnlyMeta>(self.json)
+            .ok()
+            .and_then(|m| m.metadata)
+            .map_or("{}", |m| m.get())
+            .as_bytes();
+        // The managed span as offsets into `meta`, which borrows `json`.
+        let skip = self
+            .managed
+            .filter(|_| omit_managed)
+            .and_then(|(start, end)| {
+                let base = (meta.as_ptr() as usize).checked_sub(self.json.as_ptr() as usize)?;
+                let (start, end) = (
+                    (start as usize).checked_sub(base)?,
+                    (end as usize).checked_sub(base)?,
+                );
+                (end <= meta.len()).then_some((start, end))
+            });
+        let mut out = Vec::with_capacity(meta.len() + 80);
+        out.extend_from_slice(
+            b"{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
+        );
+        match skip {
+            Some((start, end)) => {
+                out.extend_from_slice(&meta[..start]);
+                out.extend_from_slice(&meta[end..]);
+            }
+            None => out.extend_from_slice(meta),
+        }
+        out.push(b'}');
+        out
     }
 }
 
@@ -79,7 +111,7 @@ impl Entry {
                 json: Bytes::from(scanned.json),
                 meta: Arc::new(scanned.meta),
                 rv: scanned.version.and_then(|(start, end)| span(start, end)),
-                managed: scanned.managed.and_then(|(start, end)| span(start, end)),
+                managed: scanned.managed,
             });
         }
         let value: Value = serde_json::from_slice(raw)?;
@@ -133,11 +165,16 @@ impl Entry {
         }
     }
 
-    /// The encoded object as PartialObjectMetadata, spliced from the
-    /// encoding: the metadata is borrowed as raw JSON and the rest of the
-    /// object is skipped, never decoded into values.
-    pub fn partial_metadata_json(&self) -> Vec<u8> {
-        partial_metadata_json(&self.json)
+    /// The encoded object as a response body, without
+    /// `metadata.managedFields` when `omit_managed` is set; shared, not
+    /// copied, otherwise.
+    pub fn body(&self, omit_managed: bool) -> Bytes {
+        if !omit_managed || self.managed.is_none() {
+            return self.json.clone();
+        }
+        let mut out = Vec::with_capacity(self.json.len());
+        self.encoding().write(&mut out, true);
+        Bytes::from(out)
     }
 
     /// The same object with another resourceVersion, e.g. the revision of
@@ -184,7 +221,7 @@ fn span(start: usize, end: usize) -> Option<(u32, u32)> {
     Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
 }
 
-type Span = Option<(u32, u32)>;
+pub(super) type Span = Option<(u32, u32)>;
 
 /// Encodes `value` exactly as `serde_json::to_vec` does, noting where the
 /// text of `metadata.resourceVersion` and the `metadata.managedFields`
@@ -266,34 +303,14 @@ fn encode_top(
     Ok(())
 }
 
-/// `json` (an encoded object) as an encoded PartialObjectMetadata; see
-/// [`Entry::partial_metadata_json`].
-pub fn partial_metadata_json(json: &[u8]) -> Vec<u8> {
-    #[derive(serde::Deserialize)]
-    struct OnlyMeta<'a> {
-        #[serde(borrow, default)]
-        metadata: Option<&'a serde_json::value::RawValue>,
-    }
-    let meta = serde_json::from_slice::<OnlyMeta>(json)
-        .ok()
-        .and_then(|m| m.metadata)
-        .map_or("{}", |m| m.get());
-    let mut out = Vec::with_capacity(meta.len() + 80);
-    out.extend_from_slice(
-        b"{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
-    );
-    out.extend_from_slice(meta.as_bytes());
-    out.push(b'}');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use bosun_api::registry;
 
     fn metadata_of(e: &Entry) -> Value {
-        let partial: Value = serde_json::from_slice(&e.partial_metadata_json()).unwrap();
+        let partial: Value =
+            serde_json::from_slice(&e.encoding().partial_metadata_json(false)).unwrap();
         partial["metadata"].clone()
     }
     use serde_json::json;
@@ -402,6 +419,13 @@ mod tests {
             let built = Entry::new(pods(), obj.clone(), 7);
             for e in [&scanned, &built] {
                 assert_eq!(omitted(e), without_managed(&obj, 7), "{obj}");
+                let partial: Value =
+                    serde_json::from_slice(&e.encoding().partial_metadata_json(true)).unwrap();
+                assert_eq!(
+                    partial["metadata"],
+                    without_managed(&obj, 7)["metadata"],
+                    "{obj}"
+                );
                 // Kept when not asked to leave them out.
                 let mut all = Vec::new();
                 e.encoding().write(&mut all, false);
@@ -418,13 +442,17 @@ mod tests {
     #[test]
     fn partial_metadata_is_spliced_from_the_encoding() {
         let json = br#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"a","managedFields":[{"manager":"m"}]},"data":{"k":"{\"metadata\":1}"}}"#;
-        let out: Value = serde_json::from_slice(&partial_metadata_json(json)).expect("json");
+        let out: Value =
+            serde_json::from_slice(&Encoding::new(json, None).partial_metadata_json(false))
+                .expect("json");
         assert_eq!(
             out,
             serde_json::json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
                 "metadata": {"name": "a", "managedFields": [{"manager": "m"}]}})
         );
-        let out: Value = serde_json::from_slice(&partial_metadata_json(b"{}")).expect("json");
+        let out: Value =
+            serde_json::from_slice(&Encoding::new(b"{}", None).partial_metadata_json(false))
+                .expect("json");
         assert_eq!(out["metadata"], serde_json::json!({}));
     }
 }

@@ -160,7 +160,7 @@ pub(super) struct Scanned {
     pub version: Option<(usize, usize)>,
     /// The bytes holding the `metadata.managedFields` member and one
     /// separating comma.
-    pub managed: Option<(usize, usize)>,
+    pub managed: super::entry::Span,
     pub meta: SlimMeta,
 }
 
@@ -245,9 +245,8 @@ pub(super) fn scan(def: &ResourceDef, raw: &[u8], revision: &str) -> Option<Scan
         }
     }
     out.push(b'}');
-    let managed = managed
-        .and_then(|(start, end, first)| super::entry::member_span(&out, start, end, first))
-        .map(|(start, end)| (start as usize, end as usize));
+    let managed =
+        managed.and_then(|(start, end, first)| super::entry::member_span(&out, start, end, first));
     Some(Scanned {
         json: out,
         version: span,

@@ -203,9 +203,7 @@ impl Handler {
             .ok_or_else(|| ApiError::not_found(def.group, def.plural, ctx.name()))?;
         if ctx.shape()? == Shape::Object {
             // The cached encoding is the answer.
-            let body = entry
-                .encoding()
-                .to_bytes(&entry.json, ctx.omit_managed_fields);
+            let body = entry.body(ctx.omit_managed_fields);
             return Ok(axum::response::IntoResponse::into_response((
                 StatusCode::OK,
                 [(http::header::CONTENT_TYPE, "application/json")],
@@ -324,13 +322,7 @@ fn partial_list_response(meta: Value, items: &[Entry], omit_managed: bool) -> Re
         if i > 0 {
             body.push(b',');
         }
-        if omit_managed {
-            let mut object = Vec::with_capacity(e.json.len());
-            e.encoding().write(&mut object, true);
-            body.extend_from_slice(&crate::cache::partial_metadata_json(&object));
-        } else {
-            body.extend_from_slice(&e.partial_metadata_json());
-        }
+        body.extend_from_slice(&e.encoding().partial_metadata_json(omit_managed));
     }
     body.extend_from_slice(b"]}");
     Ok((
@@ -416,9 +408,7 @@ pub fn respond_written(
     code: StatusCode,
 ) -> Result<Response> {
     if let (Some(entry), Shape::Object) = (&written.encoded, ctx.shape()?) {
-        let body = entry
-            .encoding()
-            .to_bytes(&entry.json, ctx.omit_managed_fields);
+        let body = entry.body(ctx.omit_managed_fields);
         return Ok(axum::response::IntoResponse::into_response((
             code,
             [(http::header::CONTENT_TYPE, "application/json")],

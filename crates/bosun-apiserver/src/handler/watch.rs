@@ -47,13 +47,8 @@ impl Encoder {
                 out.extend_from_slice(b"}\n");
                 Bytes::from(out)
             }
-            Shape::PartialMetadata if self.omit_managed => {
-                let mut object = Vec::with_capacity(encoding.json.len());
-                encoding.write(&mut object, true);
-                wrap_event(kind, &crate::cache::partial_metadata_json(&object))
-            }
             Shape::PartialMetadata => {
-                wrap_event(kind, &crate::cache::partial_metadata_json(encoding.json))
+                wrap_event(kind, &encoding.partial_metadata_json(self.omit_managed))
             }
             Shape::Table => match serde_json::from_slice::<Value>(encoding.json) {
                 Ok(obj) => self.event(kind, &obj),

@@ -98,11 +98,7 @@ fn never_owned(path: &[PathElement]) -> bool {
 }
 
 fn strip_meta(set: &mut FieldSet) {
-    static PATHS: std::sync::LazyLock<Vec<Path>> =
-        std::sync::LazyLock::new(|| STRIPPED.iter().map(|p| field_path(p)).collect());
-    for p in PATHS.iter() {
-        set.remove(p);
-    }
+    set.retain(|p| !never_owned(p));
 }
 
 /// The fields an `Update`-style write changed, as ownership sees them.
