@@ -49,6 +49,18 @@ enum Command {
     Images(agent_cmd::ImagesArgs),
 }
 
+impl Command {
+    /// Whether this process may start containerd, whose children (the
+    /// containers) inherit process-wide settings such as the THP flag.
+    fn starts_containers(&self) -> bool {
+        match self {
+            Command::Server(args) => args.agent,
+            Command::Agent(_) | Command::Images(_) => true,
+            Command::Scheduler(_) | Command::ControllerManager(_) | Command::Sim(_) => false,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum StoreKind {
     /// The embedded durable store in the data directory (default).
@@ -208,6 +220,18 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if !cli.command.starts_containers() {
+        // mimalloc asks for transparent huge pages on its arenas; the
+        // control plane's heap grows fast and this machine spends more
+        // zeroing fresh 2 MiB pages than it saves in TLB misses (the
+        // scheduler benchmark runs ~12 % faster without them; see
+        // docs/PERFORMANCE.md). The flag is inherited across fork and exec,
+        // so a process that starts containerd (and so every container)
+        // keeps the system's setting.
+        if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+            tracing::debug!("cannot turn off transparent huge pages: {e}");
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
