@@ -268,66 +268,22 @@ impl Rest {
     pub fn decode(
         &self,
         def: &ResourceDef,
+        mut body: Value,
+        validation: FieldValidation,
+        warnings: &mut Vec<String>,
+    ) -> Result<Value> {
+        decode_object(def, &mut body, validation, warnings)
+    }
+
+    /// Decodes the body of a write to `/status`: see [`decode_status`].
+    pub fn decode_status(
+        &self,
+        def: &ResourceDef,
         body: Value,
         validation: FieldValidation,
         warnings: &mut Vec<String>,
     ) -> Result<Value> {
-        if !body.is_object() {
-            return Err(ApiError::bad_request(format!(
-                "the body of the request is not a {} object",
-                def.kind
-            )));
-        }
-        // Upstream decodes with the URL's group, version and kind as
-        // defaults, so a body may leave out apiVersion and kind.
-        let kind = body
-            .get("kind")
-            .and_then(Value::as_str)
-            .filter(|k| !k.is_empty())
-            .unwrap_or(def.kind);
-        let api_version = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        if kind != def.kind || (!api_version.is_empty() && api_version != def.api_version()) {
-            return Err(ApiError::bad_request(format!(
-                "the API version in the data ({api_version}) does not match the expected API version ({})",
-                def.api_version()
-            ))
-            .with_kind_mismatch(kind, def.kind));
-        }
-        let mut body = body;
-        body["apiVersion"] = json!(def.api_version());
-        body["kind"] = json!(def.kind);
-        let decoded = (def.round_trip)(&body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "{} in version \"{}\" cannot be handled as a {}: {e}",
-                def.kind, def.version, def.kind
-            ))
-        })?;
-        let mut unknown = Vec::new();
-        unknown_fields(&body, &decoded, "", &mut unknown);
-        let mut decoded = decoded;
-        objects::drop_empty_meta(&mut decoded);
-        if !unknown.is_empty() {
-            match validation {
-                FieldValidation::Strict => {
-                    let listed: Vec<String> = unknown
-                        .iter()
-                        .map(|f| format!("unknown field \"{f}\""))
-                        .collect();
-                    return Err(ApiError::bad_request(format!(
-                        "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
-                        def.kind,
-                        def.version,
-                        def.kind,
-                        listed.join(", ")
-                    )));
-                }
-                FieldValidation::Warn => {
-                    warnings.extend(unknown.iter().map(|f| format!("unknown field \"{f}\"")));
-                }
-                FieldValidation::Ignore => {}
-            }
-        }
-        Ok(decoded)
+        decode_status(def, body, validation, warnings)
     }
 
     fn validate_namespace(
@@ -997,6 +953,119 @@ pub fn map(pairs: &[(&str, Value)]) -> Map<String, Value> {
         .collect()
 }
 
+/// [`Rest::decode`] for a write to `/status`, which keeps only the
+/// request's metadata and status (see `prepare_update`): the rest of the
+/// object, a pod's spec above all, is not decoded. Kinds whose schema
+/// requires more (a CustomResourceDefinition's spec) are decoded whole, and
+/// so are bodies that fail either way, for the same error.
+pub fn decode_status(
+    def: &ResourceDef,
+    body: Value,
+    validation: FieldValidation,
+    warnings: &mut Vec<String>,
+) -> Result<Value> {
+    const KEPT: [&str; 4] = ["apiVersion", "kind", "metadata", "status"];
+    let mut map = match body {
+        Value::Object(map) => map,
+        mut other => return decode_object(def, &mut other, validation, warnings),
+    };
+    let order: Vec<String> = map.keys().cloned().collect();
+    let mut dropped: serde_json::Map<String, Value> = serde_json::Map::new();
+    for key in order.iter().filter(|k| !KEPT.contains(&k.as_str())) {
+        if let Some(v) = map.remove(key) {
+            dropped.insert(key.clone(), v);
+        }
+    }
+    let mut body = Value::Object(map);
+    let mut trimmed_warnings = Vec::new();
+    match decode_object(def, &mut body, validation, &mut trimmed_warnings) {
+        Ok(decoded) => {
+            warnings.extend(trimmed_warnings);
+            Ok(decoded)
+        }
+        Err(_) if !dropped.is_empty() => {
+            // The whole body again, in its order (errors list fields so).
+            let mut kept = match body {
+                Value::Object(map) => map,
+                _ => serde_json::Map::new(),
+            };
+            let mut whole: Value = order
+                .into_iter()
+                .filter_map(|k| {
+                    let v = dropped.remove(&k).or_else(|| kept.remove(&k))?;
+                    Some((k, v))
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            decode_object(def, &mut whole, validation, warnings)
+        }
+        Err(e) => Err(e),
+    }
+}
+/// [`Rest::decode`] on a borrowed body.
+fn decode_object(
+    def: &ResourceDef,
+    body: &mut Value,
+    validation: FieldValidation,
+    warnings: &mut Vec<String>,
+) -> Result<Value> {
+    if !body.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "the body of the request is not a {} object",
+            def.kind
+        )));
+    }
+    // Upstream decodes with the URL's group, version and kind as
+    // defaults, so a body may leave out apiVersion and kind.
+    let kind = body
+        .get("kind")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+        .unwrap_or(def.kind);
+    let api_version = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if kind != def.kind || (!api_version.is_empty() && api_version != def.api_version()) {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({})",
+            def.api_version()
+        ))
+        .with_kind_mismatch(kind, def.kind));
+    }
+    body["apiVersion"] = json!(def.api_version());
+    body["kind"] = json!(def.kind);
+    let decoded = (def.round_trip)(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {e}",
+            def.kind, def.version, def.kind
+        ))
+    })?;
+    let mut unknown = Vec::new();
+    unknown_fields(body, &decoded, "", &mut unknown);
+    let mut decoded = decoded;
+    objects::drop_empty_meta(&mut decoded);
+    if !unknown.is_empty() {
+        match validation {
+            FieldValidation::Strict => {
+                let listed: Vec<String> = unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect();
+                return Err(ApiError::bad_request(format!(
+                    "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                    def.kind,
+                    def.version,
+                    def.kind,
+                    listed.join(", ")
+                )));
+            }
+            FieldValidation::Warn => {
+                warnings.extend(unknown.iter().map(|f| format!("unknown field \"{f}\"")));
+            }
+            FieldValidation::Ignore => {}
+        }
+    }
+    Ok(decoded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1046,5 +1115,75 @@ mod tests {
         let mut other_manager = base.clone();
         other_manager["metadata"]["managedFields"][0]["manager"] = json!("n");
         assert!(!same_object(&other_manager, &base));
+    }
+
+    #[test]
+    fn status_writes_decode_only_metadata_and_status() {
+        let pods = bosun_api::registry::lookup("", "v1", "pods").expect("pods");
+        let body = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "i", "bogus": 1}]},
+            "status": {"phase": "Running"},
+        });
+        let mut warnings = Vec::new();
+        let decoded = decode_status(pods, body.clone(), FieldValidation::Strict, &mut warnings)
+            .expect("the spec is not decoded");
+        assert_eq!(decoded["status"]["phase"], "Running");
+        assert!(decoded.get("spec").is_none());
+        assert!(warnings.is_empty());
+
+        // A bad status fails as the whole decode fails.
+        let mut bad = body;
+        bad["status"]["bogus"] = json!(true);
+        let whole = decode_object(
+            pods,
+            &mut bad.clone(),
+            FieldValidation::Strict,
+            &mut Vec::new(),
+        )
+        .expect_err("strict");
+        let status_only =
+            decode_status(pods, bad, FieldValidation::Strict, &mut Vec::new()).expect_err("strict");
+        assert_eq!(status_only.to_string(), whole.to_string());
+    }
+
+    #[test]
+    fn status_writes_of_kinds_that_require_a_spec_decode_whole() {
+        // No served kind requires a spec today; custom resources may.
+        fn spec_required(v: &Value) -> std::result::Result<Value, serde_json::Error> {
+            #[derive(serde::Deserialize, serde::Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Widget {
+                api_version: String,
+                kind: String,
+                metadata: Value,
+                spec: Value,
+                status: Value,
+            }
+            serde_json::to_value(<Widget as serde::Deserialize>::deserialize(v)?)
+        }
+        let pods = bosun_api::registry::lookup("", "v1", "pods").expect("pods");
+        let widgets = ResourceDef {
+            group: "",
+            version: "v1",
+            kind: "Widget",
+            plural: "widgets",
+            singular: "widget",
+            round_trip: spec_required,
+            ..*pods
+        };
+        let body = json!({
+            "apiVersion": "v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"size": 3},
+            "status": {"ready": true},
+        });
+        let decoded = decode_status(&widgets, body, FieldValidation::Strict, &mut Vec::new())
+            .expect("falls back to the whole object");
+        assert_eq!(decoded["spec"]["size"], 3);
+        assert_eq!(decoded["status"]["ready"], true);
     }
 }

@@ -92,7 +92,7 @@ impl Default for SimConfig {
             zones: None,
             lease_duration_seconds: 40,
             lease_interval: Duration::from_secs(10),
-            status_interval: Duration::from_secs(60),
+            status_interval: Duration::from_secs(300),
             register_concurrency: 32,
             heartbeat_concurrency: 16,
             pod_workers: 32,

@@ -45,9 +45,9 @@ pub struct SimArgs {
     /// How often each node renews its Lease (kubelet: 10s).
     #[arg(long, default_value = "10s", value_parser = bosun_controllers::parse_duration)]
     lease_interval: std::time::Duration,
-    /// How often each node posts its Ready condition (kubelet: 1m when
-    /// nothing changes).
-    #[arg(long, default_value = "1m", value_parser = bosun_controllers::parse_duration)]
+    /// How often each node posts its Ready condition when nothing changed
+    /// (kubelet's nodeStatusReportFrequency: 5m; the Lease carries health).
+    #[arg(long, default_value = "5m", value_parser = bosun_controllers::parse_duration)]
     status_interval: std::time::Duration,
 }
 

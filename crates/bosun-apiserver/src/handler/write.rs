@@ -102,11 +102,15 @@ impl Handler {
         let body = ctx.body_value()?;
         let opts = ctx.write_options()?;
         let mut warnings = Vec::new();
-        let decoded = self
-            .rest
-            .decode(def, body, opts.validation, &mut warnings)?;
-        // Namespace finalize replaces spec.finalizers only.
         let subresource = ctx.info.subresource.as_deref();
+        let decoded = if subresource == Some("status") && def.has_status() {
+            self.rest
+                .decode_status(def, body, opts.validation, &mut warnings)?
+        } else {
+            self.rest
+                .decode(def, body, opts.validation, &mut warnings)?
+        };
+        // Namespace finalize replaces spec.finalizers only.
         let written = self
             .rest
             .update(
@@ -175,7 +179,12 @@ impl Handler {
                         }
                     }
                     let mut warnings = Vec::new();
-                    let decoded = self.rest.decode(def, patched, validation, &mut warnings)?;
+                    let decoded = if subresource == Some("status") && def.has_status() {
+                        self.rest
+                            .decode_status(def, patched, validation, &mut warnings)?
+                    } else {
+                        self.rest.decode(def, patched, validation, &mut warnings)?
+                    };
                     Ok((decoded, warnings))
                 },
             )
