@@ -51,6 +51,7 @@ wait_for() {
   echo "timed out waiting for: $*" >&2
   return 1
 }
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 bench() { # name, then bosun-bench arguments
   local name=$1
   shift
@@ -78,6 +79,7 @@ for mode in $MODES; do
     continue
   fi
   rates=()
+  per_pod=()
   for run in $(seq 1 "$RUNS"); do
     dir="$work/server-$mode-$run"
     port=$(free_port)
@@ -107,10 +109,12 @@ for mode in $MODES; do
     pids=()
     rm -rf "$dir"
     rates+=("$(awk '/scheduling throughput \(end to end\)/ {print $(NF-1)}' "$OUT/$mode-$run.txt")")
+    per_pod+=("$(awk '/server CPU per pod/ {print $(NF-1)}' "$OUT/$mode-$run.txt")")
   done
   if [ "$RUNS" -gt 1 ]; then
     say ""
-    say "$mode: $RUNS runs: ${rates[*]} pods/s; median $(printf '%s\n' "${rates[@]}" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}') pods/s"
+    say "$mode: $RUNS runs: ${rates[*]} pods/s; median $(median "${rates[@]}") pods/s"
+    say "$mode: server CPU per pod: ${per_pod[*]} ms; median $(median "${per_pod[@]}") ms"
   fi
 done
 say ""

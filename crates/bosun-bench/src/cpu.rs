@@ -65,25 +65,31 @@ impl Meter {
         }
     }
 
-    /// Adds "<phase>: CPU <who>" facts, in percent of one core.
-    pub fn record(&self, report: &mut Report, phase: &str, start: Snapshot) {
+    /// Adds "<phase>: CPU <who>" facts, in percent of one core, and
+    /// returns each process's CPU seconds over the phase.
+    pub fn record(&self, report: &mut Report, phase: &str, start: Snapshot) -> Vec<(String, f64)> {
         let wall = start.at.elapsed().as_secs_f64();
         if wall <= 0.0 {
-            return;
+            return Vec::new();
         }
-        let parts: Vec<String> = self
+        let used: Vec<(String, f64)> = self
             .all()
             .zip(start.ticks)
             .filter_map(|((who, pid), before)| {
-                let used = ticks(pid)?.checked_sub(before?)? as f64 / TICKS_PER_SECOND;
-                Some(format!("{who} {:.0}%", used / wall * 100.0))
+                let ticks = ticks(pid)?.checked_sub(before?)?;
+                Some((who.to_string(), ticks as f64 / TICKS_PER_SECOND))
             })
+            .collect();
+        let parts: Vec<String> = used
+            .iter()
+            .map(|(who, secs)| format!("{who} {:.0}%", secs / wall * 100.0))
             .collect();
         if !parts.is_empty() {
             report
                 .cpu
                 .push(format!("{phase}: {} (100% = one core)", parts.join(", ")));
         }
+        used
     }
 }
 
