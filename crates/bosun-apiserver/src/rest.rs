@@ -275,15 +275,21 @@ impl Rest {
         decode_object(def, &mut body, validation, warnings)
     }
 
-    /// Decodes the body of a write to `/status`: see [`decode_status`].
-    pub fn decode_status(
+    /// [`Rest::decode`] for a write to `subresource`: a write to `/status`
+    /// decodes only what it keeps (see [`decode_status`]).
+    pub fn decode_write(
         &self,
         def: &ResourceDef,
+        subresource: Option<&str>,
         body: Value,
         validation: FieldValidation,
         warnings: &mut Vec<String>,
     ) -> Result<Value> {
-        decode_status(def, body, validation, warnings)
+        if subresource == Some("status") && def.has_status() {
+            decode_status(def, body, validation, warnings)
+        } else {
+            self.decode(def, body, validation, warnings)
+        }
     }
 
     fn validate_namespace(
@@ -1002,6 +1008,7 @@ pub fn decode_status(
         Err(e) => Err(e),
     }
 }
+
 /// [`Rest::decode`] on a borrowed body.
 fn decode_object(
     def: &ResourceDef,

@@ -103,13 +103,9 @@ impl Handler {
         let opts = ctx.write_options()?;
         let mut warnings = Vec::new();
         let subresource = ctx.info.subresource.as_deref();
-        let decoded = if subresource == Some("status") && def.has_status() {
+        let decoded =
             self.rest
-                .decode_status(def, body, opts.validation, &mut warnings)?
-        } else {
-            self.rest
-                .decode(def, body, opts.validation, &mut warnings)?
-        };
+                .decode_write(def, subresource, body, opts.validation, &mut warnings)?;
         // Namespace finalize replaces spec.finalizers only.
         let written = self
             .rest
@@ -179,12 +175,13 @@ impl Handler {
                         }
                     }
                     let mut warnings = Vec::new();
-                    let decoded = if subresource == Some("status") && def.has_status() {
-                        self.rest
-                            .decode_status(def, patched, validation, &mut warnings)?
-                    } else {
-                        self.rest.decode(def, patched, validation, &mut warnings)?
-                    };
+                    let decoded = self.rest.decode_write(
+                        def,
+                        subresource,
+                        patched,
+                        validation,
+                        &mut warnings,
+                    )?;
                     Ok((decoded, warnings))
                 },
             )
