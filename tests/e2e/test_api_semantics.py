@@ -234,6 +234,28 @@ def test_status_subresource_split_and_generation(api, ns):
     assert resp.json()["status"]["availableReplicas"] == 1
     assert resp.json()["metadata"]["generation"] == 3
 
+    # Strict decoding on /status, as upstream: unknown fields anywhere in
+    # the body are refused, even in the spec /status ignores.
+    obj = api.ok("GET", f"{base}/split")
+    obj["spec"]["bogusSpec"] = 1
+    obj["status"]["bogusStatus"] = 1
+    resp = api.put(f"{base}/split/status?fieldValidation=Strict", obj)
+    assert resp.status_code == 400, resp.text
+    assert 'unknown field "spec.bogusSpec"' in resp.json()["message"]
+    assert 'unknown field "status.bogusStatus"' in resp.json()["message"]
+    # A patch of status alone (decoded without the stored spec) is checked
+    # the same way.
+    merge = "application/merge-patch+json"
+    resp = api.patch(f"{base}/split/status?fieldValidation=Strict", {"status": {"bogusStatus": 1}}, merge)
+    assert resp.status_code == 400, resp.text
+    assert 'unknown field "status.bogusStatus"' in resp.json()["message"]
+    resp = api.patch(f"{base}/split/status?fieldValidation=Strict", {"spec": {"bogusSpec": 1}}, merge)
+    assert resp.status_code == 400, resp.text
+    resp = api.patch(f"{base}/split/status?fieldValidation=Strict", {"status": {"availableReplicas": 2}}, merge)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"]["availableReplicas"] == 2
+    assert resp.json()["spec"]["replicas"] == 3
+
     # Objects without a spec (ConfigMap) carry no generation.
     cm = api.ok("POST", f"/api/v1/namespaces/{ns}/configmaps", configmap("nogen"))
     assert "generation" not in cm["metadata"]

@@ -275,17 +275,22 @@ impl Rest {
         decode_object(def, &mut body, validation, warnings)
     }
 
-    /// [`Rest::decode`] for a write to `subresource`: a write to `/status`
-    /// decodes only what it keeps (see [`decode_status`]).
+    /// [`Rest::decode`] for a write to `subresource`. A write to `/status`
+    /// whose body is the stored object outside metadata and status (a
+    /// patch that touches nothing else: `rest_is_stored`) decodes only
+    /// those two (see [`decode_status`]): the rest was decoded when it was
+    /// stored and is not taken from the request anyway, so the result,
+    /// errors and warnings are the same.
     pub fn decode_write(
         &self,
         def: &ResourceDef,
         subresource: Option<&str>,
+        rest_is_stored: bool,
         body: Value,
         validation: FieldValidation,
         warnings: &mut Vec<String>,
     ) -> Result<Value> {
-        if subresource == Some("status") && def.has_status() {
+        if rest_is_stored && subresource == Some("status") && def.has_status() {
             decode_status(def, body, validation, warnings)
         } else {
             self.decode(def, body, validation, warnings)

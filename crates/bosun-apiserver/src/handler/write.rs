@@ -19,6 +19,30 @@ pub enum PatchType {
     Apply,
 }
 
+/// Whether `patch` changes nothing outside `metadata` and `status`, so
+/// the patched object is the stored one everywhere else.
+fn touches_only_metadata_and_status(patch_type: PatchType, patch: &Value) -> bool {
+    const OWN: [&str; 4] = ["apiVersion", "kind", "metadata", "status"];
+    let under = |path: &str| {
+        ["/metadata", "/status"]
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+    };
+    match (patch_type, patch) {
+        (PatchType::Merge | PatchType::Strategic, Value::Object(m)) => {
+            m.keys().all(|k| OWN.contains(&k.as_str()))
+        }
+        (PatchType::Json, Value::Array(ops)) => ops.iter().all(|op| {
+            ["path", "from"].iter().all(|field| match op.get(*field) {
+                None => *field == "from",
+                Some(Value::String(p)) => under(p),
+                Some(_) => false,
+            })
+        }),
+        _ => false,
+    }
+}
+
 impl PatchType {
     fn from_content_type(ct: Option<&str>) -> Result<Self> {
         let mime = ct.unwrap_or("").split(';').next().unwrap_or("").trim();
@@ -103,9 +127,14 @@ impl Handler {
         let opts = ctx.write_options()?;
         let mut warnings = Vec::new();
         let subresource = ctx.info.subresource.as_deref();
-        let decoded =
-            self.rest
-                .decode_write(def, subresource, body, opts.validation, &mut warnings)?;
+        let decoded = self.rest.decode_write(
+            def,
+            subresource,
+            false,
+            body,
+            opts.validation,
+            &mut warnings,
+        )?;
         // Namespace finalize replaces spec.finalizers only.
         let written = self
             .rest
@@ -178,6 +207,7 @@ impl Handler {
                     let decoded = self.rest.decode_write(
                         def,
                         subresource,
+                        touches_only_metadata_and_status(patch_type, &patch),
                         patched,
                         validation,
                         &mut warnings,
@@ -374,5 +404,44 @@ fn apply_error(e: bosun_patch::ApplyError) -> ApiError {
             },
             other.to_string(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn status_only_patches_are_recognised() {
+        let only = |t, p: Value| touches_only_metadata_and_status(t, &p);
+        assert!(only(
+            PatchType::Merge,
+            json!({"status": {"phase": "Running"}, "metadata": {"labels": {"a": "b"}}})
+        ));
+        assert!(only(
+            PatchType::Strategic,
+            json!({"status": {"conditions": []}})
+        ));
+        assert!(!only(PatchType::Merge, json!({"spec": {"replicas": 1}})));
+        assert!(!only(
+            PatchType::Strategic,
+            json!({"$patch": "replace", "status": {}})
+        ));
+        assert!(only(
+            PatchType::Json,
+            json!([{"op": "replace", "path": "/status/phase", "value": "Running"},
+                   {"op": "add", "path": "/metadata/labels/x", "value": "y"}])
+        ));
+        assert!(!only(
+            PatchType::Json,
+            json!([{"op": "copy", "from": "/spec/nodeName", "path": "/status/hostIP"}])
+        ));
+        assert!(!only(
+            PatchType::Json,
+            json!([{"op": "replace", "path": "/statusx", "value": 1}])
+        ));
+        assert!(!only(PatchType::Json, json!([{"op": "remove"}])));
+        assert!(!only(PatchType::Apply, json!({"status": {}})));
     }
 }
