@@ -305,7 +305,6 @@ pub fn pdb_key(pdb: &PodDisruptionBudget) -> String {
     )
 }
 
-/// Succeeded and Failed pods hold no resources.
 /// Drops from a placed pod what no scheduling decision reads, before the
 /// cache keeps it for the pod's lifetime: volumes (no volume plugin runs
 /// here), per-container environment, mounts, probes, hooks, security
@@ -348,6 +347,7 @@ pub fn slim_placed(pod: &mut Pod) {
     }
 }
 
+/// Succeeded and Failed pods hold no resources.
 pub fn is_terminal(pod: &Pod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),

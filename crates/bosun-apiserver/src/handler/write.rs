@@ -24,9 +24,10 @@ pub enum PatchType {
 fn touches_only_metadata_and_status(patch_type: PatchType, patch: &Value) -> bool {
     const OWN: [&str; 4] = ["apiVersion", "kind", "metadata", "status"];
     let under = |path: &str| {
-        ["/metadata", "/status"]
-            .iter()
-            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+        ["/metadata", "/status"].iter().any(|p| {
+            path.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
     };
     match (patch_type, patch) {
         (PatchType::Merge | PatchType::Strategic, Value::Object(m)) => {
