@@ -11,7 +11,7 @@
 #   scripts/bench-controllers.sh                 # 5,000 nodes, 100,000 replicas, 10,000 rolling
 #   QUICK=1 scripts/bench-controllers.sh         # 500 nodes, 5,000 replicas, 1,000 rolling
 #
-# Knobs: NODES, REPLICAS, ROLLING, SKIP_BUILD=1 with BOSUN_BIN, OUT;
+# Knobs: NODES, REPLICAS, ROLLING, SKIP_BUILD=1 with BOSUN_BIN and BENCH_BIN, OUT;
 # PERF=1 records a CPU profile of the server during the scale-up
 # ($OUT/perf.data; `perf report -i $OUT/perf.data --no-children`).
 set -euo pipefail
@@ -23,8 +23,9 @@ REPLICAS=${REPLICAS:-100000}
 ROLLING=${ROLLING:-10000}
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 BOSUN_BIN=${BOSUN_BIN:-$target_dir/release/bosun}
+BENCH_BIN=${BENCH_BIN:-$target_dir/release/bosun-bench}
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  cargo build --release -p bosun
+  cargo build --release -p bosun -p bosun-bench
 fi
 
 work=$(mktemp -d /var/tmp/bosun-ctrl-bench.XXXXXX)
@@ -122,6 +123,13 @@ if [ "${PERF:-0}" = 1 ]; then
   perf record -F 199 --call-graph dwarf,16384 -p "$server" -o "$OUT/perf.data" >/dev/null 2>&1 &
   perf_pid=$!
 fi
+# One watch notes when the last pod was created, bound and Running, from
+# the first pod seen: the scheduler benchmark's milestones, like for like.
+"$BENCH_BIN" pod-progress --kubeconfig "$work/data/admin.kubeconfig" --server-pid "$server" \
+  --selector app=scale --pods "$REPLICAS" >"$OUT/progress.txt" 2>&1 &
+progress=$!
+pids+=("$progress")
+for _ in $(seq 1 100); do grep -q watching "$OUT/progress.txt" && break; sleep 0.1; done
 k scale deploy/scale --replicas="$REPLICAS" >/dev/null
 wait_available scale "$REPLICAS" 3600
 t1=$(now)
@@ -134,11 +142,15 @@ say "scale-up 0 -> $REPLICAS replicas on $NODES nodes"
 awk -v t0="$t0" -v t1="$t1" -v n="$REPLICAS" -v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" -v a0="$a0" -v a1="$a1" \
   'BEGIN { d = t1 - t0; c = c1 - c0; s = s1 - s0; a = a1 - a0; printf "  %.1f s, %.0f pods/s to all available\n  CPU seconds: controllers %.1f (%.0f%% of one core), scheduler %.1f, whole server %.1f\n", d, n / d, c, 100 * c / d, s, a }' | tee -a "$log"
 say "  server RSS $(rss_mib "$server") MiB"
+wait "$progress" || say "!! pod-progress failed"
+grep -v '^watching' "$OUT/progress.txt" | tee -a "$log"
 
 # Free the nodes for the rolling update.
 k delete deploy/scale --wait=false >/dev/null
+# One pod at most per check: listing 100,000 every second would slow the
+# deletion it waits for.
 for _ in $(seq 1 3600); do
-  [ "$(k get pods --no-headers 2>/dev/null | wc -l)" -eq 0 ] && break
+  k get --raw '/api/v1/namespaces/default/pods?limit=1' 2>/dev/null | grep -q '"items":\[\]' && break
   sleep 1
 done
 

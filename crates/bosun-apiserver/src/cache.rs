@@ -116,6 +116,33 @@ pub struct WatchCache {
     revision: watch::Sender<Revision>,
     /// One per storage key prefix, found once per store event.
     storages: Vec<Storage>,
+    /// Earlier states rebuilt for paginated lists, newest use last.
+    snapshots: parking_lot::Mutex<Vec<Arc<Snapshot>>>,
+}
+
+/// How many rebuilt earlier states [`WatchCache::snapshot_at`] keeps.
+const SNAPSHOTS_KEPT: usize = 4;
+
+/// The objects of one resource (in one namespace, or all) as they were at
+/// an earlier revision, sorted by key: what the later pages of a paginated
+/// list read, so a list of N objects in pages of L costs O(N) once rather
+/// than O(N) per page.
+pub struct Snapshot {
+    def: &'static ResourceDef,
+    namespace: Option<String>,
+    revision: Revision,
+    items: Vec<(String, Entry)>,
+}
+
+impl Snapshot {
+    /// The entries after `start` (exclusive), in key order.
+    pub fn after<'a>(
+        &'a self,
+        start: Option<&str>,
+    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
+        let from = start.map_or(0, |s| self.items.partition_point(|(k, _)| k.as_str() <= s));
+        self.items[from..].iter().map(|(k, e)| (k, e))
+    }
 }
 
 #[derive(Default)]
@@ -325,6 +352,7 @@ impl WatchCache {
             live,
             revision,
             storages,
+            snapshots: parking_lot::Mutex::default(),
         });
         let start = cache.relist(store.as_ref()).await?;
         let feeder = cache.clone();
@@ -524,6 +552,39 @@ impl WatchCache {
         self.state.read()
     }
 
+    /// `def`'s objects (in `namespace`) as they were at `revision`, rebuilt
+    /// from `state` once and kept for the next pages of the same list;
+    /// `None` once `revision` has left the cache's history.
+    pub fn snapshot_at(
+        &self,
+        state: &State,
+        def: &'static ResourceDef,
+        namespace: Option<&str>,
+        revision: Revision,
+    ) -> Option<Arc<Snapshot>> {
+        let mut kept = self.snapshots.lock();
+        kept.retain(|s| s.revision >= state.oldest);
+        if let Some(i) = kept.iter().position(|s| {
+            std::ptr::eq(s.def, def) && s.revision == revision && s.namespace.as_deref() == namespace
+        }) {
+            let hit = kept.remove(i);
+            kept.push(hit.clone());
+            return Some(hit);
+        }
+        let items = state.range_at(def, namespace, None, revision)?;
+        let built = Arc::new(Snapshot {
+            def,
+            namespace: namespace.map(str::to_string),
+            revision,
+            items,
+        });
+        if kept.len() == SNAPSHOTS_KEPT {
+            kept.remove(0);
+        }
+        kept.push(built.clone());
+        Some(built)
+    }
+
     /// Live changes of `def` (a resource the registry serves; any other
     /// gets a closed channel).
     pub fn subscribe(&self, def: &ResourceDef) -> broadcast::Receiver<LiveItem> {
@@ -684,6 +745,22 @@ mod tests {
         // History starts where the cache did.
         assert!(state
             .range_at(def, Some("n"), None, before.mod_revision - 1)
+            .is_none());
+
+        // Later pages of one list share one rebuilt snapshot.
+        let first = cache.snapshot_at(&state, def, Some("n"), snapshot).unwrap();
+        let again = cache.snapshot_at(&state, def, Some("n"), snapshot).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let page: Vec<(String, Entry)> = first
+            .after(Some("n/a"))
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect();
+        assert_eq!(summary(&page), summary(&after_a));
+        let other = cache.snapshot_at(&state, def, None, snapshot).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(other.after(None).count(), 4);
+        assert!(cache
+            .snapshot_at(&state, def, Some("n"), before.mod_revision - 1)
             .is_none());
     }
 

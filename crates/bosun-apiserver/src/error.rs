@@ -97,6 +97,24 @@ impl ApiError {
         }
     }
 
+    /// Every name generated from `generateName` was taken (upstream's
+    /// `NewGenerateNameConflict`): the client may try again in a second.
+    pub fn generate_name_conflict(group: &str, resource: &str, name: &str) -> Self {
+        let qualified = qualify(group, resource);
+        let mut details = details(group, resource, name);
+        details["retryAfterSeconds"] = serde_json::json!(1);
+        ApiError {
+            details: Some(details),
+            ..Self::new(
+                409,
+                "AlreadyExists",
+                format!(
+                    "{qualified} \"{name}\" already exists, the server was not able to generate a unique name for the object"
+                ),
+            )
+        }
+    }
+
     /// The optimistic-concurrency failure kubectl retries on.
     pub fn conflict(group: &str, resource: &str, name: &str, why: &str) -> Self {
         let qualified = qualify(group, resource);

@@ -105,8 +105,25 @@ pub fn rfc3339_after(seconds: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+#[cfg(test)]
+thread_local! {
+    static FORCED_SUFFIXES: std::cell::RefCell<std::collections::VecDeque<&'static str>> =
+        Default::default();
+}
+
+/// Makes [`random_suffix`] return these next (on this thread), so tests
+/// can make generated names collide.
+#[cfg(test)]
+pub fn force_next_suffixes(suffixes: &[&'static str]) {
+    FORCED_SUFFIXES.with(|q| q.borrow_mut().extend(suffixes.iter().copied()));
+}
+
 /// Five characters from upstream's generateName alphabet.
 pub fn random_suffix() -> String {
+    #[cfg(test)]
+    if let Some(forced) = FORCED_SUFFIXES.with(|q| q.borrow_mut().pop_front()) {
+        return forced.to_string();
+    }
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     (0..5)
         .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)

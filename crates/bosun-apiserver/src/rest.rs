@@ -133,6 +133,10 @@ pub struct Rest {
     recent: Recent,
 }
 
+/// How many names a create with `generateName` tries before answering
+/// 409 (upstream: the first and seven retries).
+const GENERATE_NAME_ATTEMPTS: u32 = 8;
+
 /// The stored encoding of `obj`. resourceVersion is derived from the store
 /// revision, never stored, so it is taken out of `obj` first.
 /// A view of another resource's storage (`def.stored_as`) is stored in
@@ -443,25 +447,49 @@ impl Rest {
         if opts.dry_run {
             return Ok(Written::unstored(obj, warnings));
         }
-        let name = objects::name(&obj).to_string();
-        let key = def.key(objects::namespace(&obj), &name);
-        match self.store.create(&key, to_bytes(def, &mut obj)?).await {
-            Ok(kv) => {
-                self.wait_cache(kv.mod_revision).await?;
-                let namespace = objects::namespace(&obj).map(str::to_string);
-                Ok(self.stored(
-                    def,
-                    namespace.as_deref(),
-                    &name,
-                    obj,
-                    kv.mod_revision,
-                    warnings,
-                ))
+        // A generated name that is taken is generated again (upstream's
+        // RetryGenerateName, GA in 1.32): a 5-character suffix collides
+        // within a few thousand names, and a controller creating 100,000
+        // pods would otherwise see hundreds of 409s.
+        let generated = name.is_empty()
+            && objects::meta_str(&obj, "generateName").is_some_and(|g| !g.is_empty());
+        let mut attempts = 0;
+        loop {
+            let name = objects::name(&obj).to_string();
+            let key = def.key(objects::namespace(&obj), &name);
+            match self.store.create(&key, to_bytes(def, &mut obj)?).await {
+                Ok(kv) => {
+                    self.wait_cache(kv.mod_revision).await?;
+                    let namespace = objects::namespace(&obj).map(str::to_string);
+                    return Ok(self.stored(
+                        def,
+                        namespace.as_deref(),
+                        &name,
+                        obj,
+                        kv.mod_revision,
+                        warnings,
+                    ));
+                }
+                Err(StoreError::AlreadyExists { .. }) if generated => {
+                    attempts += 1;
+                    if attempts >= GENERATE_NAME_ATTEMPTS {
+                        return Err(ApiError::generate_name_conflict(
+                            def.group,
+                            def.plural,
+                            &name,
+                        ));
+                    }
+                    let prefix = objects::meta_str(&obj, "generateName")
+                        .unwrap_or("")
+                        .to_string();
+                    let renamed = format!("{prefix}{}", objects::random_suffix());
+                    meta_mut(&mut obj).insert("name".into(), json!(renamed));
+                }
+                Err(StoreError::AlreadyExists { .. }) => {
+                    return Err(ApiError::already_exists(def.group, def.plural, &name))
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(StoreError::AlreadyExists { .. }) => {
-                Err(ApiError::already_exists(def.group, def.plural, &name))
-            }
-            Err(e) => Err(e.into()),
         }
     }
 
@@ -1081,6 +1109,62 @@ fn decode_object(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn rest_with_namespace(ns: &str) -> Rest {
+        let store: Arc<dyn Store> = Arc::new(bosun_store::MemStore::new());
+        let def = bosun_api::registry::lookup("", "v1", "namespaces").expect("namespaces");
+        let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        store
+            .create(&def.key(None, ns), Bytes::from(obj.to_string()))
+            .await
+            .expect("namespace");
+        let cache = WatchCache::start(store.clone()).await.expect("cache");
+        Rest::new(store, cache)
+    }
+
+    fn generated_configmap() -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "cm-"}})
+    }
+
+    #[tokio::test]
+    async fn a_taken_generated_name_is_generated_again() {
+        let rest = rest_with_namespace("n").await;
+        let def = bosun_api::registry::lookup("", "v1", "configmaps").expect("configmaps");
+        let opts = WriteOptions {
+            dry_run: false,
+            field_manager: "test".into(),
+            validation: FieldValidation::Strict,
+            managed_fields_done: false,
+        };
+        objects::force_next_suffixes(&["bbbbb"]);
+        let first = rest
+            .create(def, Some("n"), generated_configmap(), &opts, false)
+            .await
+            .expect("first");
+        assert_eq!(objects::name(&first.object), "cm-bbbbb");
+        objects::force_next_suffixes(&["bbbbb", "bbbbb", "ccccc"]);
+        let second = rest
+            .create(def, Some("n"), generated_configmap(), &opts, false)
+            .await
+            .expect("second");
+        assert_eq!(objects::name(&second.object), "cm-ccccc");
+        // Eight taken names in a row: upstream's 409 with a retry hint.
+        objects::force_next_suffixes(&["bbbbb"; 8]);
+        let err = rest
+            .create(def, Some("n"), generated_configmap(), &opts, false)
+            .await
+            .expect_err("every name taken");
+        assert_eq!((err.code, err.reason), (409, "AlreadyExists"));
+        assert!(err.message.contains("not able to generate a unique name"));
+        assert_eq!(err.details.as_ref().map(|d| d["retryAfterSeconds"].clone()), Some(json!(1)));
+        // A name the client chose is not replaced.
+        let named = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm-bbbbb"}});
+        let err = rest
+            .create(def, Some("n"), named, &opts, false)
+            .await
+            .expect_err("taken");
+        assert_eq!(err.message, "configmaps \"cm-bbbbb\" already exists");
+    }
 
     #[test]
     fn propagation_policy_sets_gc_finalizers_as_upstream() {

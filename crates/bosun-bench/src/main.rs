@@ -15,6 +15,7 @@ mod cpu;
 mod kubeconfig;
 mod list;
 mod objects;
+mod progress;
 mod report;
 mod rss;
 mod scheduling;
@@ -75,6 +76,27 @@ enum Command {
     Scheduler(SchedulerCmd),
     /// The default scheduling profile alone, over an in-memory cache.
     SchedulerAlgorithm(AlgorithmCmd),
+    /// Watches pods that something else creates (a Deployment scale-up)
+    /// and reports when the last was created, bound and Running.
+    PodProgress(PodProgressCmd),
+}
+
+#[derive(Args)]
+struct PodProgressCmd {
+    #[command(flatten)]
+    conn: Connection,
+    /// Namespace of the pods.
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// Label selector of the pods (e.g. app=scale).
+    #[arg(long)]
+    selector: String,
+    /// How many pods to wait for.
+    #[arg(long)]
+    pods: usize,
+    /// Give up after this long.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    timeout: Duration,
 }
 
 #[derive(Args)]
@@ -324,6 +346,21 @@ async fn run(cli: &Cli) -> anyhow::Result<Report> {
                 timeout: cmd.timeout,
             };
             scheduling::run_through_api(client, &args, &mut report).await?;
+            Ok(report)
+        }
+        Command::PodProgress(cmd) => {
+            let (client, target) = connect(&cmd.conn, 1).await?;
+            let mut report = Report::new("pod-progress", header(&target.server, &cli.label));
+            progress::run_pod_progress(
+                client,
+                &cmd.namespace,
+                &cmd.selector,
+                cmd.pods,
+                &cmd.conn.meter(),
+                cmd.timeout,
+                &mut report,
+            )
+            .await?;
             Ok(report)
         }
         Command::SchedulerAlgorithm(cmd) => {

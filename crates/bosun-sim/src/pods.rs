@@ -485,7 +485,11 @@ pub async fn run(
     };
 
     let api: Api<Pod> = Api::all(client);
-    let config = watcher::Config::default().fields("spec.nodeName!=");
+    // Pages as large as the in-process informers': a re-list of 100,000
+    // pods is 20 requests, not 200.
+    let config = watcher::Config::default()
+        .fields("spec.nodeName!=")
+        .page_size(5000);
     let mut events = watcher::watcher(api, config)
         .default_backoff()
         .map_err(|e| {

@@ -237,14 +237,15 @@ impl Handler {
         // Later pages list the first page's snapshot, as upstream does.
         let snapshot = match &token {
             Some(t) if t.rv < state.revision => Some(
-                state
-                    .range_at(def, ctx.namespace(), start, t.rv)
+                self.rest
+                    .cache
+                    .snapshot_at(&state, def, ctx.namespace(), t.rv)
                     .ok_or_else(|| ApiError::gone(CONTINUE_EXPIRED))?,
             ),
             _ => None,
         };
         let mut iter: Box<dyn Iterator<Item = (&String, &Entry)> + '_> = match &snapshot {
-            Some(view) => Box::new(view.iter().map(|(k, e)| (k, e))),
+            Some(view) => Box::new(view.after(start)),
             None => Box::new(state.range_entries(def, ctx.namespace(), start)),
         };
         for (key, entry) in iter.by_ref() {
@@ -259,9 +260,11 @@ impl Handler {
             }
             items.push(entry.clone());
         }
-        let remaining = if next.is_some() {
-            // The one we stopped at plus whatever follows it.
-            Some(1 + iter.filter(|(_, e)| filter.matches_meta(&e.meta)).count() as i64)
+        let remaining = if next.is_some() && everything {
+            // The one we stopped at plus whatever follows it. With a
+            // selector the count is unknown without matching every
+            // remaining object, and upstream leaves it unset.
+            Some(1 + iter.count() as i64)
         } else {
             drop(iter);
             None
