@@ -565,7 +565,9 @@ impl WatchCache {
         let mut kept = self.snapshots.lock();
         kept.retain(|s| s.revision >= state.oldest);
         if let Some(i) = kept.iter().position(|s| {
-            std::ptr::eq(s.def, def) && s.revision == revision && s.namespace.as_deref() == namespace
+            std::ptr::eq(s.def, def)
+                && s.revision == revision
+                && s.namespace.as_deref() == namespace
         }) {
             let hit = kept.remove(i);
             kept.push(hit.clone());

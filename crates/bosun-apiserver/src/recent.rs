@@ -14,8 +14,11 @@ use parking_lot::Mutex;
 use serde_json::Value;
 
 /// How many objects are remembered. Bounded so that large objects cannot
-/// pile up: at a few tens of KB decoded each this stays in the tens of MB.
-const CAPACITY: usize = 1024;
+/// pile up: at ten to a few tens of KB decoded each this stays under about
+/// a hundred MB. Sized for the gap between a pod's binding and its node's
+/// first status write on a busy cluster (thousands of writes apart when
+/// pods start at thousands per second), where a miss decodes the pod again.
+const CAPACITY: usize = 4096;
 
 pub struct Recent {
     objects: Mutex<LruCache<String, (String, Arc<Value>)>>,

@@ -474,9 +474,7 @@ impl Rest {
                     attempts += 1;
                     if attempts >= GENERATE_NAME_ATTEMPTS {
                         return Err(ApiError::generate_name_conflict(
-                            def.group,
-                            def.plural,
-                            &name,
+                            def.group, def.plural, &name,
                         ));
                     }
                     let prefix = objects::meta_str(&obj, "generateName")
@@ -1156,9 +1154,13 @@ mod tests {
             .expect_err("every name taken");
         assert_eq!((err.code, err.reason), (409, "AlreadyExists"));
         assert!(err.message.contains("not able to generate a unique name"));
-        assert_eq!(err.details.as_ref().map(|d| d["retryAfterSeconds"].clone()), Some(json!(1)));
+        assert_eq!(
+            err.details.as_ref().map(|d| d["retryAfterSeconds"].clone()),
+            Some(json!(1))
+        );
         // A name the client chose is not replaced.
-        let named = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm-bbbbb"}});
+        let named =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm-bbbbb"}});
         let err = rest
             .create(def, Some("n"), named, &opts, false)
             .await

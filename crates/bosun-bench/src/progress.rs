@@ -146,7 +146,12 @@ pub async fn follow(
         buf.drain(..start);
         progress.send_if_modified(|m| {
             let changed = (m.first, m.created, m.bound, m.running)
-                != (tally.at.first, tally.at.created, tally.at.bound, tally.at.running);
+                != (
+                    tally.at.first,
+                    tally.at.created,
+                    tally.at.bound,
+                    tally.at.running,
+                );
             *m = tally.at;
             changed
         });
@@ -254,8 +259,16 @@ pub async fn run_pod_progress(
     report.fact("first create to last create", secs(created), "s");
     report.fact("first create to last bind", secs(bound), "s");
     report.fact("first create to all Running", secs(running), "s");
-    report.fact("pods/s to the last bind", want as f64 / secs(bound), "pods/s");
-    report.fact("pods/s to all Running", want as f64 / secs(running), "pods/s");
+    report.fact(
+        "pods/s to the last bind",
+        want as f64 / secs(bound),
+        "pods/s",
+    );
+    report.fact(
+        "pods/s to all Running",
+        want as f64 / secs(running),
+        "pods/s",
+    );
     if let Some((_, server)) = used.iter().find(|(who, _)| who == "server") {
         report.fact(
             "server CPU per pod (until the last bind)",

@@ -129,13 +129,10 @@ pub async fn run_through_api(
     let created_at = start.elapsed();
     let mut rec = Recorder::merged(recs);
     report.record("create pods (POST)", &mut rec, created_at);
-    let bound = tokio::time::timeout(
-        args.timeout,
-        milestones.wait_for(|m| m.bound.is_some()),
-    )
-    .await
-    .context("timed out waiting for every pod to be bound")?
-    .map(|m| *m);
+    let bound = tokio::time::timeout(args.timeout, milestones.wait_for(|m| m.bound.is_some()))
+        .await
+        .context("timed out waiting for every pod to be bound")?
+        .map(|m| *m);
     // The CPU meter stops at the last bind, as the rate's clock does.
     let used = args.meter.record(report, "create → bind", snap);
     let last_bind = match bound.ok().and_then(|m| m.bound) {

@@ -126,3 +126,21 @@ pub fn node_name_index(pod: &Pod) -> Option<String> {
 pub fn index_by_node(pods: &crate::informer::Store<Pod>) {
     pods.add_index(NODE_INDEX, node_name_index);
 }
+
+/// Creates `pod` in `namespace` and keeps only the created pod's metadata
+/// from the answer: callers need the generated name, not a decoded copy of
+/// the spec they just sent (a ReplicaSet scale-up creates pods by the
+/// hundred thousand).
+pub async fn create_pod(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &Pod,
+) -> Result<kube::core::PartialObjectMeta<Pod>, kube::Error> {
+    use kube::Resource;
+    let body = serde_json::to_vec(pod).map_err(kube::Error::SerdeError)?;
+    let mut request = kube::core::Request::new(Pod::url_path(&(), Some(namespace)))
+        .create(&kube::api::PostParams::default(), body)
+        .map_err(kube::Error::BuildRequest)?;
+    request.extensions_mut().insert("create");
+    client.request(request).await
+}

@@ -16,7 +16,7 @@ use futures::future::join_all;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::DeleteParams;
 use kube::{Api, ResourceExt};
 
 use crate::controller_ref::{self, Claim};
@@ -297,9 +297,7 @@ impl ReplicaSetController {
             let pod = pod_util::pod_from_template(template, &key.namespace, &key.name, owner);
             let initial = self.warm_start(key);
             let created = slow_start(n, initial, |_| {
-                let api = api.clone();
-                let pod = pod.clone();
-                async move { api.create(&PostParams::default(), &pod).await }
+                pod_util::create_pod(&self.client, &key.namespace, &pod)
             })
             .await;
             self.remember_start(key, &created);

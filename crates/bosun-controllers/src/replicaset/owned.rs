@@ -106,6 +106,10 @@ impl OwnedPods {
 
     /// The soonest a ready pod becomes available under minReadySeconds.
     pub fn next_available(&self, min_ready_seconds: i32, now: jiff::Timestamp) -> Option<Duration> {
+        if min_ready_seconds <= 0 {
+            // A ready pod is available at once: nothing to wait for.
+            return None;
+        }
         let needed = jiff::SignedDuration::from_secs(i64::from(min_ready_seconds));
         self.pods
             .values()

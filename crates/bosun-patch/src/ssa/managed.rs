@@ -139,24 +139,24 @@ pub(crate) fn encoded_order(a: &Value, b: &Value) -> std::cmp::Ordering {
 pub(crate) fn encode(entries: &[Entry]) -> Vec<Value> {
     let mut sorted: Vec<&Entry> = entries.iter().filter(|e| !e.set.is_empty()).collect();
     sorted.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
-    sorted
-        .into_iter()
-        .map(|e| {
-            let mut m = Map::new();
-            m.insert("manager".into(), Value::String(e.manager.clone()));
-            m.insert("operation".into(), Value::String(e.operation.clone()));
-            m.insert("apiVersion".into(), Value::String(e.api_version.clone()));
-            if let Some(t) = &e.time {
-                m.insert("time".into(), Value::String(t.clone()));
-            }
-            m.insert("fieldsType".into(), Value::String("FieldsV1".into()));
-            m.insert("fieldsV1".into(), encode_fields_v1(&e.set));
-            if !e.subresource.is_empty() {
-                m.insert("subresource".into(), Value::String(e.subresource.clone()));
-            }
-            Value::Object(m)
-        })
-        .collect()
+    sorted.into_iter().map(encode_entry).collect()
+}
+
+/// One entry as it is stored.
+pub(crate) fn encode_entry(e: &Entry) -> Value {
+    let mut m = Map::new();
+    m.insert("manager".into(), Value::String(e.manager.clone()));
+    m.insert("operation".into(), Value::String(e.operation.clone()));
+    m.insert("apiVersion".into(), Value::String(e.api_version.clone()));
+    if let Some(t) = &e.time {
+        m.insert("time".into(), Value::String(t.clone()));
+    }
+    m.insert("fieldsType".into(), Value::String("FieldsV1".into()));
+    m.insert("fieldsV1".into(), encode_fields_v1(&e.set));
+    if !e.subresource.is_empty() {
+        m.insert("subresource".into(), Value::String(e.subresource.clone()));
+    }
+    Value::Object(m)
 }
 
 /// Writes `entries` into `obj.metadata.managedFields` (removing the field

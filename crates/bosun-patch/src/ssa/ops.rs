@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use super::managed::{self, Entry, APPLY, UPDATE};
 use super::path::{
-    element_key, iteration_order, path_string, remove_subtree, with_named_ancestors, FieldSet,
-    Path, PathElement,
+    decode_fields_v1, element_key, encode_fields_v1, iteration_order, path_string, remove_subtree,
+    with_named_ancestors, FieldSet, Path, PathElement,
 };
 use super::walk::{compare, deep_eq, merge, remove_at, to_field_set};
 use super::{ApplyError, Conflict, FieldManagerContext};
@@ -166,13 +166,15 @@ impl Changes {
         }
     }
 
-    /// The stored managedFields of `old`, with only the writer's time
-    /// moved on, when this write leaves every manager's field set as it
-    /// was: the writer already owns every field it changed, nobody else
-    /// owns any of them, and nothing removed was owned. The common case
-    /// of a controller rewriting its own fields, answered without decoding
-    /// and re-encoding every entry's FieldsV1. `None` sends the write down
-    /// the general path.
+    /// The stored managedFields of `old` updated for this write without
+    /// decoding or re-encoding any other manager's entry, when the write
+    /// takes no field from anybody: no other entry holds a field it
+    /// changed, and no entry holds a field it removed. Then only the
+    /// writer's entry changes (its time, plus the fields it comes to own,
+    /// or a new entry): the common cases of a controller rewriting its own
+    /// fields and of a first status write (a kubelet starting a pod the
+    /// ReplicaSet controller created). `None` sends the write down the
+    /// general path.
     fn kept_ownership(
         &self,
         ctx: &FieldManagerContext<'_>,
@@ -212,30 +214,53 @@ impl Changes {
                 return None;
             }
             if is_mine {
-                if mine.is_some() || !self.owned().all(|p| fields_v1_contains(fields, p)) {
+                if mine.is_some() {
                     return None;
                 }
                 mine = Some(i);
             }
         }
+        let owned: FieldSet = self.owned().cloned().collect();
+        let mut kept = list.clone();
+        if owned.is_empty() {
+            return Some(kept);
+        }
+        match mine {
+            Some(i) => {
+                let Value::Object(entry) = &mut kept[i] else {
+                    return None;
+                };
+                let fields = entry.get("fieldsV1")?;
+                if !owned.iter().all(|p| fields_v1_contains(fields, p)) {
+                    // Only the writer's own entry is decoded and grown.
+                    let mut set = decode_fields_v1(fields).ok()?;
+                    set.extend(owned);
+                    entry.insert("fieldsV1".into(), encode_fields_v1(&set));
+                }
+                entry.insert("time".into(), Value::String(ctx.now.to_string()));
+            }
+            None => {
+                if operation == UPDATE {
+                    updaters += 1;
+                }
+                kept.push(managed::encode_entry(&Entry {
+                    manager: ctx.manager.to_string(),
+                    operation: operation.to_string(),
+                    api_version,
+                    time: Some(ctx.now.to_string()),
+                    subresource: ctx.subresource.to_string(),
+                    set: owned,
+                }));
+            }
+        }
         if updaters > MAX_UPDATE_MANAGERS {
             return None;
         }
-        let mut kept = list.clone();
-        if self.owned().next().is_none() {
-            return Some(kept);
-        }
-        let Value::Object(entry) = &mut kept[mine?] else {
-            return None;
-        };
-        entry.insert("time".into(), Value::String(ctx.now.to_string()));
         kept.sort_by(managed::encoded_order);
         Some(kept)
     }
 }
 
-/// Whether the FieldsV1 object `fields` (as [`managed::store`] encodes it)
-/// has `path` as a member.
 fn fields_v1_contains(fields: &Value, path: &Path) -> bool {
     let mut node = fields;
     for pe in path {
@@ -631,7 +656,7 @@ mod tests {
                 o["metadata"]["annotations"] = json!({"note": "x"});
                 o
             },
-            false,
+            true,
         );
         let mut next = other.clone();
         next["data"]["a"] = json!("changed");
@@ -660,15 +685,6 @@ mod tests {
         let mut taken = created.clone();
         taken["data"]["a"] = json!("mine now");
         check(&ctx("other", "ConfigMap", "T2", ""), &created, taken, false);
-        // The writer adds a field it did not own.
-        let mut added = created.clone();
-        added["data"]["c"] = json!("3");
-        check(
-            &ctx("writer", "ConfigMap", "T2", ""),
-            &created,
-            added,
-            false,
-        );
         // The writer removes an owned field.
         let mut removed = created.clone();
         removed["data"].as_object_mut().unwrap().remove("b");
@@ -678,6 +694,33 @@ mod tests {
             removed,
             false,
         );
+    }
+
+    #[test]
+    fn writes_that_take_nothing_from_others_touch_only_the_writers_entry() {
+        let created = created_by_writer();
+        // The writer adds a field nobody owned: its entry grows.
+        let mut added = created.clone();
+        added["data"]["c"] = json!("3");
+        let grown = check(&ctx("writer", "ConfigMap", "T2", ""), &created, added, true);
+        let list = grown["metadata"]["managedFields"].as_array().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["time"], "T2");
+        assert!(list[0]["fieldsV1"]["f:data"]["f:c"].is_object());
+        // A first status write by another manager: a new entry, the
+        // creator's left as it was.
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                         "spec": {"containers": [{"name": "app", "image": "a:1"}]}});
+        let pod = update(&ctx("rs-controller", "Pod", "T1", ""), None, pod, UPDATE);
+        let mut running = pod.clone();
+        running["status"] = json!({"phase": "Running",
+                                   "conditions": [{"type": "Ready", "status": "True"}]});
+        let out = check(&ctx("kubelet", "Pod", "T2", "status"), &pod, running, true);
+        let list = out["metadata"]["managedFields"].as_array().unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0], pod["metadata"]["managedFields"][0]);
+        assert_eq!(list[1]["manager"], "kubelet");
+        assert_eq!(list[1]["subresource"], "status");
     }
 
     #[test]
