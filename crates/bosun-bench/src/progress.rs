@@ -166,48 +166,6 @@ pub async fn follow(
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(kind: &str, name: &str, node: &str, phase: &str) -> Event {
-        let text = serde_json::json!({
-            "type": kind,
-            "object": {
-                "metadata": {"name": name},
-                "spec": {"nodeName": node},
-                "status": {"phase": phase},
-            }
-        })
-        .to_string();
-        serde_json::from_str(&text).expect("event")
-    }
-
-    #[test]
-    fn stages_complete_when_every_pod_reached_them() {
-        let t0 = Instant::now();
-        let later = |ms| t0 + std::time::Duration::from_millis(ms);
-        let mut tally = Tally::new(2);
-        tally.observe(event("ADDED", "a", "", "Pending"), later(1));
-        tally.observe(event("ADDED", "b", "", "Pending"), later(2));
-        assert_eq!(tally.at.first, Some(later(1)));
-        assert_eq!(tally.at.created, Some(later(2)));
-        tally.observe(event("MODIFIED", "a", "n1", "Pending"), later(3));
-        // The same pod again does not count twice.
-        tally.observe(event("MODIFIED", "a", "n1", "Running"), later(4));
-        assert!(!tally.done(false));
-        tally.observe(event("MODIFIED", "b", "n2", "Pending"), later(5));
-        assert_eq!(tally.at.bound, Some(later(5)));
-        assert!(tally.done(false) && !tally.done(true));
-        // A deletion is not a stage.
-        tally.observe(event("DELETED", "b", "n2", "Running"), later(6));
-        assert!(tally.at.running.is_none());
-        tally.observe(event("MODIFIED", "b", "n2", "Running"), later(7));
-        assert_eq!(tally.at.running, Some(later(7)));
-        assert!(tally.done(true));
-    }
-}
-
 /// `bosun-bench pod-progress`: watches the pods matching `selector` in
 /// `namespace` (none exist yet) while something else creates `want` of
 /// them, and reports, from the first one seen, when the last was created,
@@ -277,4 +235,46 @@ pub async fn run_pod_progress(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, name: &str, node: &str, phase: &str) -> Event {
+        let text = serde_json::json!({
+            "type": kind,
+            "object": {
+                "metadata": {"name": name},
+                "spec": {"nodeName": node},
+                "status": {"phase": phase},
+            }
+        })
+        .to_string();
+        serde_json::from_str(&text).expect("event")
+    }
+
+    #[test]
+    fn stages_complete_when_every_pod_reached_them() {
+        let t0 = Instant::now();
+        let later = |ms| t0 + std::time::Duration::from_millis(ms);
+        let mut tally = Tally::new(2);
+        tally.observe(event("ADDED", "a", "", "Pending"), later(1));
+        tally.observe(event("ADDED", "b", "", "Pending"), later(2));
+        assert_eq!(tally.at.first, Some(later(1)));
+        assert_eq!(tally.at.created, Some(later(2)));
+        tally.observe(event("MODIFIED", "a", "n1", "Pending"), later(3));
+        // The same pod again does not count twice.
+        tally.observe(event("MODIFIED", "a", "n1", "Running"), later(4));
+        assert!(!tally.done(false));
+        tally.observe(event("MODIFIED", "b", "n2", "Pending"), later(5));
+        assert_eq!(tally.at.bound, Some(later(5)));
+        assert!(tally.done(false) && !tally.done(true));
+        // A deletion is not a stage.
+        tally.observe(event("DELETED", "b", "n2", "Running"), later(6));
+        assert!(tally.at.running.is_none());
+        tally.observe(event("MODIFIED", "b", "n2", "Running"), later(7));
+        assert_eq!(tally.at.running, Some(later(7)));
+        assert!(tally.done(true));
+    }
 }
