@@ -36,6 +36,7 @@ pub struct Meter {
 }
 
 /// CPU counters at the start of a phase.
+#[derive(Clone)]
 pub struct Snapshot {
     at: Instant,
     ticks: Vec<Option<u64>>,
