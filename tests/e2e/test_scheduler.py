@@ -150,6 +150,29 @@ def test_topology_spread_and_anti_affinity(cluster):
     node = cluster.wait_bound("follower")["follower"]
     assert node in placed.values(), (node, placed)
 
+    # A namespaceSelector picks the namespaces whose labels match.
+    target = sorted(zone)[0]
+    cluster.kubectl("create", "namespace", "data")
+    cluster.kubectl("label", "namespace", "data", "team=data")
+    db = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db", "labels": {"app": "db"}},
+          "spec": {"nodeSelector": {"kubernetes.io/hostname": target},
+                   "containers": [{"name": "c", "image": "busybox"}]}}
+    cluster.srv.api.ok("POST", "/api/v1/namespaces/data/pods", db)
+    wait_for(lambda: cluster.srv.api.ok("GET", "/api/v1/namespaces/data/pods/db")["spec"].get("nodeName"),
+             desc="db bound")
+
+    def near_db(team: str) -> dict:
+        return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+            "labelSelector": {"matchLabels": {"app": "db"}},
+            "namespaceSelector": {"matchLabels": {"team": team}},
+            "topologyKey": "kubernetes.io/hostname",
+        }]}}
+    cluster.pod("near-db", labels={"app": "near"}, affinity=near_db("data"))
+    assert cluster.wait_bound("near-db")["near-db"] == target
+    cluster.pod("near-nothing", labels={"app": "near"}, affinity=near_db("other"))
+    msg = cluster.wait_unschedulable("near-nothing")
+    assert "node(s) didn't match pod affinity rules" in msg, msg
+
 
 def test_preemption_evicts_lower_priority_pods(cluster):
     cluster.sim("p-", 2, "--node-cpu", "1", "--node-memory", "4Gi")

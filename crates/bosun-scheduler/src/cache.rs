@@ -43,6 +43,8 @@ pub struct Cache {
     with_required_anti_affinity: HashSet<String>,
     /// PodDisruptionBudgets by `namespace/name`, for preemption.
     pdbs: HashMap<String, Arc<PodDisruptionBudget>>,
+    /// Each namespace's labels, for affinity terms' namespaceSelector.
+    namespace_labels: HashMap<String, crate::matching::Labels>,
 }
 
 impl Cache {
@@ -73,6 +75,27 @@ impl Cache {
         self.with_required_anti_affinity
             .iter()
             .filter_map(|n| self.node(n))
+    }
+
+    /// Records a namespace's labels (replacing what was known).
+    pub fn set_namespace_labels(&mut self, namespace: &str, labels: crate::matching::Labels) {
+        self.namespace_labels.insert(namespace.to_string(), labels);
+    }
+
+    pub fn remove_namespace(&mut self, namespace: &str) {
+        self.namespace_labels.remove(namespace);
+    }
+
+    /// Names of every known namespace (for re-list reconciliation).
+    pub fn namespace_names(&self) -> Vec<String> {
+        self.namespace_labels.keys().cloned().collect()
+    }
+
+    /// The labels of `namespace`; none when it is unknown.
+    pub fn namespace_labels(&self, namespace: &str) -> &crate::matching::Labels {
+        self.namespace_labels
+            .get(namespace)
+            .unwrap_or(crate::matching::no_labels())
     }
 
     pub fn add_or_update_pdb(&mut self, pdb: Arc<PodDisruptionBudget>) {

@@ -12,6 +12,11 @@ pub type Labels = BTreeMap<String, String>;
 
 static EMPTY: Labels = Labels::new();
 
+/// An empty label set.
+pub fn no_labels() -> &'static Labels {
+    &EMPTY
+}
+
 pub fn labels_of_pod(pod: &Pod) -> &Labels {
     pod.metadata.labels.as_ref().unwrap_or(&EMPTY)
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::watcher;
 use kube::Api;
@@ -35,6 +35,7 @@ enum Input {
     Pod(Box<watcher::Event<Pod>>),
     Node(Box<watcher::Event<Node>>),
     Pdb(Box<watcher::Event<PodDisruptionBudget>>),
+    Namespace(Box<watcher::Event<Namespace>>),
     Bound {
         info: Arc<PodInfo>,
         node: String,
@@ -58,8 +59,13 @@ pub async fn run(
     let nodes = watch(Api::<Node>::all(client.clone()), tx.clone(), |e| {
         Input::Node(Box::new(e))
     });
-    let pdbs = watch(Api::<PodDisruptionBudget>::all(client), tx.clone(), |e| {
-        Input::Pdb(Box::new(e))
+    let pdbs = watch(
+        Api::<PodDisruptionBudget>::all(client.clone()),
+        tx.clone(),
+        |e| Input::Pdb(Box::new(e)),
+    );
+    let namespaces = watch(Api::<Namespace>::all(client), tx.clone(), |e| {
+        Input::Namespace(Box::new(e))
     });
     let mut scheduler = Scheduler::new(frameworks, cluster, tx);
     tokio::select! {
@@ -69,6 +75,7 @@ pub async fn run(
     pods.abort();
     nodes.abort();
     pdbs.abort();
+    namespaces.abort();
     Ok(())
 }
 
@@ -105,6 +112,7 @@ struct Relist {
     pods: Option<HashSet<String>>,
     nodes: Option<HashSet<String>>,
     pdbs: Option<HashSet<String>>,
+    namespaces: Option<HashSet<String>>,
     pods_synced: bool,
     nodes_synced: bool,
 }
@@ -327,6 +335,7 @@ impl<C: Cluster> Scheduler<C> {
             Input::Pod(ev) => self.on_pod_event(*ev),
             Input::Node(ev) => self.on_node_event(*ev),
             Input::Pdb(ev) => self.on_pdb_event(*ev),
+            Input::Namespace(ev) => self.on_namespace_event(*ev),
             Input::Bound {
                 info,
                 node,
@@ -472,6 +481,32 @@ impl<C: Cluster> Scheduler<C> {
             }
             watcher::Event::Apply(pdb) => self.cache.add_or_update_pdb(Arc::new(pdb)),
             watcher::Event::Delete(pdb) => self.cache.remove_pdb(&pdb),
+        }
+    }
+
+    /// Namespaces' labels, which affinity terms' namespaceSelector reads.
+    fn on_namespace_event(&mut self, ev: watcher::Event<Namespace>) {
+        let name = |ns: &Namespace| ns.metadata.name.clone().unwrap_or_default();
+        let labels = |ns: &Namespace| ns.metadata.labels.clone().unwrap_or_default();
+        match ev {
+            watcher::Event::Init => self.relist.namespaces = Some(HashSet::new()),
+            watcher::Event::InitApply(ns) => {
+                if let Some(seen) = self.relist.namespaces.as_mut() {
+                    seen.insert(name(&ns));
+                }
+                self.cache.set_namespace_labels(&name(&ns), labels(&ns));
+            }
+            watcher::Event::InitDone => {
+                if let Some(seen) = self.relist.namespaces.take() {
+                    for known in self.cache.namespace_names() {
+                        if !seen.contains(&known) {
+                            self.cache.remove_namespace(&known);
+                        }
+                    }
+                }
+            }
+            watcher::Event::Apply(ns) => self.cache.set_namespace_labels(&name(&ns), labels(&ns)),
+            watcher::Event::Delete(ns) => self.cache.remove_namespace(&name(&ns)),
         }
     }
 

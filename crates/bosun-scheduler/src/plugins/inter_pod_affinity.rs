@@ -41,17 +41,16 @@ impl Default for InterPodAffinity {
 }
 
 /// Whether `term`, written in a pod of namespace `owner_ns`, selects `pod`.
-pub fn term_selects(term: &PodAffinityTerm, owner_ns: &str, pod: &PodInfo) -> bool {
+/// As upstream: the term's namespaces are its `namespaces` list plus those
+/// whose labels its `namespaceSelector` matches (`{}` selects them all);
+/// with neither, the owner's own namespace.
+pub fn term_selects(term: &PodAffinityTerm, owner_ns: &str, pod: &PodInfo, cache: &Cache) -> bool {
     let namespaces = term.namespaces.as_deref().unwrap_or_default();
     let ns_ok = match &term.namespace_selector {
-        // An empty namespaceSelector selects every namespace.
-        Some(sel)
-            if sel.match_labels.as_ref().is_none_or(|m| m.is_empty())
-                && sel.match_expressions.as_ref().is_none_or(|e| e.is_empty()) =>
-        {
-            true
+        Some(sel) => {
+            namespaces.contains(&pod.namespace)
+                || matching::selector_matches(sel, cache.namespace_labels(&pod.namespace))
         }
-        Some(_) => namespaces.contains(&pod.namespace),
         None if namespaces.is_empty() => owner_ns == pod.namespace,
         None => namespaces.contains(&pod.namespace),
     };
@@ -114,6 +113,8 @@ struct FilterState {
     /// Per required affinity term of the incoming pod: matching pods per domain.
     affinity: Vec<HashMap<String, i64>>,
     anti_affinity: Vec<HashMap<String, i64>>,
+    /// Every required affinity term selects the incoming pod itself.
+    selects_itself: bool,
 }
 
 impl Plugin for InterPodAffinity {
@@ -155,6 +156,9 @@ impl PreFilter for InterPodAffinity {
         let mut fs = FilterState {
             affinity: vec![HashMap::new(); affinity.len()],
             anti_affinity: vec![HashMap::new(); anti.len()],
+            selects_itself: affinity
+                .iter()
+                .all(|t| term_selects(t, &pod.namespace, pod, cache)),
             ..Default::default()
         };
         let mut any_existing = false;
@@ -164,7 +168,7 @@ impl PreFilter for InterPodAffinity {
                 any_existing = true;
                 for term in required_anti_affinity(existing) {
                     if let Some(v) = labels.get(&term.topology_key) {
-                        if term_selects(term, &existing.namespace, pod) {
+                        if term_selects(term, &existing.namespace, pod, cache) {
                             *fs.existing_anti
                                 .entry((term.topology_key.clone(), v.clone()))
                                 .or_default() += 1;
@@ -179,14 +183,14 @@ impl PreFilter for InterPodAffinity {
                 for existing in &node.pods {
                     for (i, term) in affinity.iter().enumerate() {
                         if let Some(v) = labels.get(&term.topology_key) {
-                            if term_selects(term, &pod.namespace, existing) {
+                            if term_selects(term, &pod.namespace, existing, cache) {
                                 *fs.affinity[i].entry(v.clone()).or_default() += 1;
                             }
                         }
                     }
                     for (i, term) in anti.iter().enumerate() {
                         if let Some(v) = labels.get(&term.topology_key) {
-                            if term_selects(term, &pod.namespace, existing) {
+                            if term_selects(term, &pod.namespace, existing, cache) {
                                 *fs.anti_affinity[i].entry(v.clone()).or_default() += 1;
                             }
                         }
@@ -223,9 +227,7 @@ impl Filter for InterPodAffinity {
                 // The first pod of a group that selects itself may go
                 // anywhere its topology keys exist.
                 let nothing_matches = fs.affinity.iter().all(|c| c.is_empty());
-                let selects_itself = affinity
-                    .iter()
-                    .all(|t| term_selects(t, &pod.namespace, pod));
+                let selects_itself = fs.selects_itself;
                 let keys_present = affinity
                     .iter()
                     .all(|t| labels.contains_key(&t.topology_key));
@@ -285,7 +287,7 @@ impl PreScore for InterPodAffinity {
             };
             for existing in pods {
                 for t in preferred {
-                    if term_selects(&t.pod_affinity_term, &pod.namespace, existing) {
+                    if term_selects(&t.pod_affinity_term, &pod.namespace, existing, cache) {
                         add(
                             &t.pod_affinity_term.topology_key,
                             labels,
@@ -294,7 +296,7 @@ impl PreScore for InterPodAffinity {
                     }
                 }
                 for t in preferred_anti {
-                    if term_selects(&t.pod_affinity_term, &pod.namespace, existing) {
+                    if term_selects(&t.pod_affinity_term, &pod.namespace, existing, cache) {
                         add(
                             &t.pod_affinity_term.topology_key,
                             labels,
@@ -307,13 +309,13 @@ impl PreScore for InterPodAffinity {
                 }
                 if self.hard_pod_affinity_weight > 0 {
                     for t in required_affinity(existing) {
-                        if term_selects(t, &existing.namespace, pod) {
+                        if term_selects(t, &existing.namespace, pod, cache) {
                             add(&t.topology_key, labels, self.hard_pod_affinity_weight);
                         }
                     }
                 }
                 for t in preferred_affinity(existing) {
-                    if term_selects(&t.pod_affinity_term, &existing.namespace, pod) {
+                    if term_selects(&t.pod_affinity_term, &existing.namespace, pod, cache) {
                         add(
                             &t.pod_affinity_term.topology_key,
                             labels,
@@ -322,7 +324,7 @@ impl PreScore for InterPodAffinity {
                     }
                 }
                 for t in preferred_anti_affinity(existing) {
-                    if term_selects(&t.pod_affinity_term, &existing.namespace, pod) {
+                    if term_selects(&t.pod_affinity_term, &existing.namespace, pod, cache) {
                         add(
                             &t.pod_affinity_term.topology_key,
                             labels,
@@ -446,6 +448,62 @@ mod tests {
         let (a, b) = run(&cache, web);
         assert_eq!(a.reasons, vec![REASON_ANTI_AFFINITY]);
         assert!(b.is_success());
+    }
+
+    #[test]
+    fn namespace_selector_reads_namespace_labels() {
+        let mut cache = Cache::default();
+        for (n, zone) in [("a1", "a"), ("b1", "b")] {
+            cache.add_or_update_node(Arc::new(with_labels(
+                node(n, "8", "8Gi"),
+                &[("zone", zone)],
+            )));
+        }
+        let mut db = with_labels(pod("db", "", ""), &[("app", "db")]);
+        db.metadata.namespace = Some("data".into());
+        db.spec.as_mut().unwrap().node_name = Some("a1".into());
+        cache.add_or_update_pod(Arc::new(db));
+        let web = |selector: Option<LabelSelector>, namespaces: Option<Vec<String>>| {
+            let mut web = with_labels(pod("web", "", ""), &[("app", "web")]);
+            web.metadata.namespace = Some("shop".into());
+            web.spec.as_mut().unwrap().affinity = Some(Affinity {
+                pod_affinity: Some(PodAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(vec![
+                        PodAffinityTerm {
+                            namespace_selector: selector,
+                            namespaces,
+                            ..term("db", "zone")
+                        },
+                    ]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            web
+        };
+        let team_data = LabelSelector {
+            match_labels: Some([("team".to_string(), "data".to_string())].into()),
+            ..Default::default()
+        };
+        // Only the pod's own namespace without a selector or a list.
+        let (a, _) = run(&cache, web(None, None));
+        assert_eq!(a.reasons, vec![REASON_AFFINITY]);
+        // A selector over labels the namespace does not (yet) carry.
+        let (a, _) = run(&cache, web(Some(team_data.clone()), None));
+        assert_eq!(a.reasons, vec![REASON_AFFINITY]);
+        cache.set_namespace_labels("data", [("team".to_string(), "data".to_string())].into());
+        let (a, b) = run(&cache, web(Some(team_data), None));
+        assert!(a.is_success(), "{a:?}");
+        assert_eq!(b.reasons, vec![REASON_AFFINITY]);
+        // `{}` selects every namespace; a list names them.
+        let (a, _) = run(&cache, web(Some(LabelSelector::default()), None));
+        assert!(a.is_success());
+        let nothing = LabelSelector {
+            match_labels: Some([("team".to_string(), "none".to_string())].into()),
+            ..Default::default()
+        };
+        let (a, _) = run(&cache, web(Some(nothing), Some(vec!["data".into()])));
+        assert!(a.is_success(), "the list and the selector are a union");
     }
 
     #[test]
