@@ -388,7 +388,8 @@ mod tests {
         }
     }
 
-    fn cache_with_db_in_zone_a() -> Cache {
+    /// Nodes a1 (zone a) and b1 (zone b).
+    fn two_zones() -> Cache {
         let mut cache = Cache::default();
         for (n, zone) in [("a1", "a"), ("b1", "b")] {
             cache.add_or_update_node(Arc::new(with_labels(
@@ -396,6 +397,11 @@ mod tests {
                 &[("zone", zone)],
             )));
         }
+        cache
+    }
+
+    fn cache_with_db_in_zone_a() -> Cache {
+        let mut cache = two_zones();
         let mut db = with_labels(pod("db", "", ""), &[("app", "db")]);
         db.spec.as_mut().unwrap().node_name = Some("a1".into());
         db.spec.as_mut().unwrap().affinity = Some(Affinity {
@@ -452,13 +458,7 @@ mod tests {
 
     #[test]
     fn namespace_selector_reads_namespace_labels() {
-        let mut cache = Cache::default();
-        for (n, zone) in [("a1", "a"), ("b1", "b")] {
-            cache.add_or_update_node(Arc::new(with_labels(
-                node(n, "8", "8Gi"),
-                &[("zone", zone)],
-            )));
-        }
+        let mut cache = two_zones();
         let mut db = with_labels(pod("db", "", ""), &[("app", "db")]);
         db.metadata.namespace = Some("data".into());
         db.spec.as_mut().unwrap().node_name = Some("a1".into());
