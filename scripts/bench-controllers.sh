@@ -115,6 +115,18 @@ wait_available() { # name replicas timeout-seconds
 # 1. Scale-up 0 -> REPLICAS.
 manifest scale 0 registry.local/app:1 | k apply -f - >/dev/null
 sleep 1
+# One watch notes when the last pod was created, bound and Running, from
+# the first pod seen: the scheduler benchmark's milestones, like for like.
+# It is up before the clocks start.
+"$BENCH_BIN" pod-progress --kubeconfig "$work/data/admin.kubeconfig" --server-pid "$server" \
+  --selector app=scale --pods "$REPLICAS" --timeout 60m >"$OUT/progress.txt" 2>&1 &
+progress=$!
+pids+=("$progress")
+for _ in $(seq 1 100); do grep -q watching "$OUT/progress.txt" && break; sleep 0.1; done
+if ! grep -q watching "$OUT/progress.txt"; then
+  say "!! pod-progress did not start: $(cat "$OUT/progress.txt")"
+  exit 1
+fi
 c0=$(cpu_of "$server" controllers)
 s0=$(cpu_of "$server" scheduler)
 a0=$(cpu_of "$server" all)
@@ -123,13 +135,6 @@ if [ "${PERF:-0}" = 1 ]; then
   perf record -F 199 --call-graph dwarf,16384 -p "$server" -o "$OUT/perf.data" >/dev/null 2>&1 &
   perf_pid=$!
 fi
-# One watch notes when the last pod was created, bound and Running, from
-# the first pod seen: the scheduler benchmark's milestones, like for like.
-"$BENCH_BIN" pod-progress --kubeconfig "$work/data/admin.kubeconfig" --server-pid "$server" \
-  --selector app=scale --pods "$REPLICAS" >"$OUT/progress.txt" 2>&1 &
-progress=$!
-pids+=("$progress")
-for _ in $(seq 1 100); do grep -q watching "$OUT/progress.txt" && break; sleep 0.1; done
 k scale deploy/scale --replicas="$REPLICAS" >/dev/null
 wait_available scale "$REPLICAS" 3600
 t1=$(now)

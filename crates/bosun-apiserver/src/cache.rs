@@ -562,17 +562,22 @@ impl WatchCache {
         namespace: Option<&str>,
         revision: Revision,
     ) -> Option<Arc<Snapshot>> {
-        let mut kept = self.snapshots.lock();
-        kept.retain(|s| s.revision >= state.oldest);
-        if let Some(i) = kept.iter().position(|s| {
+        let same = |s: &Snapshot| {
             std::ptr::eq(s.def, def)
                 && s.revision == revision
                 && s.namespace.as_deref() == namespace
-        }) {
-            let hit = kept.remove(i);
-            kept.push(hit.clone());
-            return Some(hit);
+        };
+        {
+            let mut kept = self.snapshots.lock();
+            kept.retain(|s| s.revision >= state.oldest);
+            if let Some(i) = kept.iter().position(|s| same(s)) {
+                let hit = kept.remove(i);
+                kept.push(hit.clone());
+                return Some(hit);
+            }
         }
+        // Built without the lock, so lists of other snapshots need not
+        // wait; two pages racing for the same one build it twice.
         let items = state.range_at(def, namespace, None, revision)?;
         let built = Arc::new(Snapshot {
             def,
@@ -580,7 +585,11 @@ impl WatchCache {
             revision,
             items,
         });
-        if kept.len() == SNAPSHOTS_KEPT {
+        let mut kept = self.snapshots.lock();
+        if let Some(i) = kept.iter().position(|s| same(s)) {
+            kept.remove(i);
+        }
+        if kept.len() >= SNAPSHOTS_KEPT {
             kept.remove(0);
         }
         kept.push(built.clone());

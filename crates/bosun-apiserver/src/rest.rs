@@ -483,6 +483,16 @@ impl Rest {
                     let renamed = format!("{prefix}{}", objects::random_suffix());
                     meta_mut(&mut obj).insert("name".into(), json!(renamed));
                 }
+                // A taken name with a generateName beside it reads as the
+                // server's failure to find one (upstream's
+                // CheckGeneratedNameError).
+                Err(StoreError::AlreadyExists { .. })
+                    if objects::meta_str(&obj, "generateName").is_some_and(|g| !g.is_empty()) =>
+                {
+                    return Err(ApiError::generate_name_conflict(
+                        def.group, def.plural, &name,
+                    ))
+                }
                 Err(StoreError::AlreadyExists { .. }) => {
                     return Err(ApiError::already_exists(def.group, def.plural, &name))
                 }
@@ -1166,6 +1176,16 @@ mod tests {
             .await
             .expect_err("taken");
         assert_eq!(err.message, "configmaps \"cm-bbbbb\" already exists");
+        // Chosen beside a generateName, it reads as upstream's conflict.
+        let both = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": "cm-bbbbb", "generateName": "cm-"}});
+        let err = rest
+            .create(def, Some("n"), both, &opts, false)
+            .await
+            .expect_err("taken");
+        assert!(err.message.contains("not able to generate a unique name"));
+        let response = axum::response::IntoResponse::into_response(err);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "1");
     }
 
     #[test]

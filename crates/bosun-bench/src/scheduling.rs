@@ -169,9 +169,23 @@ pub async fn run_through_api(
     }
     // The simulated nodes report Running a little later: the same
     // milestone the Deployment scale-up of the controllers benchmark ends at.
-    let reached = tokio::time::timeout(args.timeout, watcher)
-        .await
-        .context("timed out waiting for every pod to be Running")???;
+    // Optional: the bind figures above stand even if the nodes never
+    // report every pod Running.
+    let reached = match tokio::time::timeout(args.timeout, watcher).await {
+        Ok(Ok(Ok(reached))) => reached,
+        Ok(Ok(Err(err))) => {
+            eprintln!("not every pod was seen Running: {err:#}");
+            Milestones::default()
+        }
+        Ok(Err(err)) => {
+            eprintln!("the pod watch failed: {err}");
+            Milestones::default()
+        }
+        Err(_) => {
+            eprintln!("timed out waiting for every pod to be Running");
+            Milestones::default()
+        }
+    };
     if let Some(running) = reached.running {
         let used = args.meter.record(report, "create → all Running", snap);
         let to_running = running.duration_since(start).as_secs_f64();

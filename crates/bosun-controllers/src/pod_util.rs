@@ -130,17 +130,23 @@ pub fn index_by_node(pods: &crate::informer::Store<Pod>) {
 /// Creates `pod` in `namespace` and keeps only the created pod's metadata
 /// from the answer: callers need the generated name, not a decoded copy of
 /// the spec they just sent (a ReplicaSet scale-up creates pods by the
-/// hundred thousand).
+/// hundred thousand). serde skips everything but `metadata` unbuffered.
 pub async fn create_pod(
     client: &kube::Client,
     namespace: &str,
     pod: &Pod,
-) -> Result<kube::core::PartialObjectMeta<Pod>, kube::Error> {
+) -> Result<ObjectMeta, kube::Error> {
     use kube::Resource;
+    #[derive(serde::Deserialize)]
+    struct Created {
+        #[serde(default)]
+        metadata: ObjectMeta,
+    }
     let body = serde_json::to_vec(pod).map_err(kube::Error::SerdeError)?;
     let mut request = kube::core::Request::new(Pod::url_path(&(), Some(namespace)))
         .create(&kube::api::PostParams::default(), body)
         .map_err(kube::Error::BuildRequest)?;
     request.extensions_mut().insert("create");
-    client.request(request).await
+    let created: Created = client.request(request).await?;
+    Ok(created.metadata)
 }

@@ -114,6 +114,7 @@ struct Relist {
     pdbs: Option<HashSet<String>>,
     namespaces: Option<HashSet<String>>,
     pods_synced: bool,
+    namespaces_synced: bool,
     nodes_synced: bool,
 }
 
@@ -169,7 +170,11 @@ impl<C: Cluster> Scheduler<C> {
                 self.queue.flush(now);
                 next_flush = now + Duration::from_secs(1);
             }
-            let synced = self.relist.pods_synced && self.relist.nodes_synced;
+            // Namespaces too: affinity terms' namespaceSelector reads
+            // their labels, and an empty view would misplace pods.
+            let synced = self.relist.pods_synced
+                && self.relist.nodes_synced
+                && self.relist.namespaces_synced;
             if synced && self.queue.has_active() {
                 // A slice of attempts between yields: yielding after every
                 // pod put the loop behind every request task each time.
@@ -504,6 +509,7 @@ impl<C: Cluster> Scheduler<C> {
                         }
                     }
                 }
+                self.relist.namespaces_synced = true;
             }
             watcher::Event::Apply(ns) => self.cache.set_namespace_labels(&name(&ns), labels(&ns)),
             watcher::Event::Delete(ns) => self.cache.remove_namespace(&name(&ns)),

@@ -309,7 +309,7 @@ impl ReplicaSetController {
                 self.recorder.normal(
                     rs,
                     "SuccessfulCreate",
-                    format!("Created pod: {}", p.name_any()),
+                    format!("Created pod: {}", p.name.as_deref().unwrap_or_default()),
                 );
             }
             if let Some(err) = created.error {
