@@ -130,6 +130,17 @@ pub fn random_suffix() -> String {
         .collect()
 }
 
+/// Names `obj` from its `metadata.generateName` and a fresh
+/// [`random_suffix`]; false (and untouched) without a generateName.
+pub fn generate_name(obj: &mut Value) -> bool {
+    let Some(prefix) = meta_str(obj, "generateName").filter(|g| !g.is_empty()) else {
+        return false;
+    };
+    let name = format!("{prefix}{}", random_suffix());
+    meta_mut(obj).insert("name".into(), Value::String(name));
+    true
+}
+
 /// Drops empty maps and lists from the object's metadata, as Go's
 /// `omitempty` does when upstream encodes an ObjectMeta.
 pub fn drop_empty_meta(obj: &mut Value) {

@@ -378,15 +378,9 @@ impl Rest {
         // Admission names the object before a name is generated.
         let admission_name = is_pod.then(|| priority::error_name(&obj));
         let name = objects::name(&obj).to_string();
-        if name.is_empty() {
-            let generate = objects::meta_str(&obj, "generateName")
-                .unwrap_or("")
-                .to_string();
-            if !generate.is_empty() {
-                let generated = format!("{generate}{}", objects::random_suffix());
-                meta_mut(&mut obj).insert("name".into(), json!(generated));
-            }
-        }
+        // Whether the server names the object (and names it again when
+        // the name is taken).
+        let generated = name.is_empty() && objects::generate_name(&mut obj);
         let now = objects::now_rfc3339();
         {
             let m = meta_mut(&mut obj);
@@ -451,8 +445,6 @@ impl Rest {
         // RetryGenerateName, GA in 1.32): a 5-character suffix collides
         // within a few thousand names, and a controller creating 100,000
         // pods would otherwise see hundreds of 409s.
-        let generated = name.is_empty()
-            && objects::meta_str(&obj, "generateName").is_some_and(|g| !g.is_empty());
         let mut attempts = 0;
         loop {
             let name = objects::name(&obj).to_string();
@@ -470,31 +462,22 @@ impl Rest {
                         warnings,
                     ));
                 }
-                Err(StoreError::AlreadyExists { .. }) if generated => {
-                    attempts += 1;
-                    if attempts >= GENERATE_NAME_ATTEMPTS {
-                        return Err(ApiError::generate_name_conflict(
-                            def.group, def.plural, &name,
-                        ));
-                    }
-                    let prefix = objects::meta_str(&obj, "generateName")
-                        .unwrap_or("")
-                        .to_string();
-                    let renamed = format!("{prefix}{}", objects::random_suffix());
-                    meta_mut(&mut obj).insert("name".into(), json!(renamed));
-                }
-                // A taken name with a generateName beside it reads as the
-                // server's failure to find one (upstream's
-                // CheckGeneratedNameError).
-                Err(StoreError::AlreadyExists { .. })
-                    if objects::meta_str(&obj, "generateName").is_some_and(|g| !g.is_empty()) =>
-                {
-                    return Err(ApiError::generate_name_conflict(
-                        def.group, def.plural, &name,
-                    ))
-                }
                 Err(StoreError::AlreadyExists { .. }) => {
-                    return Err(ApiError::already_exists(def.group, def.plural, &name))
+                    attempts += 1;
+                    if generated && attempts < GENERATE_NAME_ATTEMPTS {
+                        objects::generate_name(&mut obj);
+                        continue;
+                    }
+                    // With a generateName the server failed to find a free
+                    // name (upstream's CheckGeneratedNameError), even when
+                    // the client chose this one.
+                    let generate_name =
+                        objects::meta_str(&obj, "generateName").is_some_and(|g| !g.is_empty());
+                    return Err(if generate_name {
+                        ApiError::generate_name_conflict(def.group, def.plural, &name)
+                    } else {
+                        ApiError::already_exists(def.group, def.plural, &name)
+                    });
                 }
                 Err(e) => return Err(e.into()),
             }

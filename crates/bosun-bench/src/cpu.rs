@@ -94,6 +94,13 @@ impl Meter {
     }
 }
 
+/// The API server's CPU seconds among what [`Meter::record`] returned.
+pub fn server_seconds(used: &[(String, f64)]) -> Option<f64> {
+    used.iter()
+        .find(|(who, _)| who == "server")
+        .map(|(_, s)| *s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -166,6 +166,46 @@ pub async fn follow(
     )
 }
 
+/// [`follow`] (until every pod is Running) in the background.
+pub struct Follower {
+    milestones: tokio::sync::watch::Receiver<Milestones>,
+    task: tokio::task::JoinHandle<anyhow::Result<Milestones>>,
+}
+
+impl Follower {
+    pub fn start(client: Arc<Client>, path: String, want: usize) -> Self {
+        let (progress, milestones) = tokio::sync::watch::channel(Milestones::default());
+        let task = tokio::spawn(follow(client, path, want, true, progress));
+        Follower { milestones, task }
+    }
+
+    /// Waits until every pod has been bound; the watch's own error when it
+    /// ended first. The follower keeps watching for Running.
+    pub async fn bound(&mut self, timeout: std::time::Duration) -> anyhow::Result<Milestones> {
+        use anyhow::Context;
+        let reached =
+            tokio::time::timeout(timeout, self.milestones.wait_for(|m| m.bound.is_some()))
+                .await
+                .context("timed out waiting for every pod to be bound")?
+                .map(|m| *m);
+        match reached {
+            Ok(m) => Ok(m),
+            Err(_) => {
+                (&mut self.task).await??;
+                anyhow::bail!("the pod watch ended before every pod was bound")
+            }
+        }
+    }
+
+    /// Waits until every pod has been seen Running.
+    pub async fn running(self, timeout: std::time::Duration) -> anyhow::Result<Milestones> {
+        match tokio::time::timeout(timeout, self.task).await {
+            Ok(joined) => joined?,
+            Err(_) => anyhow::bail!("timed out waiting for every pod to be Running"),
+        }
+    }
+}
+
 /// `bosun-bench pod-progress`: watches the pods matching `selector` in
 /// `namespace` (none exist yet) while something else creates `want` of
 /// them, and reports, from the first one seen, when the last was created,
@@ -179,35 +219,22 @@ pub async fn run_pod_progress(
     timeout: std::time::Duration,
     report: &mut crate::report::Report,
 ) -> anyhow::Result<()> {
-    use anyhow::Context;
     report.param("pods", want);
     report.param("selector", selector);
     let path = format!("/api/v1/namespaces/{namespace}/pods?labelSelector={selector}");
     let list = client.call_ok(Method::GET, &path, None).await?;
     let from = crate::objects::resource_version(&list).unwrap_or_default();
     let snap = meter.snapshot();
-    let (progress, mut milestones) = tokio::sync::watch::channel(Milestones::default());
-    let watcher = tokio::spawn(follow(
+    let mut follower = Follower::start(
         client.clone(),
         format!("{path}&watch=true&resourceVersion={from}"),
         want,
-        true,
-        progress,
-    ));
+    );
     // Ready: whoever creates the pods may start.
     println!("watching");
-    let bound = tokio::time::timeout(timeout, milestones.wait_for(|m| m.bound.is_some()))
-        .await
-        .context("timed out waiting for every pod to be bound")?
-        .map(|m| *m);
+    let at = follower.bound(timeout).await?;
     let used = meter.record(report, "until the last bind", snap);
-    let Some(at) = bound.ok().filter(|m| m.bound.is_some()) else {
-        watcher.await??;
-        anyhow::bail!("the pod watch ended before every pod was bound");
-    };
-    let reached = tokio::time::timeout(timeout, watcher)
-        .await
-        .context("timed out waiting for every pod to be Running")???;
+    let reached = follower.running(timeout).await?;
     let (Some(first), Some(created), Some(bound), Some(running)) =
         (at.first, at.created, at.bound, reached.running)
     else {
@@ -227,7 +254,7 @@ pub async fn run_pod_progress(
         want as f64 / secs(running),
         "pods/s",
     );
-    if let Some((_, server)) = used.iter().find(|(who, _)| who == "server") {
+    if let Some(server) = crate::cpu::server_seconds(&used) {
         report.fact(
             "server CPU per pod (until the last bind)",
             server * 1000.0 / want as f64,

@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::client::Client;
 use crate::cpu::Meter;
 use crate::objects;
-use crate::progress::{self, Milestones};
+use crate::progress::{Follower, Milestones};
 use crate::report::Report;
 use crate::rss;
 use crate::setup::{create_namespace, run_id, workers};
@@ -84,14 +84,11 @@ pub async fn run_through_api(
     let path = format!("/api/v1/namespaces/{ns}/pods");
     let list = client.call_ok(Method::GET, &path, None).await?;
     let from = objects::resource_version(&list).unwrap_or_default();
-    let (progress, mut milestones) = tokio::sync::watch::channel(Milestones::default());
-    let watcher = tokio::spawn(progress::follow(
+    let mut follower = Follower::start(
         client.clone(),
         format!("{path}?watch=true&resourceVersion={from}"),
         args.pods,
-        true,
-        progress,
-    ));
+    );
     // Let the watch open before the clock starts.
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -129,25 +126,17 @@ pub async fn run_through_api(
     let created_at = start.elapsed();
     let mut rec = Recorder::merged(recs);
     report.record("create pods (POST)", &mut rec, created_at);
-    let bound = tokio::time::timeout(args.timeout, milestones.wait_for(|m| m.bound.is_some()))
-        .await
-        .context("timed out waiting for every pod to be bound")?
-        .map(|m| *m);
+    let bound = follower.bound(args.timeout).await;
     // The CPU meter stops at the last bind, as the rate's clock does.
     let used = args.meter.record(report, "create → bind", snap.clone());
-    let last_bind = match bound.ok().and_then(|m| m.bound) {
-        Some(at) => at,
-        // The watch ended first: its error says why.
-        None => {
-            watcher.await??;
-            anyhow::bail!("the pod watch ended before every pod was bound");
-        }
-    };
+    let last_bind = bound?
+        .bound
+        .context("the pod watch ended before every pod was bound")?;
     let wall = last_bind.duration_since(start);
     report.fact("first create to last bind", wall.as_secs_f64(), "s");
     // CPU per pod varies far less than wall-clock rates on a shared host:
     // the figure to compare two builds by.
-    if let Some((_, server)) = used.iter().find(|(who, _)| who == "server") {
+    if let Some(server) = crate::cpu::server_seconds(&used) {
         report.fact(
             "server CPU per pod (create → bind)",
             server * 1000.0 / args.pods as f64,
@@ -171,21 +160,10 @@ pub async fn run_through_api(
     // milestone the Deployment scale-up of the controllers benchmark ends at.
     // Optional: the bind figures above stand even if the nodes never
     // report every pod Running.
-    let reached = match tokio::time::timeout(args.timeout, watcher).await {
-        Ok(Ok(Ok(reached))) => reached,
-        Ok(Ok(Err(err))) => {
-            eprintln!("not every pod was seen Running: {err:#}");
-            Milestones::default()
-        }
-        Ok(Err(err)) => {
-            eprintln!("the pod watch failed: {err}");
-            Milestones::default()
-        }
-        Err(_) => {
-            eprintln!("timed out waiting for every pod to be Running");
-            Milestones::default()
-        }
-    };
+    let reached = follower.running(args.timeout).await.unwrap_or_else(|err| {
+        eprintln!("not every pod was seen Running: {err:#}");
+        Milestones::default()
+    });
     if let Some(running) = reached.running {
         let used = args.meter.record(report, "create → all Running", snap);
         let to_running = running.duration_since(start).as_secs_f64();
@@ -195,8 +173,8 @@ pub async fn run_through_api(
             args.pods as f64 / to_running,
             "pods/s",
         );
-        if let Some((_, server)) = used.iter().find(|(who, _)| who == "server") {
-            report.fact("server CPU to all Running", *server, "s");
+        if let Some(server) = crate::cpu::server_seconds(&used) {
+            report.fact("server CPU to all Running", server, "s");
         }
     }
     Ok(())

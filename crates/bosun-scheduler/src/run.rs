@@ -106,6 +106,15 @@ where
     })
 }
 
+/// After a re-list: the `known` keys the listing (`seen`, when one was
+/// under way) no longer had, to forget.
+fn unlisted(seen: Option<HashSet<String>>, known: Vec<String>) -> Vec<String> {
+    match seen {
+        Some(seen) => known.into_iter().filter(|k| !seen.contains(k)).collect(),
+        None => Vec::new(),
+    }
+}
+
 /// Relist bookkeeping: what one initial listing contained.
 #[derive(Default)]
 struct Relist {
@@ -447,12 +456,8 @@ impl<C: Cluster> Scheduler<C> {
                 self.on_node(node);
             }
             watcher::Event::InitDone => {
-                if let Some(seen) = self.relist.nodes.take() {
-                    for name in self.cache.node_names() {
-                        if !seen.contains(&name) {
-                            self.cache.remove_node(&name);
-                        }
-                    }
+                for name in unlisted(self.relist.nodes.take(), self.cache.node_names()) {
+                    self.cache.remove_node(&name);
                 }
                 self.relist.nodes_synced = true;
                 self.event(ClusterEvent::NodeAdd);
@@ -476,12 +481,8 @@ impl<C: Cluster> Scheduler<C> {
                 self.cache.add_or_update_pdb(Arc::new(pdb));
             }
             watcher::Event::InitDone => {
-                if let Some(seen) = self.relist.pdbs.take() {
-                    for key in self.cache.pdb_keys() {
-                        if !seen.contains(&key) {
-                            self.cache.remove_pdb_key(&key);
-                        }
-                    }
+                for key in unlisted(self.relist.pdbs.take(), self.cache.pdb_keys()) {
+                    self.cache.remove_pdb_key(&key);
                 }
             }
             watcher::Event::Apply(pdb) => self.cache.add_or_update_pdb(Arc::new(pdb)),
@@ -502,12 +503,8 @@ impl<C: Cluster> Scheduler<C> {
                 self.cache.set_namespace_labels(&name(&ns), labels(&ns));
             }
             watcher::Event::InitDone => {
-                if let Some(seen) = self.relist.namespaces.take() {
-                    for known in self.cache.namespace_names() {
-                        if !seen.contains(&known) {
-                            self.cache.remove_namespace(&known);
-                        }
-                    }
+                for name in unlisted(self.relist.namespaces.take(), self.cache.namespace_names()) {
+                    self.cache.remove_namespace(&name);
                 }
                 self.relist.namespaces_synced = true;
             }

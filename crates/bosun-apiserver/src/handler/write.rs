@@ -128,14 +128,10 @@ impl Handler {
         let opts = ctx.write_options()?;
         let mut warnings = Vec::new();
         let subresource = ctx.info.subresource.as_deref();
-        let decoded = self.rest.decode_write(
-            def,
-            subresource,
-            false,
-            body,
-            opts.validation,
-            &mut warnings,
-        )?;
+        // A PUT carries the whole object: decoded whole, also on /status.
+        let decoded = self
+            .rest
+            .decode(def, body, opts.validation, &mut warnings)?;
         // Namespace finalize replaces spec.finalizers only.
         let written = self
             .rest
