@@ -112,6 +112,56 @@ def test_node_selector_affinity_and_taints(cluster):
     assert not any(n == "gpu-0" for n in placed.values()), placed
 
 
+def test_filter_and_score_rules_as_upstream(cluster):
+    """The NodeResourcesFit, NodePorts, NodeUnschedulable and TaintToleration
+    rules a manifest relies on, each observed through the API and kubectl."""
+    cluster.sim("r-", 3, "--node-cpu", "2", "--node-memory", "4Gi",
+                "--extended-resources", "nvidia.com/gpu=1")
+
+    def post(name: str, container: dict, **spec) -> None:
+        body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                "spec": {"containers": [{"name": "c", "image": "busybox", **container}], **spec}}
+        cluster.srv.api.ok("POST", "/api/v1/namespaces/default/pods", body)
+
+    # Extended resources: one GPU per node, the fourth GPU pod waits.
+    gpu = {"resources": {"limits": {"nvidia.com/gpu": "1"}}}
+    for i in range(4):
+        post(f"gpu-{i}", gpu)
+    placed = cluster.wait_bound("gpu-0", "gpu-1", "gpu-2")
+    assert len(set(placed.values())) == 3, placed
+    assert "3 Insufficient nvidia.com/gpu" in cluster.wait_unschedulable("gpu-3")
+
+    # Init containers count by the max rule, overhead and ephemeral storage add up.
+    post("init", {"resources": {"requests": {"cpu": "100m"}}},
+         initContainers=[{"name": "i", "image": "busybox", "resources": {"requests": {"cpu": "3"}}}])
+    assert "Insufficient cpu" in cluster.wait_unschedulable("init")
+    post("overhead", {"resources": {"requests": {"cpu": "100m"}}}, overhead={"cpu": "3"})
+    assert "Insufficient cpu" in cluster.wait_unschedulable("overhead")
+    post("disk", {"resources": {"requests": {"ephemeral-storage": "100Ti"}}})
+    assert "Insufficient ephemeral-storage" in cluster.wait_unschedulable("disk")
+
+    # NodePorts: a hostPort taken on a node keeps a second pod off it.
+    port = {"ports": [{"containerPort": 80, "hostPort": 8080}]}
+    pin = {"kubernetes.io/hostname": "r-1"}
+    post("port-a", port, nodeSelector=pin)
+    assert cluster.wait_bound("port-a")["port-a"] == "r-1"
+    post("port-b", port, nodeSelector=pin)
+    assert "1 node(s) didn't have free ports for the requested pod ports" in cluster.wait_unschedulable("port-b")
+
+    # NodeUnschedulable, and a waiting pod placed once the node is uncordoned.
+    cluster.kubectl("cordon", "r-2")
+    post("cordoned", {}, nodeSelector={"kubernetes.io/hostname": "r-2"})
+    assert "1 node(s) were unschedulable" in cluster.wait_unschedulable("cordoned")
+    cluster.kubectl("uncordon", "r-2")
+    assert cluster.wait_bound("cordoned", timeout=15)["cordoned"] == "r-2"
+
+    # PreferNoSchedule steers a pod away while another node is clean.
+    for node in ("r-1", "r-2"):
+        cluster.kubectl("taint", "node", node, "soft=x:PreferNoSchedule")
+    post("soft", {})
+    assert cluster.wait_bound("soft")["soft"] == "r-0"
+
+
 def test_topology_spread_and_anti_affinity(cluster):
     cluster.sim("z-", 6, "--zones", "3")
     nodes = cluster.srv.api.ok("GET", "/api/v1/nodes")["items"]
@@ -130,6 +180,13 @@ def test_topology_spread_and_anti_affinity(cluster):
     for node in placed.values():
         per_zone[zone[node]] += 1
     assert sorted(per_zone.values()) == [3, 3, 3], per_zone
+
+    # ScheduleAnyway scores the same skew: three pods, three zones.
+    soft = [dict(spread[0], whenUnsatisfiable="ScheduleAnyway", labelSelector={"matchLabels": {"app": "soft"}})]
+    for i in range(3):
+        cluster.pod(f"soft-{i}", labels={"app": "soft"}, topologySpreadConstraints=soft)
+    placed = cluster.wait_bound("soft-0", "soft-1", "soft-2")
+    assert len({zone[n] for n in placed.values()}) == 3, placed
 
     anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
         "labelSelector": {"matchLabels": {"app": "solo"}},
