@@ -131,6 +131,12 @@ def test_rolling_update_stays_within_surge_and_unavailability(sim_cluster):
     assert sum(1 for t, _ in watch.events if t == "ADDED") >= 10
     images = {p["spec"]["containers"][0]["image"] for p in watch.pods.values()}
     assert images == {"nginx:1.28"}
+    # Field managers are named after upstream's components, from the
+    # User-Agent each client sends: the ReplicaSet controller created the
+    # pod and the (simulated) kubelet wrote its status.
+    pod = sim_cluster.srv.api.ok("GET", f"/api/v1/namespaces/default/pods/{next(iter(watch.pods))}")
+    managers = {(m["manager"], m.get("subresource", "")) for m in pod["metadata"]["managedFields"]}
+    assert {("kube-controller-manager", ""), ("kubelet", "status")} <= managers, managers
     d = sim_cluster.srv.api.ok("GET", "/apis/apps/v1/namespaces/default/deployments/web")
     st = d["status"]
     assert (st["replicas"], st["updatedReplicas"], st["readyReplicas"], st["availableReplicas"]) == (10, 10, 10, 10)

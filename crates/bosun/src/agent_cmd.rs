@@ -159,7 +159,7 @@ pub async fn run_until(
     cfg.port = args.port;
     let config = crate::sim_cmd::config(args.kubeconfig.as_ref()).await?;
     cfg.client_ca = config.root_cert.clone().unwrap_or_default();
-    let client = crate::client::http2(config)?;
+    let client = crate::client::http2(config, "kubelet")?;
     bosun_agent::agent::run(cfg, client, stop)
         .await
         .context("agent stopped")

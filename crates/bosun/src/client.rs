@@ -12,8 +12,37 @@ use hyper_util::rt::TokioExecutor;
 use kube::client::{Body, ConfigExt};
 use tower::{BoxError, ServiceBuilder};
 
-/// A kube client on one HTTP/2 connection to `config`'s server.
-pub fn http2(config: kube::Config) -> anyhow::Result<kube::Client> {
+/// The `User-Agent` a component sends, in client-go's form
+/// (`<component>/<version> (<os>/<arch>) <build>`): the API server names a
+/// write's field manager after the part before the first `/`, so objects
+/// show `kube-controller-manager`, `kube-scheduler` or `kubelet` in their
+/// managedFields as they do upstream.
+pub fn user_agent(component: &str) -> http::HeaderValue {
+    let agent = format!(
+        "{component}/{} ({}/{}) bosun/{}",
+        bosun_apiserver::handler::GIT_VERSION,
+        std::env::consts::OS,
+        go_arch(),
+        env!("CARGO_PKG_VERSION"),
+    );
+    http::HeaderValue::from_str(&agent).unwrap_or(http::HeaderValue::from_static("bosun"))
+}
+
+/// The architecture as Go spells it (`GOARCH`).
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// A kube client on one HTTP/2 connection to `config`'s server, sending
+/// `component`'s [`user_agent`].
+pub fn http2(mut config: kube::Config, component: &str) -> anyhow::Result<kube::Client> {
+    config
+        .headers
+        .push((http::header::USER_AGENT, user_agent(component)));
     let tls = config
         .rustls_client_config()
         .context("invalid TLS settings in the kubeconfig")?;

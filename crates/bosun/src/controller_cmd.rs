@@ -115,17 +115,22 @@ pub fn spawn_in_process(
     options: ManagerOptions,
     election: Option<LeaderElectionConfig>,
 ) -> anyhow::Result<()> {
-    spawn_component("controllers", handler, move |client| {
-        let lead_client = client.clone();
-        run_led(
-            client,
-            election,
-            move |stop| {
-                bosun_controllers::run(lead_client.clone(), set.clone(), options.clone(), stop)
-            },
-            std::future::pending(),
-        )
-    })
+    spawn_component(
+        "controllers",
+        "kube-controller-manager",
+        handler,
+        move |client| {
+            let lead_client = client.clone();
+            run_led(
+                client,
+                election,
+                move |stop| {
+                    bosun_controllers::run(lead_client.clone(), set.clone(), options.clone(), stop)
+                },
+                std::future::pending(),
+            )
+        },
+    )
 }
 
 /// The CA bundle the kubeconfig trusts, as PEM (the root-ca-cert-publisher's
@@ -160,7 +165,7 @@ pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
     if options.root_ca.is_none() {
         options.root_ca = kubeconfig_root_ca(args.kubeconfig.as_deref()).await;
     }
-    let client = client_from(args.kubeconfig.as_deref()).await?;
+    let client = client_from(args.kubeconfig.as_deref(), "kube-controller-manager").await?;
     let election = crate::leader_cmd::standalone(
         &args.leader,
         &args.leader_elect_resource_name,

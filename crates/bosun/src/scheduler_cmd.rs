@@ -41,7 +41,10 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<KubeSchedulerConfigura
 }
 
 /// A kube client from a kubeconfig file, or inferred from the environment.
-pub async fn client_from(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> {
+pub async fn client_from(
+    kubeconfig: Option<&Path>,
+    component: &str,
+) -> anyhow::Result<kube::Client> {
     let config = match kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)
@@ -54,7 +57,7 @@ pub async fn client_from(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Clie
             .await
             .context("no kubeconfig: pass --kubeconfig or set KUBECONFIG")?,
     };
-    crate::client::http2(config)
+    crate::client::http2(config, component)
 }
 
 /// A client that calls the API server's handlers in this process: same
@@ -62,14 +65,24 @@ pub async fn client_from(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Clie
 /// objects come without `metadata.managedFields` (see
 /// [`OmitManagedFields`]: the in-process scheduler and controllers never
 /// read them). Requests run on `api` (the server's runtime), whichever
-/// runtime the client is used from.
-pub fn in_process_client(handler: Arc<Handler>, api: tokio::runtime::Handle) -> kube::Client {
+/// runtime the client is used from. Requests carry `component`'s
+/// [`user_agent`](crate::client::user_agent), as over HTTPS.
+pub fn in_process_client(
+    handler: Arc<Handler>,
+    api: tokio::runtime::Handle,
+    component: &str,
+) -> kube::Client {
+    let agent = crate::client::user_agent(component);
     let service = tower::service_fn(move |req: http::Request<kube::client::Body>| {
         let handler = handler.clone();
         let api = api.clone();
+        let agent = agent.clone();
         async move {
             let mut req = req.map(axum::body::Body::new);
             req.extensions_mut().insert(OmitManagedFields);
+            req.headers_mut()
+                .entry(http::header::USER_AGENT)
+                .or_insert(agent);
             api.spawn(async move { handler.handle(req).await })
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))
@@ -85,6 +98,7 @@ pub fn in_process_client(handler: Arc<Handler>, api: tokio::runtime::Handle) -> 
 /// still run on the server's runtime.
 pub fn spawn_component<F, Fut, E>(
     name: &str,
+    user_agent: &'static str,
     handler: Arc<Handler>,
     component: F,
 ) -> anyhow::Result<()>
@@ -109,7 +123,7 @@ where
                 }
             };
             runtime.block_on(async move {
-                let client = in_process_client(handler, api);
+                let client = in_process_client(handler, api, user_agent);
                 if let Err(err) = component(client).await {
                     tracing::error!(%err, component = %label, "stopped");
                 }
@@ -125,7 +139,7 @@ pub fn spawn_in_process(
     config: KubeSchedulerConfiguration,
     election: Option<LeaderElectionConfig>,
 ) -> anyhow::Result<()> {
-    spawn_component("scheduler", handler, move |client| {
+    spawn_component("scheduler", "kube-scheduler", handler, move |client| {
         let lead_client = client.clone();
         run_led(
             client,
@@ -138,7 +152,7 @@ pub fn spawn_in_process(
 
 pub async fn run(args: SchedulerArgs) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref())?;
-    let client = client_from(args.kubeconfig.as_deref()).await?;
+    let client = client_from(args.kubeconfig.as_deref(), "kube-scheduler").await?;
     let election = crate::leader_cmd::standalone(
         &args.leader,
         &args.leader_elect_resource_name,
@@ -212,7 +226,11 @@ mod tests {
     async fn in_process_clients_get_objects_without_managed_fields() {
         let (_dir, server) = server().await;
         let in_process: Api<ConfigMap> = Api::namespaced(
-            in_process_client(server.handler.clone(), tokio::runtime::Handle::current()),
+            in_process_client(
+                server.handler.clone(),
+                tokio::runtime::Handle::current(),
+                "kube-scheduler",
+            ),
             "default",
         );
         let plain: Api<ConfigMap> =

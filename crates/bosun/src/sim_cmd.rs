@@ -75,7 +75,8 @@ impl SimArgs {
 
 pub async fn client(path: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
     let config = config(path).await?;
-    crate::client::http2(config)
+    // Simulated kubelets write as kubelets do.
+    crate::client::http2(config, "kubelet")
 }
 
 /// The client configuration from a kubeconfig (default: $KUBECONFIG, then
