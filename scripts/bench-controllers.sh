@@ -119,7 +119,7 @@ sleep 1
 # the first pod seen: the scheduler benchmark's milestones, like for like.
 # It is up before the clocks start.
 "$BENCH_BIN" pod-progress --kubeconfig "$work/data/admin.kubeconfig" --server-pid "$server" \
-  --selector app=scale --pods "$REPLICAS" --timeout 60m >"$OUT/progress.txt" 2>&1 &
+  --selector app=scale --pods "$REPLICAS" --timeout 60m --timeline >"$OUT/progress.txt" 2>&1 &
 progress=$!
 pids+=("$progress")
 for _ in $(seq 1 100); do grep -q watching "$OUT/progress.txt" && break; sleep 0.1; done
@@ -148,7 +148,9 @@ awk -v t0="$t0" -v t1="$t1" -v n="$REPLICAS" -v c0="$c0" -v c1="$c1" -v s0="$s0"
   'BEGIN { d = t1 - t0; c = c1 - c0; s = s1 - s0; a = a1 - a0; printf "  %.1f s, %.0f pods/s to all available\n  CPU seconds: controllers %.1f (%.0f%% of one core), scheduler %.1f, whole server %.1f\n", d, n / d, c, 100 * c / d, s, a }' | tee -a "$log"
 say "  server RSS $(rss_mib "$server") MiB"
 wait "$progress" || say "!! pod-progress failed"
-grep -v '^watching' "$OUT/progress.txt" | tee -a "$log"
+# The per-second table (created, bound, Running) stays in progress.txt.
+grep -Ev '^watching|^second|^ *[0-9]+ ' "$OUT/progress.txt" | tee -a "$log"
+say "  pods per second created, bound and Running: $OUT/progress.txt"
 
 # Free the nodes for the rolling update.
 k delete deploy/scale --wait=false >/dev/null

@@ -16,7 +16,8 @@
 # Knobs: NODES, PODS, CONCURRENCY (100), MODES ("algorithm inprocess
 # standalone"), RUNS (1: end-to-end runs per mode, each on a fresh server;
 # with more, the median is reported, as this machine's run-to-run noise
-# is about +-8 %), SKIP_BUILD=1 with BOSUN_BIN / BENCH_BIN, OUT.
+# is about +-8 %), SKIP_BUILD=1 with BOSUN_BIN / BENCH_BIN, OUT; TIMELINE=1
+# also prints pods created, bound and Running per second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -104,7 +105,7 @@ for mode in $MODES; do
     wait_for grep -q "registered" "$work/sim-$mode.log"
     say "sim: $(grep -m1 registered "$work/sim-$mode.log") (script saw it after $((SECONDS - start)) s)"
     bench "$mode-$run" scheduler --kubeconfig "$kubeconfig" --server-pid "$server_pid" \
-      --nodes "$NODES" --pods "$PODS" --concurrency "$CONCURRENCY" "${memory[@]}"
+      --nodes "$NODES" --pods "$PODS" --concurrency "$CONCURRENCY" "${memory[@]}" ${TIMELINE:+--timeline}
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     pids=()
     rm -rf "$dir"

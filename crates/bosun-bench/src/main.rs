@@ -97,6 +97,10 @@ struct PodProgressCmd {
     /// Give up after this long.
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
     timeout: Duration,
+    /// Also print how many pods were created, bound and Running in each
+    /// second.
+    #[arg(long)]
+    timeline: bool,
 }
 
 #[derive(Args)]
@@ -119,6 +123,10 @@ struct SchedulerCmd {
     /// Give up after this long.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     timeout: Duration,
+    /// Also print how many pods were created, bound and Running in each
+    /// second.
+    #[arg(long)]
+    timeline: bool,
 }
 
 #[derive(Args)]
@@ -344,6 +352,7 @@ async fn run(cli: &Cli) -> anyhow::Result<Report> {
                 meter: cmd.conn.meter(),
                 memory_of,
                 timeout: cmd.timeout,
+                timeline: cmd.timeline,
             };
             scheduling::run_through_api(client, &args, &mut report).await?;
             Ok(report)
@@ -358,6 +367,7 @@ async fn run(cli: &Cli) -> anyhow::Result<Report> {
                 cmd.pods,
                 &cmd.conn.meter(),
                 cmd.timeout,
+                cmd.timeline,
                 &mut report,
             )
             .await?;
@@ -372,6 +382,7 @@ async fn run(cli: &Cli) -> anyhow::Result<Report> {
                 meter: cpu::Meter::new(None, None),
                 memory_of: Vec::new(),
                 timeout: Duration::from_secs(600),
+                timeline: false,
             };
             scheduling::run_algorithm(&args, &mut report)?;
             Ok(report)

@@ -66,6 +66,9 @@ struct Tally {
     bound: HashSet<String>,
     running: HashSet<String>,
     at: Milestones,
+    /// Pods that reached each stage (created, bound, Running) per second
+    /// since the first was seen.
+    timeline: Vec<[u32; 3]>,
 }
 
 impl Tally {
@@ -76,6 +79,7 @@ impl Tally {
             bound: HashSet::with_capacity(want),
             running: HashSet::with_capacity(want),
             at: Milestones::default(),
+            timeline: Vec::new(),
         }
     }
 
@@ -84,19 +88,44 @@ impl Tally {
             return;
         }
         let pod = event.object;
-        let stage = |set: &mut HashSet<String>, at: &mut Option<Instant>, name: &str, want| {
-            if at.is_none() && set.insert(name.to_string()) && set.len() >= want {
-                *at = Some(now);
+        let first = *self.at.first.get_or_insert(now);
+        let second = now.duration_since(first).as_secs() as usize;
+        if self.timeline.len() <= second {
+            self.timeline.resize(second + 1, [0; 3]);
+        }
+        let counts = &mut self.timeline[second];
+        let stage = |set: &mut HashSet<String>,
+                     at: &mut Option<Instant>,
+                     count: &mut u32,
+                     name: &str,
+                     want| {
+            if at.is_none() && set.insert(name.to_string()) {
+                *count += 1;
+                if set.len() >= want {
+                    *at = Some(now);
+                }
             }
         };
         let name = pod.metadata.name.as_str();
-        self.at.first.get_or_insert(now);
-        stage(&mut self.created, &mut self.at.created, name, self.want);
+        let [created, bound, running] = counts;
+        stage(
+            &mut self.created,
+            &mut self.at.created,
+            created,
+            name,
+            self.want,
+        );
         if pod.spec.node_name.is_some_and(|n| !n.is_empty()) {
-            stage(&mut self.bound, &mut self.at.bound, name, self.want);
+            stage(&mut self.bound, &mut self.at.bound, bound, name, self.want);
         }
         if pod.status.phase.as_deref() == Some("Running") {
-            stage(&mut self.running, &mut self.at.running, name, self.want);
+            stage(
+                &mut self.running,
+                &mut self.at.running,
+                running,
+                name,
+                self.want,
+            );
         }
     }
 
@@ -118,6 +147,7 @@ pub async fn follow(
     path: String,
     want: usize,
     until_running: bool,
+    timeline: bool,
     progress: tokio::sync::watch::Sender<Milestones>,
 ) -> anyhow::Result<Milestones> {
     let response = client.send(Method::GET, &path, None).await?;
@@ -156,6 +186,9 @@ pub async fn follow(
             changed
         });
         if tally.done(until_running) {
+            if timeline {
+                print_timeline(&tally.timeline);
+            }
             return Ok(tally.at);
         }
     }
@@ -166,6 +199,16 @@ pub async fn follow(
     )
 }
 
+/// Prints, per second since the first pod was seen, how many pods were
+/// created, bound and seen Running: a dip in one column shows which stage
+/// stalled.
+fn print_timeline(timeline: &[[u32; 3]]) {
+    println!("second   created     bound   Running");
+    for (second, [created, bound, running]) in timeline.iter().enumerate() {
+        println!("{second:>6} {created:>9} {bound:>9} {running:>9}");
+    }
+}
+
 /// [`follow`] (until every pod is Running) in the background.
 pub struct Follower {
     milestones: tokio::sync::watch::Receiver<Milestones>,
@@ -173,9 +216,10 @@ pub struct Follower {
 }
 
 impl Follower {
-    pub fn start(client: Arc<Client>, path: String, want: usize) -> Self {
+    /// With `timeline`, prints the per-second table once all are Running.
+    pub fn start(client: Arc<Client>, path: String, want: usize, timeline: bool) -> Self {
         let (progress, milestones) = tokio::sync::watch::channel(Milestones::default());
-        let task = tokio::spawn(follow(client, path, want, true, progress));
+        let task = tokio::spawn(follow(client, path, want, true, timeline, progress));
         Follower { milestones, task }
     }
 
@@ -217,6 +261,7 @@ pub async fn run_pod_progress(
     want: usize,
     meter: &crate::cpu::Meter,
     timeout: std::time::Duration,
+    timeline: bool,
     report: &mut crate::report::Report,
 ) -> anyhow::Result<()> {
     report.param("pods", want);
@@ -229,6 +274,7 @@ pub async fn run_pod_progress(
         client.clone(),
         format!("{path}&watch=true&resourceVersion={from}"),
         want,
+        timeline,
     );
     // Ready: whoever creates the pods may start.
     println!("watching");

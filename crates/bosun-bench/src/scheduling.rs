@@ -32,6 +32,8 @@ pub struct SchedulingArgs {
     /// Processes whose memory to report: (who, pid).
     pub memory_of: Vec<(String, u32)>,
     pub timeout: Duration,
+    /// Print the per-second created/bound/Running table.
+    pub timeline: bool,
 }
 
 /// scheduler_perf's default pod: a pause container asking 100m / 500Mi.
@@ -88,6 +90,7 @@ pub async fn run_through_api(
         client.clone(),
         format!("{path}?watch=true&resourceVersion={from}"),
         args.pods,
+        args.timeline,
     );
     // Let the watch open before the clock starts.
     tokio::time::sleep(Duration::from_millis(200)).await;
