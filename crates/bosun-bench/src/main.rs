@@ -360,17 +360,14 @@ async fn run(cli: &Cli) -> anyhow::Result<Report> {
         Command::PodProgress(cmd) => {
             let (client, target) = connect(&cmd.conn, 1).await?;
             let mut report = Report::new("pod-progress", header(&target.server, &cli.label));
-            progress::run_pod_progress(
-                client,
-                &cmd.namespace,
-                &cmd.selector,
-                cmd.pods,
-                &cmd.conn.meter(),
-                cmd.timeout,
-                cmd.timeline,
-                &mut report,
-            )
-            .await?;
+            let args = progress::PodProgressArgs {
+                namespace: cmd.namespace.clone(),
+                selector: cmd.selector.clone(),
+                want: cmd.pods,
+                timeout: cmd.timeout,
+                timeline: cmd.timeline,
+            };
+            progress::run_pod_progress(client, &args, &cmd.conn.meter(), &mut report).await?;
             Ok(report)
         }
         Command::SchedulerAlgorithm(cmd) => {

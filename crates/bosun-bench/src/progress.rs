@@ -254,16 +254,31 @@ impl Follower {
 /// `namespace` (none exist yet) while something else creates `want` of
 /// them, and reports, from the first one seen, when the last was created,
 /// bound and Running.
+/// What `bosun-bench pod-progress` follows.
+pub struct PodProgressArgs {
+    pub namespace: String,
+    pub selector: String,
+    /// How many pods to wait for.
+    pub want: usize,
+    pub timeout: std::time::Duration,
+    /// Print the per-second created/bound/Running table.
+    pub timeline: bool,
+}
+
 pub async fn run_pod_progress(
     client: Arc<Client>,
-    namespace: &str,
-    selector: &str,
-    want: usize,
+    args: &PodProgressArgs,
     meter: &crate::cpu::Meter,
-    timeout: std::time::Duration,
-    timeline: bool,
     report: &mut crate::report::Report,
 ) -> anyhow::Result<()> {
+    let PodProgressArgs {
+        namespace,
+        selector,
+        want,
+        timeout,
+        timeline,
+    } = args;
+    let (want, timeout) = (*want, *timeout);
     report.param("pods", want);
     report.param("selector", selector);
     let path = format!("/api/v1/namespaces/{namespace}/pods?labelSelector={selector}");
@@ -274,7 +289,7 @@ pub async fn run_pod_progress(
         client.clone(),
         format!("{path}&watch=true&resourceVersion={from}"),
         want,
-        timeline,
+        *timeline,
     );
     // Ready: whoever creates the pods may start.
     println!("watching");
