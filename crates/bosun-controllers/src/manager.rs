@@ -256,10 +256,10 @@ pub async fn run(
     }
     if controllers.is_enabled(GarbageCollector::NAME) {
         // Upstream's --concurrent-gc-syncs default; it waits for its own
-        // metadata monitors, not the shared informers.
-        tasks.push(tokio::spawn(
-            GarbageCollector::new(client.clone()).run(20, 5),
-        ));
+        // metadata monitors and the shared pod informer it reads pods from.
+        let gc = GarbageCollector::new(client.clone());
+        gc.share_pods(&factory.informer::<k8s_openapi::api::core::v1::Pod>());
+        tasks.push(tokio::spawn(gc.run(20, 5)));
     }
     tasks.extend(factory.start(&client));
     factory.wait_synced().await;

@@ -101,6 +101,25 @@ pub fn observed(meta: ObjectMeta, api_version: &Arc<str>, kind: &Arc<str>) -> Op
     })
 }
 
+/// [`observed`] from borrowed metadata (a shared informer's object):
+/// copies only what the graph keeps.
+pub fn observed_ref(
+    meta: &ObjectMeta,
+    api_version: &Arc<str>,
+    kind: &Arc<str>,
+) -> Option<Observed> {
+    let slim = ObjectMeta {
+        uid: Some(meta.uid.clone()?),
+        namespace: meta.namespace.clone(),
+        name: meta.name.clone(),
+        owner_references: meta.owner_references.clone(),
+        deletion_timestamp: meta.deletion_timestamp.clone(),
+        finalizers: meta.finalizers.clone(),
+        ..ObjectMeta::default()
+    };
+    observed(slim, api_version, kind)
+}
+
 /// Watches `res` until the task is dropped; `synced` counts monitors that
 /// have listed once.
 pub async fn run(gc: Arc<GarbageCollector>, res: ServedResource, synced: Arc<AtomicUsize>) {
