@@ -103,6 +103,29 @@ impl<K: Resource> StoreState<K> {
 
     fn insert(&mut self, obj: Arc<K>) -> Option<Arc<K>> {
         let key = ObjectKey::of(obj.as_ref());
+        if let Some(old) = self.objects.get_mut(&key) {
+            // Most updates (status, binding) keep the controller and every
+            // index value: swap the object in place.
+            let same_controller = controller_uid(old.as_ref()) == controller_uid(obj.as_ref());
+            if same_controller
+                && self
+                    .indexes
+                    .iter()
+                    .all(|index| (index.func)(old.as_ref()) == (index.func)(obj.as_ref()))
+            {
+                let old = std::mem::replace(old, obj.clone());
+                if let Some(uid) = controller_uid(obj.as_ref()) {
+                    if let Some(slot) = self
+                        .by_controller
+                        .get_mut(uid)
+                        .and_then(|keys| keys.get_mut(&key))
+                    {
+                        *slot = obj;
+                    }
+                }
+                return Some(old);
+            }
+        }
         let old = self.remove(&key);
         self.by_namespace
             .entry(key.namespace.clone())
@@ -559,9 +582,23 @@ mod tests {
         inf.apply(pod("a", "p1", "4", Some("rs2")));
         assert_eq!(inf.store.controlled_by("rs1").len(), 1);
         assert_eq!(inf.store.controlled_by("rs2").len(), 1);
+        // An update keeping controller and indexes replaces the object
+        // everywhere it is read from.
+        inf.apply(pod("a", "p1", "6", Some("rs2")));
+        let rv = |p: &Arc<Pod>| p.metadata.resource_version.clone().unwrap_or_default();
+        assert_eq!(rv(&inf.store.controlled_by("rs2")[0]), "6");
+        assert_eq!(
+            inf.store
+                .get(&ObjectKey::new("a", "p1"))
+                .as_ref()
+                .map(rv)
+                .as_deref(),
+            Some("6")
+        );
+        assert_eq!(inf.store.list_namespace("a").len(), 2);
         // A relist without p3 reports it deleted.
         inf.replace(vec![
-            pod("a", "p1", "4", Some("rs2")),
+            pod("a", "p1", "6", Some("rs2")),
             pod("a", "p2", "5", None),
         ]);
         assert!(inf.store.controlled_by("rs1").is_empty());
@@ -572,6 +609,7 @@ mod tests {
                 "add p1",
                 "add p2",
                 "add p3",
+                "update p1",
                 "update p1",
                 "update p2",
                 "delete p3"

@@ -147,6 +147,54 @@ pub async fn create_pod(
         .create(&kube::api::PostParams::default(), body)
         .map_err(kube::Error::BuildRequest)?;
     request.extensions_mut().insert("create");
-    let created: Created = client.request(request).await?;
+    // The answer is read as bytes and decoded from the slice: kube's
+    // `request` first copies it into a validated String.
+    let response = client.send(request.map(kube::client::Body::from)).await?;
+    let status = response.status();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await?
+        .to_bytes();
+    if status.is_client_error() || status.is_server_error() {
+        return Err(api_error(status, &bytes));
+    }
+    let created: Created = serde_json::from_slice(&bytes).map_err(kube::Error::SerdeError)?;
     Ok(created.metadata)
+}
+
+/// The error kube's client makes of a failed answer: its `Status` body,
+/// or a failure `Status` carrying the body's text and the HTTP code.
+fn api_error(code: http::StatusCode, body: &[u8]) -> kube::Error {
+    use kube::core::Status;
+    match serde_json::from_slice::<Status>(body) {
+        Ok(status) => kube::Error::Api(status.boxed()),
+        Err(_) => kube::Error::Api(
+            Status::failure(&String::from_utf8_lossy(body), "Failed to parse error data")
+                .with_code(code.as_u16())
+                .boxed(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_creates_become_the_errors_kube_makes() {
+        let body = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"p\" is forbidden: unable to create new content in namespace t because it is being terminated","reason":"Forbidden","code":403}"#;
+        match api_error(http::StatusCode::FORBIDDEN, body) {
+            kube::Error::Api(status) => {
+                assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+                assert!(status.message.contains("being terminated"));
+            }
+            other => panic!("expected an API error, got {other}"),
+        }
+        match api_error(http::StatusCode::BAD_GATEWAY, b"upstream went away") {
+            kube::Error::Api(status) => {
+                assert_eq!(status.code, 502);
+                assert_eq!(status.message, "upstream went away");
+            }
+            other => panic!("expected an API error, got {other}"),
+        }
+    }
 }
