@@ -127,24 +127,30 @@ pub fn index_by_node(pods: &crate::informer::Store<Pod>) {
     pods.add_index(NODE_INDEX, node_name_index);
 }
 
-/// Creates `pod` in `namespace` and keeps only the created pod's metadata
-/// from the answer: callers need the generated name, not a decoded copy of
-/// the spec they just sent (a ReplicaSet scale-up creates pods by the
-/// hundred thousand). serde skips everything but `metadata` unbuffered.
+/// Creates the pod encoded in `body` (JSON, see [`encode_pod`]) in
+/// `namespace` and returns the created pod's name: callers need the
+/// generated name, not a decoded copy of the spec they just sent (a
+/// ReplicaSet scale-up creates pods by the hundred thousand). One burst
+/// encodes its pod once; serde skips the answer's other members without
+/// allocating them.
 pub async fn create_pod(
     client: &kube::Client,
     namespace: &str,
-    pod: &Pod,
-) -> Result<ObjectMeta, kube::Error> {
+    body: &[u8],
+) -> Result<String, kube::Error> {
     use kube::Resource;
     #[derive(serde::Deserialize)]
     struct Created {
         #[serde(default)]
-        metadata: ObjectMeta,
+        metadata: CreatedMeta,
     }
-    let body = serde_json::to_vec(pod).map_err(kube::Error::SerdeError)?;
+    #[derive(serde::Deserialize, Default)]
+    struct CreatedMeta {
+        #[serde(default)]
+        name: String,
+    }
     let mut request = kube::core::Request::new(Pod::url_path(&(), Some(namespace)))
-        .create(&kube::api::PostParams::default(), body)
+        .create(&kube::api::PostParams::default(), body.to_vec())
         .map_err(kube::Error::BuildRequest)?;
     request.extensions_mut().insert("create");
     // The answer is read as bytes and decoded from the slice: kube's
@@ -158,7 +164,12 @@ pub async fn create_pod(
         return Err(api_error(status, &bytes));
     }
     let created: Created = serde_json::from_slice(&bytes).map_err(kube::Error::SerdeError)?;
-    Ok(created.metadata)
+    Ok(created.metadata.name)
+}
+
+/// `pod` as [`create_pod`] sends it.
+pub fn encode_pod(pod: &Pod) -> Result<Vec<u8>, kube::Error> {
+    serde_json::to_vec(pod).map_err(kube::Error::SerdeError)
 }
 
 /// The error kube's client makes of a failed answer: its `Status` body,

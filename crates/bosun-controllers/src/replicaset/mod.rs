@@ -295,9 +295,18 @@ impl ReplicaSetController {
             };
             let owner = controller_ref::controller_reference(rs);
             let pod = pod_util::pod_from_template(template, &key.namespace, &key.name, owner);
+            let body = match pod_util::encode_pod(&pod) {
+                Ok(body) => body,
+                Err(err) => {
+                    for _ in 0..n {
+                        self.expectations.creation_observed(key);
+                    }
+                    return Err(err.into());
+                }
+            };
             let initial = self.warm_start(key);
             let created = slow_start(n, initial, |_| {
-                pod_util::create_pod(&self.client, &key.namespace, &pod)
+                pod_util::create_pod(&self.client, &key.namespace, &body)
             })
             .await;
             self.remember_start(key, &created);
@@ -305,12 +314,9 @@ impl ReplicaSetController {
                 // Never created, so never observed.
                 self.expectations.creation_observed(key);
             }
-            for p in &created.pods {
-                self.recorder.normal(
-                    rs,
-                    "SuccessfulCreate",
-                    format!("Created pod: {}", p.name.as_deref().unwrap_or_default()),
-                );
+            for name in &created.pods {
+                self.recorder
+                    .normal(rs, "SuccessfulCreate", format!("Created pod: {name}"));
             }
             if let Some(err) = created.error {
                 self.recorder
