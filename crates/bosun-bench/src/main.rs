@@ -252,6 +252,10 @@ struct StoreCmd {
     /// Bytes per stored value (a pod body, padded).
     #[arg(long, default_value_t = 1500)]
     value_size: usize,
+    /// Name keys in no order, as controllers name pods, instead of
+    /// counting up.
+    #[arg(long)]
+    random_names: bool,
 }
 
 /// Parses `20s`, `1m`, `500ms`, `1.5s` or a plain number of seconds.
@@ -393,6 +397,7 @@ async fn run(cli: &Cli) -> anyhow::Result<Report> {
                 dir: cmd.dir.clone(),
                 etcd_endpoints: cmd.etcd_endpoints.clone(),
                 value_size: cmd.value_size,
+                random_names: cmd.random_names,
             };
             store::run(&args, &mut report).await?;
             Ok(report)

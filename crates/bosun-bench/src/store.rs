@@ -32,6 +32,23 @@ pub struct StoreArgs {
     pub dir: PathBuf,
     pub etcd_endpoints: Vec<String>,
     pub value_size: usize,
+    /// Keys in no order, as controllers name pods (`name-<random>`),
+    /// rather than counting up.
+    pub random_names: bool,
+}
+
+/// The key of op `i`: counting up, or (`random`) a hash of `i` first, so
+/// consecutive ops land anywhere in the key space.
+fn key_of(prefix: &str, i: usize, random: bool) -> String {
+    if !random {
+        return format!("{prefix}{i:08}");
+    }
+    // splitmix64: a fixed, well-spread permutation of the index.
+    let mut z = (i as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    format!("{prefix}{z:016x}-{i}")
 }
 
 /// Keys of client `c`: the ops with index `c`, `c + clients`, ….
@@ -43,6 +60,14 @@ pub async fn run(args: &StoreArgs, report: &mut Report) -> anyhow::Result<()> {
     report.param("backend", format!("{:?}", args.backend).to_lowercase());
     report.param("clients", args.clients);
     report.param("ops per phase", args.ops);
+    report.param(
+        "key order",
+        if args.random_names {
+            "random"
+        } else {
+            "ascending"
+        },
+    );
     let id = run_id();
     let mut cleanup = None;
     let store: Arc<dyn Store> = match args.backend {
@@ -85,7 +110,8 @@ async fn phases(
 ) -> anyhow::Result<()> {
     let clients = args.clients.max(1);
     let ops = args.ops;
-    let key = |i: usize| format!("{prefix}{i:08}");
+    let random = args.random_names;
+    let key = |i: usize| key_of(prefix, i, random);
 
     // Each phase returns, per client, the revisions it saw by op index.
     let start = Instant::now();
@@ -97,7 +123,7 @@ async fn phases(
             for i in indexes(c, clients, ops) {
                 let t = Instant::now();
                 match store
-                    .create(&format!("{prefix}{i:08}"), value.clone())
+                    .create(&key_of(&prefix, i, random), value.clone())
                     .await
                 {
                     Ok(kv) => {
@@ -206,6 +232,16 @@ mod tests {
         assert_eq!(indexes(5, 8, 3).count(), 0);
     }
 
+    #[test]
+    fn random_names_are_distinct_and_out_of_order() {
+        let names: Vec<String> = (0..1000).map(|i| key_of("/p/", i, true)).collect();
+        let distinct: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len());
+        assert!(names.windows(2).any(|w| w[0] > w[1]), "not ascending");
+        assert!(names.iter().all(|n| n.starts_with("/p/")));
+        assert_eq!(key_of("/p/", 7, false), "/p/00000007");
+    }
+
     #[tokio::test]
     async fn redb_backend_runs_every_phase() {
         let dir = tempfile::tempdir().unwrap();
@@ -216,6 +252,7 @@ mod tests {
             dir: dir.path().to_path_buf(),
             etcd_endpoints: vec![],
             value_size: 1500,
+            random_names: true,
         };
         let mut report = Report::new("store", "test");
         run(&args, &mut report).await.unwrap();
