@@ -192,6 +192,9 @@ pub async fn follow(
             return Ok(tally.at);
         }
     }
+    if timeline {
+        print_timeline(&tally.timeline);
+    }
     anyhow::bail!(
         "the watch ended after {} bound and {} Running of {want}",
         tally.bound.len(),
@@ -202,10 +205,11 @@ pub async fn follow(
 /// Prints, per second since the first pod was seen, how many pods were
 /// created, bound and seen Running: a dip in one column shows which stage
 /// stalled.
+/// Goes to stderr, so a `--json` report on stdout stays parseable.
 fn print_timeline(timeline: &[[u32; 3]]) {
-    println!("second   created     bound   Running");
+    eprintln!("second   created     bound   Running");
     for (second, [created, bound, running]) in timeline.iter().enumerate() {
-        println!("{second:>6} {created:>9} {bound:>9} {running:>9}");
+        eprintln!("{second:>6} {created:>9} {bound:>9} {running:>9}");
     }
 }
 
@@ -250,10 +254,6 @@ impl Follower {
     }
 }
 
-/// `bosun-bench pod-progress`: watches the pods matching `selector` in
-/// `namespace` (none exist yet) while something else creates `want` of
-/// them, and reports, from the first one seen, when the last was created,
-/// bound and Running.
 /// What `bosun-bench pod-progress` follows.
 pub struct PodProgressArgs {
     pub namespace: String,
@@ -265,6 +265,10 @@ pub struct PodProgressArgs {
     pub timeline: bool,
 }
 
+/// `bosun-bench pod-progress`: watches the pods matching `selector` in
+/// `namespace` (none exist yet) while something else creates `want` of
+/// them, and reports, from the first one seen, when the last was created,
+/// bound and Running.
 pub async fn run_pod_progress(
     client: Arc<Client>,
     args: &PodProgressArgs,

@@ -364,7 +364,7 @@ where
         }
     }
 
-    fn apply(&self, obj: K) {
+    pub(crate) fn apply(&self, obj: K) {
         let new = Arc::new(obj);
         let old = self.store.state.write().insert(new.clone());
         match old {
@@ -389,7 +389,7 @@ where
 
     /// Replaces the store with a fresh listing: objects missing from it
     /// are reported deleted, the rest added or updated.
-    fn replace(&self, listed: Vec<K>) {
+    pub(crate) fn replace(&self, listed: Vec<K>) {
         let listed_keys: HashSet<ObjectKey> = listed.iter().map(ObjectKey::of).collect();
         let missing: Vec<Arc<K>> = self
             .store

@@ -97,7 +97,7 @@ impl RedbStore {
                 txn.open_table(RECORDS)
                     .map_err(|e| corrupt(e.to_string()))?;
                 txn.open_table(KEYS).map_err(|e| corrupt(e.to_string()))?;
-                convert_legacy(&txn).map_err(|e| corrupt(e.to_string()))?;
+                convert_legacy(&txn).map_err(corrupt)?;
                 let meta = txn.open_table(META).map_err(|e| corrupt(e.to_string()))?;
                 let value = meta
                     .get(REVISION_KEY)
@@ -195,7 +195,16 @@ fn read_key(
         return Ok(None);
     };
     Ok(Some(match records.get(id)? {
-        Some(raw) => decode(id, raw.value()),
+        Some(raw) => decode(id, raw.value()).and_then(|kv| {
+            if kv.key == key {
+                Ok(kv)
+            } else {
+                Err(StoreError::Backend(format!(
+                    "key {key:?} names record {id}, which belongs to {:?}",
+                    kv.key
+                )))
+            }
+        }),
         None => Err(StoreError::Backend(format!(
             "key {key:?} names record {id}, which is missing"
         ))),
@@ -205,29 +214,46 @@ fn read_key(
 /// Moves a store written by an earlier release (one table keyed by name,
 /// values prefixed with the create and mod revisions) into the current
 /// layout, in the opening transaction.
-fn convert_legacy(txn: &redb::WriteTransaction) -> std::result::Result<(), redb::Error> {
-    let legacy = match txn.open_table(LEGACY_OBJECTS) {
-        Ok(table) => table,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-        Err(err) => return Err(err.into()),
-    };
+fn convert_legacy(txn: &redb::WriteTransaction) -> std::result::Result<(), String> {
+    use redb::TableHandle;
+    // `open_table` would create the table: look it up by name instead.
+    let present = txn
+        .list_tables()
+        .map_err(|e| e.to_string())?
+        .any(|t| t.name() == LEGACY_OBJECTS.name());
+    if !present {
+        return Ok(());
+    }
+    let legacy = txn.open_table(LEGACY_OBJECTS).map_err(|e| e.to_string())?;
     {
-        let mut records = txn.open_table(RECORDS)?;
-        let mut keys = txn.open_table(KEYS)?;
-        for entry in legacy.iter()? {
-            let (key, raw) = entry?;
+        let mut records = txn.open_table(RECORDS).map_err(|e| e.to_string())?;
+        let mut keys = txn.open_table(KEYS).map_err(|e| e.to_string())?;
+        for entry in legacy.iter().map_err(|e| e.to_string())? {
+            let (key, raw) = entry.map_err(|e| e.to_string())?;
             let (key, raw) = (key.value(), raw.value());
-            let (Some(create), Some(modr)) = (raw.get(..8), raw.get(8..16)) else {
-                continue;
+            let (Some(create), Some(modr)) = (raw.first_chunk::<8>(), raw.get(8..16)) else {
+                return Err(format!(
+                    "record {key:?} of the earlier layout is truncated ({} bytes)",
+                    raw.len()
+                ));
             };
-            let id = i64::from_le_bytes(create.try_into().unwrap_or_default()) as u64;
+            let id = i64::from_le_bytes(*create) as u64;
             let mod_revision = i64::from_le_bytes(modr.try_into().unwrap_or_default());
-            records.insert(id, encode(mod_revision, key, &raw[16..]).as_slice())?;
-            keys.insert(key, id)?;
+            let taken = records
+                .insert(id, encode(mod_revision, key, &raw[16..]).as_slice())
+                .map_err(|e| e.to_string())?
+                .is_some();
+            if taken {
+                return Err(format!(
+                    "records of the earlier layout share create revision {id} ({key:?})"
+                ));
+            }
+            keys.insert(key, id).map_err(|e| e.to_string())?;
         }
     }
     drop(legacy);
-    txn.delete_table(LEGACY_OBJECTS)?;
+    txn.delete_table(LEGACY_OBJECTS)
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -588,6 +614,44 @@ mod tests {
             txn.open_table(LEGACY_OBJECTS).is_err(),
             "the earlier table is gone"
         );
+    }
+
+    #[test]
+    fn a_truncated_record_of_an_earlier_release_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bosun.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(LEGACY_OBJECTS)
+                .unwrap()
+                .insert("/k/a", &b"short"[..])
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        match RedbStore::open(&path) {
+            Err(StoreError::Corrupt { detail, .. }) => assert!(detail.contains("truncated")),
+            Err(other) => panic!("expected Corrupt, got {other}"),
+            Ok(_) => panic!("a truncated record must not be dropped silently"),
+        }
+        // Nothing was converted or deleted.
+        let db = Database::create(&path).unwrap();
+        let txn = db.begin_read().unwrap();
+        assert!(txn.open_table(LEGACY_OBJECTS).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_new_store_has_no_table_of_the_earlier_layout() {
+        use redb::TableHandle;
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path().join("bosun.redb")).unwrap();
+        let txn = store.db.begin_read().unwrap();
+        let names: Vec<String> = txn
+            .list_tables()
+            .unwrap()
+            .map(|t| t.name().to_string())
+            .collect();
+        assert!(!names.iter().any(|n| n == "objects"), "{names:?}");
     }
 
     #[tokio::test]

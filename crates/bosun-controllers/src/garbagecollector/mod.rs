@@ -97,8 +97,20 @@ impl GarbageCollector {
             let mut work = Work::default();
             match change {
                 Change::Added(pod) | Change::Updated { new: pod, .. } => {
+                    let mut graph = gc.graph.lock();
+                    if let Change::Updated { old, new } = change {
+                        // A re-list matches by name: a pod deleted and made
+                        // again while the watch was down arrives as an
+                        // update with another uid, and the old uid's node
+                        // must go (its delete event never comes).
+                        if let Some(gone) = old.metadata.uid.as_deref() {
+                            if new.metadata.uid.as_deref() != Some(gone) {
+                                graph.remove(gone, &mut work);
+                            }
+                        }
+                    }
                     if let Some(o) = monitor::observed_ref(&pod.metadata, &api_version, &kind) {
-                        gc.graph.lock().observe(o, &mut work);
+                        graph.observe(o, &mut work);
                     }
                 }
                 Change::Deleted(pod) => {
@@ -651,6 +663,39 @@ impl Reconciler for AttemptToOrphan {
 mod tests {
     use super::*;
     use OwnerState::*;
+
+    fn pod_of(name: &str, uid: &str, owner: Option<&str>) -> Pod {
+        let mut p = Pod::default();
+        p.metadata.namespace = Some("ns".into());
+        p.metadata.name = Some(name.into());
+        p.metadata.uid = Some(uid.into());
+        p.metadata.resource_version = Some(uid.into());
+        p.metadata.owner_references = owner.map(|o| vec![r(o, true)]);
+        p
+    }
+
+    #[tokio::test]
+    async fn shared_pods_feed_the_graph_and_a_relisted_new_uid_replaces_the_old() {
+        let api = crate::testing::FakeApi::new();
+        let gc = GarbageCollector::new(api.client());
+        let factory = crate::informer::InformerFactory::new();
+        let pods = factory.informer::<Pod>();
+        gc.share_pods(&pods);
+        pods.apply(pod_of("web-0", "a", Some("sts")));
+        pods.apply(pod_of("web-1", "b", Some("sts")));
+        {
+            let graph = gc.graph.lock();
+            assert!(graph.get("a").is_some_and(|n| n.observed));
+            assert!(graph.has_blocking_dependent("sts"));
+        }
+        // While the watch was down web-0 was deleted and made again (uid
+        // c) and web-1 went: the re-list brings both news.
+        pods.replace(vec![pod_of("web-0", "c", Some("sts"))]);
+        let graph = gc.graph.lock();
+        assert!(graph.get("a").is_none(), "the old uid is gone");
+        assert!(graph.get("b").is_none(), "the missing pod is gone");
+        assert!(graph.get("c").is_some_and(|n| n.observed));
+    }
 
     fn r(uid: &str, block: bool) -> OwnerReference {
         OwnerReference {
