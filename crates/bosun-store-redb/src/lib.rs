@@ -14,10 +14,10 @@
 //! dirtied a different B-tree branch for every write of a batch. Updates
 //! (binding, status) follow creation order and rewrite neighbouring
 //! records; only creates and deletes touch the small `keys` entries at
-//! random. Measured with 6.5 KB values in batches of 200: an update by
-//! random key costs 1.8 s of CPU per 100,000 keyed by name and 0.9 s keyed
-//! by create revision. A store written by an earlier release (one
-//! `objects` table keyed by name) is converted when opened.
+//! random. `bosun-bench store --backend redb --ops 100000 --value-size
+//! 6500 --random-names` (docs/PERFORMANCE.md): conditional updates went
+//! from about 18,500 to 27,800 a second. A store written by an earlier
+//! release (one `objects` table keyed by name) is converted when opened.
 //!
 //! History for watches is kept in memory from the moment the store is opened
 //! (an [`EventLog`]); after a restart, watches from revisions before the
@@ -231,16 +231,16 @@ fn convert_legacy(txn: &redb::WriteTransaction) -> std::result::Result<(), Strin
         for entry in legacy.iter().map_err(|e| e.to_string())? {
             let (key, raw) = entry.map_err(|e| e.to_string())?;
             let (key, raw) = (key.value(), raw.value());
-            let (Some(create), Some(modr)) = (raw.first_chunk::<8>(), raw.get(8..16)) else {
-                return Err(format!(
-                    "record {key:?} of the earlier layout is truncated ({} bytes)",
-                    raw.len()
-                ));
+            // create revision, mod revision, value.
+            let Some((create, rest)) = raw.split_first_chunk::<8>() else {
+                return Err(format!("record {key:?} of the earlier layout is truncated"));
+            };
+            let Some((modr, value)) = rest.split_first_chunk::<8>() else {
+                return Err(format!("record {key:?} of the earlier layout is truncated"));
             };
             let id = i64::from_le_bytes(*create) as u64;
-            let mod_revision = i64::from_le_bytes(modr.try_into().unwrap_or_default());
             let taken = records
-                .insert(id, encode(mod_revision, key, &raw[16..]).as_slice())
+                .insert(id, encode(i64::from_le_bytes(*modr), key, value).as_slice())
                 .map_err(|e| e.to_string())?
                 .is_some();
             if taken {

@@ -94,11 +94,17 @@ impl GarbageCollector {
         let api_version: Arc<str> = Arc::from("v1");
         let kind: Arc<str> = Arc::from("Pod");
         pods.on_change(move |change| {
+            let observe = |graph: &mut Graph, pod: &Pod, work: &mut Work| {
+                if let Some(o) = monitor::observed_ref(&pod.metadata, &api_version, &kind) {
+                    graph.observe(o, work);
+                }
+            };
             let mut work = Work::default();
-            match change {
-                Change::Added(pod) | Change::Updated { new: pod, .. } => {
-                    let mut graph = gc.graph.lock();
-                    if let Change::Updated { old, new } = change {
+            {
+                let mut graph = gc.graph.lock();
+                match change {
+                    Change::Added(pod) => observe(&mut graph, pod, &mut work),
+                    Change::Updated { old, new } => {
                         // A re-list matches by name: a pod deleted and made
                         // again while the watch was down arrives as an
                         // update with another uid, and the old uid's node
@@ -108,14 +114,12 @@ impl GarbageCollector {
                                 graph.remove(gone, &mut work);
                             }
                         }
+                        observe(&mut graph, new, &mut work);
                     }
-                    if let Some(o) = monitor::observed_ref(&pod.metadata, &api_version, &kind) {
-                        graph.observe(o, &mut work);
-                    }
-                }
-                Change::Deleted(pod) => {
-                    if let Some(uid) = pod.metadata.uid.as_deref() {
-                        gc.graph.lock().remove(uid, &mut work);
+                    Change::Deleted(pod) => {
+                        if let Some(uid) = pod.metadata.uid.as_deref() {
+                            graph.remove(uid, &mut work);
+                        }
                     }
                 }
             }

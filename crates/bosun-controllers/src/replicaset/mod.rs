@@ -289,20 +289,21 @@ impl ReplicaSetController {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.namespace);
         if have < want {
             let n = (want - have).min(BURST_REPLICAS);
+            // Encoded before anything is expected: a failure has nothing to
+            // take back.
+            let body = spec
+                .template
+                .as_ref()
+                .map(|template| {
+                    let owner = controller_ref::controller_reference(rs);
+                    let pod =
+                        pod_util::pod_from_template(template, &key.namespace, &key.name, owner);
+                    pod_util::encode_pod(&pod)
+                })
+                .transpose()?;
             self.expectations.expect_creations(key, n);
-            let Some(template) = spec.template.as_ref() else {
+            let Some(body) = body else {
                 return Ok(());
-            };
-            let owner = controller_ref::controller_reference(rs);
-            let pod = pod_util::pod_from_template(template, &key.namespace, &key.name, owner);
-            let body = match pod_util::encode_pod(&pod) {
-                Ok(body) => body,
-                Err(err) => {
-                    for _ in 0..n {
-                        self.expectations.creation_observed(key);
-                    }
-                    return Err(err.into());
-                }
             };
             let initial = self.warm_start(key);
             let created = slow_start(n, initial, |_| {
